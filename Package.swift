@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The dependency graph is the architecture:
+//   ipvsadm → IPVSAdm → IPVS ← IPVSNetlink → CIPVSNetlink → CLibNL
+// IPVSAdm never links libnl, so every CLI test runs against the in-memory backend.
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ipvsadm",
+    products: [
+        .executable(name: "ipvsadm", targets: ["ipvsadm"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibNL",
+            pkgConfig: "libnl-genl-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev"])]
+        ),
+        .target(name: "CIPVSNetlink", dependencies: ["CLibNL"]),
+        .target(name: "IPVS", swiftSettings: settings),
+        .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
+        .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
+        .executableTarget(name: "ipvsadm", dependencies: ["IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
+        .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
+        .testTarget(
+            name: "IPVSNetlinkTests",
+            dependencies: ["IPVSNetlink", "IPVS"],
+            exclude: ["Fixtures"],
+            swiftSettings: settings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
