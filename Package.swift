@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
-        .executableTarget(name: "ipvsadm", dependencies: ["IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+        .executableTarget(name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
         .testTarget(

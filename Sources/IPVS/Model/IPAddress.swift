@@ -79,6 +79,14 @@ public struct IPAddress: Hashable, Sendable {
         return IPAddress(ipv4: UInt32(bigEndian: raw.s_addr))
     }
 
+    /// Parses a dotted-quad IPv4 address strictly (`inet_pton`).
+    public static func parseIPv4Strict(_ text: String) -> IPAddress? {
+        var raw = in_addr()
+        let ok = text.withCString { inet_pton(AF_INET, $0, &raw) } == 1
+        guard ok else { return nil }
+        return IPAddress(ipv4: UInt32(bigEndian: raw.s_addr))
+    }
+
     /// Text form as `inet_ntop` writes it (IPv6 compressed, no brackets).
     public var text: String {
         var raw = bytes

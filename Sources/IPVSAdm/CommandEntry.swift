@@ -1,0 +1,66 @@
+import IPVS
+
+/// Everything one ipvsadm command line asks for, as parsed (ipvsadm's
+/// `struct ipvs_command_entry` plus its option bits and list format).
+struct CommandEntry {
+    /// The virtual service as given; `family` is nil until an address or `-f` is seen.
+    struct Service {
+        var family: AddressFamily?
+        var protocolNumber: IPProtocolNumber = IPProtocolNumber(rawValue: 0)
+        var address: IPAddress?
+        var port: UInt16 = 0
+        var fwmark: UInt32 = 0
+        var scheduler = ""
+        var flags: ServiceFlags = []
+        var timeout: UInt32 = 0
+        /// IPv4 mask (host order) or IPv6 prefix, as ipvsadm keeps it in one field.
+        var netmask: UInt32 = 0xffff_ffff
+        var persistenceEngine = ""
+
+        var key: ServiceKey {
+            if fwmark != 0 { return .firewallMark(fwmark, family: family ?? .inet) }
+            let family = family ?? .inet
+            return .address(
+                protocol: protocolNumber,
+                address: address ?? IPAddress(family: family, high: 0, low: 0),
+                port: port
+            )
+        }
+
+        var model: VirtualService {
+            VirtualService(
+                key: key, scheduler: scheduler, flags: flags, timeout: timeout, netmask: netmask,
+                persistenceEngine: persistenceEngine
+            )
+        }
+
+        /// `-Z` without a service zeroes everything: ipvsadm sends no service when
+        /// fwmark, address and port are all zero.
+        var isUnset: Bool {
+            fwmark == 0 && port == 0 && (address.map { $0.high == 0 && $0.low == 0 } ?? true)
+        }
+    }
+
+    var command: Command = .list
+    var options = OptionSet64()
+    var format = ListFormat()
+    var service = Service()
+    var destination = Destination(address: IPAddress(ipv4: 0), port: 0)
+    var destinationFamily: AddressFamily?
+    var daemon = SyncDaemon(state: .master)
+    var timeouts = Timeouts(tcp: 0, tcpFin: 0, udp: 0)
+}
+
+/// Which listing and how (ipvsadm's `FMT_*` bits).
+struct ListFormat: Equatable {
+    var numeric = false
+    var stats = false
+    var rate = false
+    var thresholds = false
+    var persistentConn = false
+    var noSort = false
+    var exact = false
+    var tunnelInfo = false
+    /// `-S`: print rules instead of a table.
+    var rule = false
+}

@@ -1,0 +1,58 @@
+import IPVS
+
+/// The ipvsadm command line as a library: everything `main` does, with the world injected.
+public enum IPVSAdm {
+    /// Runs one ipvsadm invocation.
+    ///
+    /// - Parameters:
+    ///   - program: `argv[0]`, used in messages exactly as ipvsadm uses it.
+    ///   - arguments: the rest of `argv`.
+    ///   - openBackend: connects to the kernel; called once, and not at all for `-h`/`-v`.
+    /// - Returns: the process exit status.
+    public static func run(
+        program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
+        stderr: any OutputSink, resolver: any NameResolver,
+        openBackend: () throws(IPVSError) -> any IPVSBackend
+    ) -> Int32 {
+        // -h and -v need no kernel (ipvsadm 1.31 initialises IPVS first and fails
+        // without it; a deliberate deviation, see Docs/Compatibility.md).
+        if let first = arguments.first, ["-h", "--help", "-v", "--version"].contains(first) {
+            return finish(Termination.exit(status: 0, stdout: first.hasPrefix("-h") || first == "--help"
+                ? Usage.help(program: program) : Usage.versionLine), stdout: stdout, stderr: stderr)
+        }
+        let backend: any IPVSBackend
+        let info: IPVSInfo
+        do {
+            backend = try openBackend()
+            info = try backend.info()
+        } catch {
+            stderr.write("Can't initialize ipvs: \(error.message)\n"
+                + "Are you sure that IP Virtual Server is built in the kernel or as module?\n")
+            return 2
+        }
+        if info.version < 0x01_01_04 {
+            stderr.write("Warning: IPVS version mismatch: \n"
+                + "  Kernel compiled with IPVS version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
+                + "\(info.version & 0xff)\n  ipvsadm v1.31  requires minimum IPVS version 1.1.4\n\n")
+        }
+        let runner = Runner(
+            program: program, backend: backend, info: info, resolver: resolver,
+            stdin: stdin, stdout: stdout, stderr: stderr)
+        do {
+            // No arguments at all lists the table.
+            let status = try runner.process(arguments.isEmpty ? ["-L"] : arguments)
+            return status
+        } catch {
+            return finish(error, stdout: stdout, stderr: stderr)
+        }
+    }
+
+    private static func finish(_ termination: Termination, stdout: any OutputSink, stderr: any OutputSink) -> Int32 {
+        switch termination {
+        case .exit(let status, let out, let err):
+            if !out.isEmpty { stdout.write(out) }
+            if !err.isEmpty { stderr.write(err) }
+            return status
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Glibc
+import IPVS
+
+/// Host and service name lookups, as ipvsadm makes them.
+///
+/// Injected so that tests can pin names; `SystemResolver` asks the C library
+/// (`/etc/hosts`, DNS, `/etc/services`) exactly like ipvsadm does.
+public protocol NameResolver: AnyObject {
+    /// `gethostbyname`: the first IPv4 address of a host name, nil if none.
+    func ipv4Address(ofHost name: String) -> IPAddress?
+    /// `gethostbyaddr`: the official name of an address, nil if none.
+    func hostName(of address: IPAddress) -> String?
+    /// `getservbyname`: the port (host order) of a named service for a protocol.
+    func port(ofService name: String, protocol: IPProtocolNumber) -> UInt16?
+    /// `getservbyport`: the name of a port (host order) for a protocol.
+    func serviceName(ofPort port: UInt16, protocol: IPProtocolNumber) -> String?
+}
+
+/// Protocol names as `/etc/services` spells them.
+func serviceProtocolName(_ proto: IPProtocolNumber) -> String? {
+    switch proto {
+    case .tcp: return "tcp"
+    case .udp: return "udp"
+    case .sctp: return "sctp"
+    default: return nil
+    }
+}
+
+/// The C library's resolver. Caches answers: a listing asks about the same addresses
+/// and ports again and again.
+public final class SystemResolver: NameResolver {
+    private var hostCache: [IPAddress: String?] = [:]
+    private var serviceCache: [UInt32: String?] = [:]
+
+    public init() {}
+
+    public func ipv4Address(ofHost name: String) -> IPAddress? {
+        guard let entry = gethostbyname(name) else { return nil }
+        guard entry.pointee.h_addrtype == AF_INET, entry.pointee.h_length == 4,
+              let list = entry.pointee.h_addr_list, let first = list[0]
+        else { return nil }
+        let raw = UnsafeRawPointer(first).assumingMemoryBound(to: UInt8.self)
+        return IPAddress(family: .inet, bytes: UnsafeBufferPointer(start: raw, count: 4))
+    }
+
+    public func hostName(of address: IPAddress) -> String? {
+        if let cached = hostCache[address] { return cached }
+        var bytes = address.bytes
+        let length: socklen_t = address.family == .inet ? 4 : 16
+        let af: Int32 = address.family == .inet ? AF_INET : AF_INET6
+        let entry = bytes.withUnsafeMutableBytes { gethostbyaddr($0.baseAddress, length, af) }
+        let name = entry.flatMap { $0.pointee.h_name.map { String(cString: $0) } }
+        hostCache[address] = name
+        return name
+    }
+
+    public func port(ofService name: String, protocol proto: IPProtocolNumber) -> UInt16? {
+        guard let protoName = serviceProtocolName(proto), let entry = getservbyname(name, protoName) else {
+            return nil
+        }
+        return UInt16(bigEndian: UInt16(truncatingIfNeeded: entry.pointee.s_port))
+    }
+
+    public func serviceName(ofPort port: UInt16, protocol proto: IPProtocolNumber) -> String? {
+        let key = UInt32(proto.rawValue) << 16 | UInt32(port)
+        if let cached = serviceCache[key] { return cached }
+        var name: String?
+        if let protoName = serviceProtocolName(proto),
+           let entry = getservbyport(Int32(UInt16(port).bigEndian), protoName) {
+            name = String(cString: entry.pointee.s_name)
+        }
+        serviceCache[key] = name
+        return name
+    }
+}

@@ -1,0 +1,188 @@
+import IPVS
+
+/// Carries out parsed command lines against a backend, and writes what ipvsadm writes.
+///
+/// This is the only type that calls the backend. It never exits: a command line ends
+/// normally with a status (0, or 255 when the kernel refused it), or by throwing
+/// `Termination` when ipvsadm would end the whole process.
+final class Runner {
+    let program: String
+    let backend: any IPVSBackend
+    let info: IPVSInfo
+    let resolver: any NameResolver
+    let stdin: any InputSource
+    let stdout: any OutputSink
+    let stderr: any OutputSink
+
+    init(
+        program: String, backend: any IPVSBackend, info: IPVSInfo, resolver: any NameResolver,
+        stdin: any InputSource, stdout: any OutputSink, stderr: any OutputSink
+    ) {
+        self.program = program
+        self.backend = backend
+        self.info = info
+        self.resolver = resolver
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    /// One command line (`process_options`): 0, or 255 when the kernel or popt refused it.
+    func process(_ arguments: [String], readingStdin: Bool = false) throws(Termination) -> Int32 {
+        let entry: CommandEntry
+        do {
+            entry = try Parser(program: program, resolver: resolver).parse(arguments)
+        } catch let failure as LineFailure {
+            stderr.write(failure.message + "\n")
+            return 255
+        } catch let termination as Termination {
+            throw termination
+        } catch {
+            throw Termination.exit(status: 255, stderr: "\(error)\n")
+        }
+        return try execute(entry, readingStdin: readingStdin)
+    }
+
+    private func execute(_ entry: CommandEntry, readingStdin: Bool) throws(Termination) -> Int32 {
+        let service = entry.service.model
+        do {
+            switch entry.command {
+            case .list:
+                try list(entry)
+                return 0
+            case .save:
+                var format = entry.format
+                format.rule = true
+                try listAll(format)
+                return 0
+            case .restore:
+                if readingStdin { throw Termination.tryHelp(program) }
+                return try restore()
+            case .flush: try backend.flush()
+            case .add: try backend.addService(service)
+            case .edit: try backend.updateService(service)
+            case .delete: try backend.deleteService(service)
+            case .zero: try backend.zero(entry.service.isUnset ? nil : service)
+            case .addDest: try backend.addDestination(destination(entry), to: service)
+            case .editDest: try backend.updateDestination(destination(entry), in: service)
+            case .deleteDest: try backend.deleteDestination(destination(entry), from: service)
+            case .timeout: try backend.setTimeouts(entry.timeouts)
+            case .startDaemon: try backend.startDaemon(entry.daemon)
+            case .stopDaemon: try backend.stopDaemon(entry.daemon)
+            }
+        } catch let error as IPVSError {
+            stderr.write(error.message + "\n")
+            return 255
+        } catch let termination as Termination {
+            throw termination
+        } catch {
+            throw Termination.exit(status: 255, stderr: "\(error)\n")
+        }
+        return 0
+    }
+
+    private func destination(_ entry: CommandEntry) -> Destination {
+        var destination = entry.destination
+        if let family = entry.destinationFamily, destination.address.family != family {
+            destination.address = IPAddress(family: family, high: destination.address.high, low: destination.address.low)
+        }
+        return destination
+    }
+
+    // MARK: - Listing
+
+    private func list(_ entry: CommandEntry) throws(Termination) {
+        let options = entry.options
+        if options.contains(.connection) {
+            throw Termination.exit(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
+        } else if options.contains(.service) {
+            try listService(entry.service.key, entry.format)
+        } else if options.contains(.timeout) {
+            guard let timeouts = try? backend.timeouts() else { throw Termination.exit(status: 1) }
+            stdout.write("Timeout (tcp tcpfin udp): \(Int32(bitPattern: timeouts.tcp)) "
+                + "\(Int32(bitPattern: timeouts.tcpFin)) \(Int32(bitPattern: timeouts.udp))\n")
+        } else if options.contains(.daemon) {
+            guard let daemons = try? backend.daemons() else { throw Termination.exit(status: 1) }
+            stdout.write(Runner.describe(daemons))
+        } else {
+            try listAll(entry.format)
+        }
+    }
+
+    /// `--daemon`: one line per running daemon, master first.
+    static func describe(_ daemons: [SyncDaemon]) -> String {
+        var out = ""
+        for daemon in daemons {
+            out += (daemon.state == .master ? "master" : "backup")
+            out += " sync daemon (mcast=\(daemon.interface), syncid=\(Int32(bitPattern: daemon.syncID))"
+            if daemon.maxLength != 0 { out += ", maxlen=\(daemon.maxLength)" }
+            if let group = daemon.group { out += ", group=\(group.text)" }
+            if daemon.port != 0 { out += ", port=\(daemon.port)" }
+            if daemon.ttl != 0 { out += ", ttl=\(daemon.ttl)" }
+            out += ")\n"
+        }
+        return out
+    }
+
+    private func listService(_ key: ServiceKey, _ format: ListFormat) throws(Termination) {
+        let renderer = ListRenderer(format: format, resolver: resolver)
+        let service: VirtualService
+        let destinations: [Destination]
+        do {
+            service = try backend.service(key)
+            destinations = try backend.destinations(of: service)
+        } catch {
+            throw Termination.exit(status: 1, stderr: error.message + "\n")
+        }
+        var out = renderer.title
+        renderer.render(service, destinations, into: &out)
+        stdout.write(out)
+    }
+
+    private func listAll(_ format: ListFormat) throws(Termination) {
+        if !format.rule {
+            stdout.write("IP Virtual Server version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
+                + "\(info.version & 0xff) (size=\(Int32(bitPattern: info.connectionTableSize)))\n")
+        }
+        var table: [(VirtualService, [Destination])]
+        do {
+            table = try backend.servicesWithDestinations()
+        } catch {
+            throw Termination.exit(status: 1, stderr: error.message + "\n")
+        }
+        if !format.noSort { Sorting.mergeSort(&table) { Sorting.compareServices($0.0, $1.0) } }
+        let renderer = ListRenderer(format: format, resolver: resolver)
+        var out = renderer.title
+        for (service, destinations) in table {
+            renderer.render(service, destinations, into: &out)
+            if out.utf8.count > 1 << 16 {
+                stdout.write(out)
+                out = ""
+            }
+        }
+        stdout.write(out)
+    }
+
+    // MARK: - Restore
+
+    /// `-R`: every line of stdin is a command line of its own; the status is the last line's.
+    private func restore() throws(Termination) -> Int32 {
+        var result: Int32 = 0
+        while let line = stdin.readLine() {
+            let words = RestoreLine.words(line)
+            if words.isEmpty { continue }
+            result = try process(words, readingStdin: true)
+        }
+        return result
+    }
+}
+
+/// How `-R` splits a line: runs of characters other than space, tab, CR and LF; no quoting,
+/// no comments; a word that is exactly `ipvsadm` is dropped wherever it stands.
+enum RestoreLine {
+    static func words(_ line: String) -> [String] {
+        line.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d || $0 == 0x0a })
+            .map { String(decoding: $0, as: UTF8.self) }
+            .filter { $0 != "ipvsadm" }
+    }
+}
