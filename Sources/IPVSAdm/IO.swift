@@ -18,18 +18,20 @@ public final class BufferSink: OutputSink {
 
 /// An input source over a fixed text.
 public final class TextSource: InputSource {
-    private var lines: [Substring]
+    private var lines: [String]
     private var index = 0
 
     public init(_ text: String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if text.hasSuffix("\n") { lines.removeLast() }
+        // Split on the byte: to Swift "\r\n" is one Character, not a "\n".
+        var lines = text.utf8.split(separator: 0x0a, omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
+        if text.utf8.last == 0x0a { lines.removeLast() }
         self.lines = lines
     }
 
     public func readLine() -> String? {
         guard index < lines.count else { return nil }
         defer { index += 1 }
-        return String(lines[index])
+        return lines[index]
     }
 }
