@@ -1,1 +1,70 @@
-/* placeholder */
+#ifndef CIPVSNETLINK_H
+#define CIPVSNETLINK_H
+
+// The only C code of the project: a thin shim over libnl-3 that owns one generic-netlink
+// socket bound to the "IPVS" family. Attributes are encoded and decoded in Swift
+// (IPVSNetlink); this layer only frames, sends, receives and reports the kernel's errno.
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// An open generic-netlink socket with the "IPVS" family id already resolved.
+/// Opaque; create with `ipvs_nl_open`, destroy with `ipvs_nl_close`.
+typedef struct ipvs_nl ipvs_nl;
+
+/// Bytes collected from the kernel's replies. `data` is heap memory owned by the buffer
+/// (release it with `ipvs_nl_buffer_free`); zero-initialise the struct before use.
+typedef struct ipvs_nl_buffer {
+    void *_Nullable data;
+    size_t length;
+    size_t capacity;
+} ipvs_nl_buffer;
+
+/// `flags` value for a dump request (`NLM_F_DUMP`).
+#define IPVS_NL_F_DUMP 0x300
+
+/// Opens a generic-netlink socket and resolves the "IPVS" family once.
+///
+/// Returns 0 and stores the handle in `*out`, or returns `-errno`. libnl's own error
+/// codes are translated to errnos here: an unknown family (module not loaded) is
+/// `-ENOPROTOOPT`, a refused socket `-EPERM`, an allocation failure `-ENOMEM`.
+int ipvs_nl_open(ipvs_nl *_Nullable *_Nonnull out);
+
+/// Closes the socket and frees the handle. Accepts NULL.
+void ipvs_nl_close(ipvs_nl *_Nullable nl);
+
+/// Sends one IPVS request and collects its replies.
+///
+/// The message is `nlmsghdr` + `genlmsghdr {cmd, version 1}` followed by `attrs`
+/// (`attrs_len` bytes of already-encoded netlink attributes, appended verbatim).
+/// `flags` are extra `nlmsg_flags` (`IPVS_NL_F_DUMP` or 0); `NLM_F_REQUEST` and `NLM_F_ACK`
+/// are always added. The call returns once the request is complete: the ACK for a
+/// plain request, `NLMSG_DONE` for a dump, or an `NLMSG_ERROR`.
+///
+/// Reply format: for every data message received (every message that is not an ACK,
+/// error or DONE), `reply` gets a 4-byte record header followed by the message's genl
+/// payload — that is, the attributes after the `genlmsghdr`:
+///
+///     u32 length (host order) of the attributes that follow; attributes; padding to 4 bytes
+///
+/// `reply` may be NULL when no data is expected (data messages are then dropped).
+///
+/// Returns 0, or `-errno`: for `NLMSG_ERROR` the kernel's own errno (for example
+/// `-EEXIST`), never a libnl `NLE_*` code; any other failure of the transport is
+/// `-EINVAL`, except allocation failures (`-ENOMEM`).
+int ipvs_nl_transact(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags,
+                     const void *_Nullable attrs, size_t attrs_len,
+                     ipvs_nl_buffer *_Nullable reply);
+
+/// Releases the memory of `buffer` and resets it to empty.
+void ipvs_nl_buffer_free(ipvs_nl_buffer *_Nonnull buffer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

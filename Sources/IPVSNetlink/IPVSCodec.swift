@@ -1,0 +1,314 @@
+import IPVS
+
+/// A reply the kernel sent that lacks something libipvs requires (it reports EINVAL).
+struct MalformedReply: Error, Equatable {
+    var what: String
+}
+
+/// Model ↔ attribute bytes, laid out exactly as libipvs (ipvsadm 1.31) sends them and read
+/// as the kernel replies. Requests are the top-level attributes that follow the
+/// `genlmsghdr`; replies are one attribute buffer per received message.
+enum IPVSCodec {
+    // MARK: Requests
+
+    /// `{SERVICE full}`: NEW/SET/DEL_SERVICE, ZERO and single GET_SERVICE.
+    static func serviceRequest(_ service: VirtualService) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encodeService(service, into: &encoder)
+        return encoder.bytes
+    }
+
+    /// `{SERVICE id}`: the reduced nest of the GET_DEST dump.
+    static func destinationsRequest(_ key: ServiceKey) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encoder.nest(CommandAttribute.service) { nest in encodeServiceKey(key, into: &nest) }
+        return encoder.bytes
+    }
+
+    /// `{SERVICE full, DEST full}`: NEW/SET/DEL_DEST.
+    static func destinationRequest(_ destination: Destination, service: VirtualService) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encodeService(service, into: &encoder)
+        encoder.nest(CommandAttribute.destination) { nest in
+            nest.append(DestinationAttribute.addressFamily, u16: destination.address.family.rawValue)
+            nest.append(DestinationAttribute.address, payload: destination.address.bytes)
+            nest.append(DestinationAttribute.port, be16: destination.port)
+            nest.append(DestinationAttribute.forwardingMethod, u32: destination.forwarding.rawValue & 7)
+            nest.append(DestinationAttribute.weight, u32: UInt32(bitPattern: destination.weight))
+            nest.append(DestinationAttribute.tunnelType, u8: destination.tunnelType.rawValue)
+            nest.append(DestinationAttribute.tunnelPort, be16: destination.tunnelPort)
+            nest.append(DestinationAttribute.tunnelFlags, u16: destination.tunnelFlags.rawValue)
+            nest.append(DestinationAttribute.upperThreshold, u32: destination.upperThreshold)
+            nest.append(DestinationAttribute.lowerThreshold, u32: destination.lowerThreshold)
+        }
+        return encoder.bytes
+    }
+
+    /// ZERO: the full service nest, or nothing (zero everything) for nil.
+    static func zeroRequest(_ service: VirtualService?) -> [UInt8] {
+        guard let service else { return [] }
+        return serviceRequest(service)
+    }
+
+    /// SET_CONFIG: the three timeouts at top level, always all of them (0 = unchanged).
+    static func timeoutsRequest(_ timeouts: Timeouts) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encoder.append(CommandAttribute.timeoutTCP, u32: timeouts.tcp)
+        encoder.append(CommandAttribute.timeoutTCPFin, u32: timeouts.tcpFin)
+        encoder.append(CommandAttribute.timeoutUDP, u32: timeouts.udp)
+        return encoder.bytes
+    }
+
+    /// NEW_DAEMON: state, interface, sync id; the optional parameters only when set.
+    static func startDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encoder.nest(CommandAttribute.daemon) { nest in
+            nest.append(DaemonAttribute.state, u32: daemon.state.rawValue)
+            nest.append(DaemonAttribute.multicastInterface, string: daemon.interface)
+            nest.append(DaemonAttribute.syncID, u32: daemon.syncID)
+            if daemon.maxLength != 0 { nest.append(DaemonAttribute.syncMaxLength, u16: daemon.maxLength) }
+            if daemon.port != 0 { nest.append(DaemonAttribute.multicastPort, u16: daemon.port) }
+            if daemon.ttl != 0 { nest.append(DaemonAttribute.multicastTTL, u8: daemon.ttl) }
+            if let group = daemon.group {
+                switch group.family {
+                case .inet6: nest.append(DaemonAttribute.multicastGroup6, payload: group.bytes)
+                case .inet: nest.append(DaemonAttribute.multicastGroup, be32: group.ipv4)
+                }
+            }
+        }
+        return encoder.bytes
+    }
+
+    /// DEL_DAEMON: state, interface (possibly empty), sync id.
+    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encoder.nest(CommandAttribute.daemon) { nest in
+            nest.append(DaemonAttribute.state, u32: daemon.state.rawValue)
+            nest.append(DaemonAttribute.multicastInterface, string: daemon.interface)
+            nest.append(DaemonAttribute.syncID, u32: daemon.syncID)
+        }
+        return encoder.bytes
+    }
+
+    private static func encodeService(_ service: VirtualService, into encoder: inout AttributeEncoder) {
+        encoder.nest(CommandAttribute.service) { nest in
+            encodeServiceKey(service.key, into: &nest)
+            nest.append(ServiceAttribute.schedulerName, string: service.scheduler)
+            if !service.persistenceEngine.isEmpty {
+                nest.append(ServiceAttribute.persistenceEngineName, string: service.persistenceEngine)
+            }
+            // {flags, mask}: every bit is meant. HASHED is the kernel's bookkeeping, never ours.
+            var flags = AttributeEncoder.Words()
+            flags.append(service.flags.subtracting(.hashed).rawValue)
+            flags.append(0xffff_ffff)
+            nest.append(ServiceAttribute.flags, payload: flags.bytes)
+            nest.append(ServiceAttribute.timeout, u32: service.timeout)
+            switch service.key.family {
+            case .inet: nest.append(ServiceAttribute.netmask, be32: service.netmask)
+            case .inet6: nest.append(ServiceAttribute.netmask, u32: service.netmask)
+            }
+        }
+    }
+
+    private static func encodeServiceKey(_ key: ServiceKey, into nest: inout AttributeEncoder) {
+        nest.append(ServiceAttribute.addressFamily, u16: key.family.rawValue)
+        switch key {
+        case .firewallMark(let mark, _):
+            nest.append(ServiceAttribute.firewallMark, u32: mark)
+        case .address(let proto, let address, let port):
+            nest.append(ServiceAttribute.protocol, u16: proto.rawValue)
+            nest.append(ServiceAttribute.address, payload: address.bytes)
+            nest.append(ServiceAttribute.port, be16: port)
+        }
+    }
+
+    // MARK: Replies
+
+    /// The messages of a GET_SERVICE reply (dump or single): one service each.
+    static func decodeServices(_ messages: [[UInt8]]) throws(MalformedReply) -> [VirtualService] {
+        var services: [VirtualService] = []
+        services.reserveCapacity(messages.count)
+        for message in messages {
+            guard let nest = AttributeSet(message).nested(CommandAttribute.service) else {
+                throw MalformedReply(what: "service nest")
+            }
+            services.append(try decodeService(nest))
+        }
+        return services
+    }
+
+    /// The messages of a GET_DEST dump; `family` is the service's, used when a
+    /// destination does not say its own (kernels before 3.18).
+    static func decodeDestinations(_ messages: [[UInt8]], family: AddressFamily) throws(MalformedReply) -> [Destination] {
+        var destinations: [Destination] = []
+        destinations.reserveCapacity(messages.count)
+        for message in messages {
+            guard let nest = AttributeSet(message).nested(CommandAttribute.destination) else {
+                throw MalformedReply(what: "destination nest")
+            }
+            destinations.append(try decodeDestination(nest, family: family))
+        }
+        return destinations
+    }
+
+    /// The SET_INFO reply of GET_INFO: both attributes are required.
+    static func decodeInfo(_ messages: [[UInt8]]) throws(MalformedReply) -> IPVSInfo {
+        guard let message = messages.first else { throw MalformedReply(what: "info reply") }
+        let attributes = AttributeSet(message)
+        guard let version = attributes.u32(InfoAttribute.version),
+              let size = attributes.u32(InfoAttribute.connectionTableSize)
+        else { throw MalformedReply(what: "info attributes") }
+        return IPVSInfo(version: version, connectionTableSize: size)
+    }
+
+    /// The SET_CONFIG reply of GET_CONFIG: each timeout is optional (a kernel without the
+    /// TCP or UDP protocol omits it) and reads as 0 when absent.
+    static func decodeTimeouts(_ messages: [[UInt8]]) throws(MalformedReply) -> Timeouts {
+        guard let message = messages.first else { throw MalformedReply(what: "config reply") }
+        let attributes = AttributeSet(message)
+        return Timeouts(
+            tcp: attributes.u32(CommandAttribute.timeoutTCP) ?? 0,
+            tcpFin: attributes.u32(CommandAttribute.timeoutTCPFin) ?? 0,
+            udp: attributes.u32(CommandAttribute.timeoutUDP) ?? 0)
+    }
+
+    /// The messages of a GET_DAEMON dump (0–2, master first).
+    static func decodeDaemons(_ messages: [[UInt8]]) throws(MalformedReply) -> [SyncDaemon] {
+        var daemons: [SyncDaemon] = []
+        for message in messages {
+            guard let nest = AttributeSet(message).nested(CommandAttribute.daemon),
+                  let rawState = nest.u32(DaemonAttribute.state),
+                  let state = SyncDaemon.State(rawValue: rawState),
+                  let interface = nest.string(DaemonAttribute.multicastInterface),
+                  let syncID = nest.u32(DaemonAttribute.syncID)
+            else { throw MalformedReply(what: "daemon") }
+            var group: IPAddress?
+            if let bytes = nest[DaemonAttribute.multicastGroup6], bytes.count >= 16 {
+                group = IPAddress(family: .inet6, bytes: bytes)
+            } else if let value = nest.be32(DaemonAttribute.multicastGroup) {
+                group = IPAddress(ipv4: value)
+            }
+            daemons.append(SyncDaemon(
+                state: state, interface: interface, syncID: syncID,
+                maxLength: nest.u16(DaemonAttribute.syncMaxLength) ?? 0, group: group,
+                port: nest.u16(DaemonAttribute.multicastPort) ?? 0,
+                ttl: nest.u8(DaemonAttribute.multicastTTL) ?? 0))
+        }
+        return daemons
+    }
+
+    static func decodeService(_ nest: AttributeSet) throws(MalformedReply) -> VirtualService {
+        guard let rawFamily = nest.u16(ServiceAttribute.addressFamily),
+              let family = AddressFamily(rawValue: rawFamily)
+        else { throw MalformedReply(what: "service family") }
+
+        let key: ServiceKey
+        if let mark = nest.u32(ServiceAttribute.firewallMark) {
+            key = .firewallMark(mark, family: family)
+        } else if let proto = nest.u16(ServiceAttribute.protocol),
+                  let address = nest[ServiceAttribute.address],
+                  let port = nest.be16(ServiceAttribute.port) {
+            key = .address(
+                protocol: IPProtocolNumber(rawValue: proto), address: IPAddress(family: family, bytes: address),
+                port: port)
+        } else {
+            throw MalformedReply(what: "service identity")
+        }
+
+        guard let scheduler = nest.string(ServiceAttribute.schedulerName),
+              let flagWords = nest[ServiceAttribute.flags], flagWords.count >= 8,
+              let timeout = nest.u32(ServiceAttribute.timeout),
+              let rawNetmask = nest.u32(ServiceAttribute.netmask)
+        else { throw MalformedReply(what: "service attributes") }
+
+        let flags = AttributeSet.word(flagWords, 0) & AttributeSet.word(flagWords, 1)
+        let netmask = family == .inet ? UInt32(bigEndian: rawNetmask) : rawNetmask
+        return VirtualService(
+            key: key, scheduler: scheduler, flags: ServiceFlags(rawValue: flags), timeout: timeout,
+            netmask: netmask, persistenceEngine: nest.string(ServiceAttribute.persistenceEngineName) ?? "",
+            stats: decodeStats(
+                stats64: nest.nested(ServiceAttribute.stats64), stats32: nest.nested(ServiceAttribute.stats)))
+    }
+
+    static func decodeDestination(_ nest: AttributeSet, family serviceFamily: AddressFamily) throws(MalformedReply)
+        -> Destination
+    {
+        var family = serviceFamily
+        if let raw = nest.u16(DestinationAttribute.addressFamily), raw != 0 {
+            guard let own = AddressFamily(rawValue: raw) else { throw MalformedReply(what: "destination family") }
+            family = own
+        }
+        guard let address = nest[DestinationAttribute.address],
+              let port = nest.be16(DestinationAttribute.port),
+              let forwarding = nest.u32(DestinationAttribute.forwardingMethod),
+              let weight = nest.u32(DestinationAttribute.weight),
+              let upper = nest.u32(DestinationAttribute.upperThreshold),
+              let lower = nest.u32(DestinationAttribute.lowerThreshold),
+              let active = nest.u32(DestinationAttribute.activeConnections),
+              let inactive = nest.u32(DestinationAttribute.inactiveConnections),
+              let persistent = nest.u32(DestinationAttribute.persistentConnections)
+        else { throw MalformedReply(what: "destination attributes") }
+
+        return Destination(
+            address: IPAddress(family: family, bytes: address), port: port,
+            forwarding: ForwardingMethod(rawValue: forwarding), weight: Int32(bitPattern: weight),
+            upperThreshold: upper, lowerThreshold: lower,
+            tunnelType: TunnelType(rawValue: nest.u8(DestinationAttribute.tunnelType) ?? 0),
+            tunnelPort: nest.be16(DestinationAttribute.tunnelPort) ?? 0,
+            tunnelFlags: TunnelFlags(rawValue: nest.u16(DestinationAttribute.tunnelFlags) ?? 0),
+            activeConnections: active, inactiveConnections: inactive, persistentConnections: persistent,
+            stats: decodeStats(
+                stats64: nest.nested(DestinationAttribute.stats64),
+                stats32: nest.nested(DestinationAttribute.stats)))
+    }
+
+    /// STATS64 (all u64) when present, else STATS (u32 except the byte counters).
+    /// Unlike ipvsadm 1.31, destination STATS64 is read as 64-bit (a deliberate fix).
+    static func decodeStats(stats64: AttributeSet?, stats32: AttributeSet?) -> Statistics {
+        var stats = Statistics()
+        if let s = stats64 {
+            stats.connections = s.u64(StatsAttribute.connections) ?? 0
+            stats.inPackets = s.u64(StatsAttribute.inPackets) ?? 0
+            stats.outPackets = s.u64(StatsAttribute.outPackets) ?? 0
+            stats.inBytes = s.u64(StatsAttribute.inBytes) ?? 0
+            stats.outBytes = s.u64(StatsAttribute.outBytes) ?? 0
+            stats.connectionRate = s.u64(StatsAttribute.connectionRate) ?? 0
+            stats.inPacketRate = s.u64(StatsAttribute.inPacketRate) ?? 0
+            stats.outPacketRate = s.u64(StatsAttribute.outPacketRate) ?? 0
+            stats.inByteRate = s.u64(StatsAttribute.inByteRate) ?? 0
+            stats.outByteRate = s.u64(StatsAttribute.outByteRate) ?? 0
+        } else if let s = stats32 {
+            func u32(_ a: StatsAttribute) -> UInt64 { UInt64(s.u32(a) ?? 0) }
+            stats.connections = u32(.connections)
+            stats.inPackets = u32(.inPackets)
+            stats.outPackets = u32(.outPackets)
+            stats.inBytes = s.u64(StatsAttribute.inBytes) ?? 0
+            stats.outBytes = s.u64(StatsAttribute.outBytes) ?? 0
+            stats.connectionRate = u32(.connectionRate)
+            stats.inPacketRate = u32(.inPacketRate)
+            stats.outPacketRate = u32(.outPacketRate)
+            stats.inByteRate = u32(.inByteRate)
+            stats.outByteRate = u32(.outByteRate)
+        }
+        return stats
+    }
+}
+
+extension AttributeEncoder {
+    /// Host-order 32-bit words, for struct payloads such as `ip_vs_flags`.
+    struct Words {
+        private(set) var bytes: [UInt8] = []
+        mutating func append(_ word: UInt32) { withUnsafeBytes(of: word) { bytes.append(contentsOf: $0) } }
+    }
+}
+
+extension AttributeSet {
+    /// The `index`th host-order u32 of a struct payload.
+    static func word(_ payload: ArraySlice<UInt8>, _ index: Int) -> UInt32 {
+        var value: UInt32 = 0
+        withUnsafeMutableBytes(of: &value) { raw in
+            for i in 0..<4 { raw[i] = payload[payload.startIndex + 4 * index + i] }
+        }
+        return value
+    }
+}

@@ -1,0 +1,174 @@
+import Glibc
+import IPVS
+
+/// The real kernel, over the generic-netlink family "IPVS". One socket serves every
+/// request of the process (ipvsadm opens and resolves one per request).
+public final class NetlinkBackend: IPVSBackend {
+    private let socket: NetlinkSocket
+    private let cachedInfo: IPVSInfo
+
+    private init(socket: consuming NetlinkSocket, info: IPVSInfo) {
+        self.socket = socket
+        self.cachedInfo = info
+    }
+
+    /// Connects as ipvsadm's start-up does: open the socket and ask GET_INFO; on failure
+    /// run `/sbin/modprobe -- ip_vs` and, if it exits 0, try once more. Throws
+    /// `IPVSError(.initialize, …)` with the errno of the first attempt when modprobe fails,
+    /// or of the second attempt when that one fails.
+    public static func open() throws(IPVSError) -> NetlinkBackend {
+        let firstErrno: Int32
+        do {
+            return try attempt()
+        } catch {
+            firstErrno = error.errno
+        }
+        guard loadModule() else { throw IPVSError(.initialize, errno: firstErrno) }
+        do {
+            return try attempt()
+        } catch {
+            throw IPVSError(.initialize, errno: error.errno)
+        }
+    }
+
+    private static func attempt() throws(NetlinkSocket.Failure) -> NetlinkBackend {
+        let socket = try NetlinkSocket()
+        let messages = try socket.transact(.getInfo)
+        guard let info = try? IPVSCodec.decodeInfo(messages) else {
+            throw NetlinkSocket.Failure(errno: EINVAL)
+        }
+        return NetlinkBackend(socket: socket, info: info)
+    }
+
+    /// `/sbin/modprobe -- ip_vs`, with our standard streams; true if it exited with 0.
+    private static func loadModule() -> Bool {
+        let arguments = ["/sbin/modprobe", "--", "ip_vs"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, arguments[0], nil, nil, argv, environ) == 0 else { return false }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return false }
+        }
+        // WIFEXITED(status) && WEXITSTATUS(status) == 0
+        return status & 0x7f == 0 && (status >> 8) & 0xff == 0
+    }
+
+    // MARK: Requests
+
+    private func request(
+        _ operation: IPVSError.Operation, _ command: IPVSCommand, dump: Bool = false, _ attributes: [UInt8] = []
+    ) throws(IPVSError) -> [[UInt8]] {
+        do {
+            return try socket.transact(command, dump: dump, attributes: attributes)
+        } catch {
+            throw IPVSError(operation, errno: error.errno)
+        }
+    }
+
+    private func decode<T>(
+        _ operation: IPVSError.Operation, _ body: () throws(MalformedReply) -> T
+    ) throws(IPVSError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw IPVSError(operation, errno: EINVAL)
+        }
+    }
+
+    /// Version and connection-table size, as read at start-up (they cannot change while
+    /// the module is loaded, so no second GET_INFO is sent).
+    public func info() throws(IPVSError) -> IPVSInfo { cachedInfo }
+
+    public func addService(_ service: VirtualService) throws(IPVSError) {
+        _ = try request(.addService, .newService, IPVSCodec.serviceRequest(service))
+    }
+
+    public func updateService(_ service: VirtualService) throws(IPVSError) {
+        _ = try request(.updateService, .setService, IPVSCodec.serviceRequest(service))
+    }
+
+    public func deleteService(_ service: VirtualService) throws(IPVSError) {
+        _ = try request(.deleteService, .deleteService, IPVSCodec.serviceRequest(service))
+    }
+
+    public func zero(_ service: VirtualService?) throws(IPVSError) {
+        _ = try request(.zeroService, .zero, IPVSCodec.zeroRequest(service))
+    }
+
+    public func flush() throws(IPVSError) {
+        _ = try request(.flush, .flush)
+    }
+
+    public func addDestination(_ destination: Destination, to service: VirtualService) throws(IPVSError) {
+        _ = try request(.addDestination, .newDestination, IPVSCodec.destinationRequest(destination, service: service))
+    }
+
+    public func updateDestination(_ destination: Destination, in service: VirtualService) throws(IPVSError) {
+        _ = try request(
+            .updateDestination, .setDestination, IPVSCodec.destinationRequest(destination, service: service))
+    }
+
+    public func deleteDestination(_ destination: Destination, from service: VirtualService) throws(IPVSError) {
+        _ = try request(
+            .deleteDestination, .deleteDestination, IPVSCodec.destinationRequest(destination, service: service))
+    }
+
+    public func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) {
+        _ = try request(.setTimeouts, .setConfig, IPVSCodec.timeoutsRequest(timeouts))
+    }
+
+    public func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
+        _ = try request(.startDaemon, .newDaemon, IPVSCodec.startDaemonRequest(daemon))
+    }
+
+    public func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
+        _ = try request(.stopDaemon, .deleteDaemon, IPVSCodec.stopDaemonRequest(daemon))
+    }
+
+    public func services() throws(IPVSError) -> [VirtualService] {
+        let messages = try request(.getServices, .getService, dump: true)
+        return try decode(.getServices) { () throws(MalformedReply) in try IPVSCodec.decodeServices(messages) }
+    }
+
+    /// The non-dump GET_SERVICE, with the full nest libipvs sends (empty scheduler,
+    /// zero flags, timeout and netmask).
+    public func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService {
+        let query = VirtualService(key: key, netmask: 0)
+        let messages = try request(.getService, .getService, IPVSCodec.serviceRequest(query))
+        return try decode(.getService) { () throws(MalformedReply) in
+            guard let service = try IPVSCodec.decodeServices(messages).first else {
+                throw MalformedReply(what: "no service in reply")
+            }
+            return service
+        }
+    }
+
+    public func destinations(of service: VirtualService) throws(IPVSError) -> [Destination] {
+        let messages = try request(
+            .getDestinations, .getDestination, dump: true, IPVSCodec.destinationsRequest(service.key))
+        return try decode(.getDestinations) { () throws(MalformedReply) in
+            try IPVSCodec.decodeDestinations(messages, family: service.key.family)
+        }
+    }
+
+    public func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])] {
+        var result: [(VirtualService, [Destination])] = []
+        for service in try services() {
+            result.append((service, try destinations(of: service)))
+        }
+        return result
+    }
+
+    public func timeouts() throws(IPVSError) -> Timeouts {
+        let messages = try request(.getTimeouts, .getConfig)
+        return try decode(.getTimeouts) { () throws(MalformedReply) in try IPVSCodec.decodeTimeouts(messages) }
+    }
+
+    public func daemons() throws(IPVSError) -> [SyncDaemon] {
+        let messages = try request(.getDaemons, .getDaemon, dump: true)
+        return try decode(.getDaemons) { () throws(MalformedReply) in try IPVSCodec.decodeDaemons(messages) }
+    }
+}

@@ -1,0 +1,31 @@
+import Glibc
+
+/// Reads `Fixtures/<name>`: hex bytes separated by white space; `#` starts a comment.
+func fixtureBytes(_ name: String, filePath: String = #filePath) -> [UInt8] {
+    let directory = filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    let path = directory + "/Fixtures/" + name
+    guard let file = fopen(path, "r") else { return [] }
+    defer { fclose(file) }
+    var text: [UInt8] = []
+    while true {
+        let c = fgetc(file)
+        if c == EOF { break }
+        text.append(UInt8(c))
+    }
+    var bytes: [UInt8] = []
+    for line in text.split(separator: UInt8(ascii: "\n")) {
+        let content = line.prefix { $0 != UInt8(ascii: "#") }
+        for word in content.split(whereSeparator: { $0 == 32 || $0 == 9 || $0 == 13 }) {
+            guard let value = UInt8(String(decoding: word, as: UTF8.self), radix: 16) else { return [] }
+            bytes.append(value)
+        }
+    }
+    return bytes
+}
+
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { byte in
+        let digits = String(byte, radix: 16)
+        return digits.count == 1 ? "0" + digits : digits
+    }.joined(separator: " ")
+}

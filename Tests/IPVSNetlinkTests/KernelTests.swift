@@ -1,0 +1,230 @@
+import Glibc
+import IPVS
+import IPVSNetlink
+import Testing
+
+/// True where a real IPVS is loaded, we may program it (root), and its table is empty:
+/// the tests flush, so they refuse to run against a table with rules in it (a real director).
+/// Off on development machines; in the VM, run inside a fresh network namespace.
+private let kernelAvailable = geteuid() == 0 && procIPVSLineCount() == 3
+
+/// Lines of `/proc/net/ip_vs` (3 header lines when no service exists), or nil without IPVS.
+private func procIPVSLineCount() -> Int? {
+    guard let file = fopen("/proc/net/ip_vs", "r") else { return nil }
+    defer { fclose(file) }
+    var lines = 0
+    while true {
+        let c = fgetc(file)
+        if c == EOF { break }
+        if c == 10 { lines += 1 }
+    }
+    return lines
+}
+
+private func v4(_ a: UInt32) -> IPAddress { IPAddress(ipv4: a) }
+
+/// The backend against the real kernel: requests, listings and the kernel's errnos.
+/// Expects an empty IPVS table in its own network namespace with 10.0.0.0/8 routable.
+@Suite(.serialized, .enabled(if: kernelAvailable, "needs root and an empty IPVS table (/proc/net/ip_vs)"))
+struct KernelTests {
+    let backend: NetlinkBackend
+    let web = VirtualService(
+        key: .address(protocol: .tcp, address: v4(0x0a00_0001), port: 80), scheduler: "wlc")
+
+    init() throws {
+        backend = try NetlinkBackend.open()
+        try backend.flush()
+    }
+
+    private func expectError(
+        _ operation: IPVSError.Operation, _ errno: Int32, _ message: String,
+        sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws(IPVSError) -> Void
+    ) {
+        do {
+            try body()
+            Issue.record("expected errno \(errno), got success", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error == IPVSError(operation, errno: errno), sourceLocation: sourceLocation)
+            #expect(error.message == message, sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func info() throws {
+        let info = try backend.info()
+        #expect(info.version >= 0x0001_0104)
+        #expect(info.connectionTableSize > 0)
+    }
+
+    @Test func serviceAndDestinationLifecycle() throws {
+        try backend.addService(web)
+        expectError(.addService, EEXIST, "Service already exists") { () throws(IPVSError) in
+            try backend.addService(web)
+        }
+
+        let real = Destination(address: v4(0x0a00_0002), port: 8080, forwarding: .masquerading, weight: 2)
+        try backend.addDestination(real, to: web)
+        expectError(.addDestination, EEXIST, "Destination already exists") { () throws(IPVSError) in
+            try backend.addDestination(real, to: web)
+        }
+
+        let services = try backend.services()
+        #expect(services.count == 1)
+        let listed = try #require(services.first)
+        #expect(listed.key == web.key)
+        #expect(listed.scheduler == "wlc")
+        #expect(listed.flags == .hashed)
+        #expect(listed.netmask == 0xffff_ffff)
+        #expect(try backend.service(web.key) == listed)
+
+        var destinations = try backend.destinations(of: listed)
+        #expect(destinations.count == 1)
+        #expect(destinations.first?.address == real.address)
+        #expect(destinations.first?.port == 8080)
+        #expect(destinations.first?.forwarding == .masquerading)
+        #expect(destinations.first?.weight == 2)
+
+        var heavier = real
+        heavier.weight = 5
+        heavier.upperThreshold = 100
+        heavier.lowerThreshold = 10
+        try backend.updateDestination(heavier, in: web)
+        destinations = try backend.destinations(of: listed)
+        #expect(destinations.first?.weight == 5)
+        #expect(destinations.first?.upperThreshold == 100)
+        #expect(destinations.first?.lowerThreshold == 10)
+
+        let missing = Destination(address: v4(0x0a00_0003), port: 8080, forwarding: .masquerading)
+        expectError(.updateDestination, ENOENT, "No such destination") { () throws(IPVSError) in
+            try backend.updateDestination(missing, in: web)
+        }
+        expectError(.deleteDestination, ENOENT, "No such destination") { () throws(IPVSError) in
+            try backend.deleteDestination(missing, from: web)
+        }
+        var inverted = real
+        inverted.upperThreshold = 1
+        inverted.lowerThreshold = 2
+        expectError(.updateDestination, ERANGE, "Numerical result out of range") { () throws(IPVSError) in
+            try backend.updateDestination(inverted, in: web)
+        }
+
+        try backend.zero(web)
+        try backend.zero(nil)
+
+        var edited = web
+        edited.scheduler = "rr"
+        edited.flags = .persistent
+        edited.timeout = 300
+        edited.netmask = 0xffff_ff00
+        try backend.updateService(edited)
+        let reread = try backend.service(web.key)
+        #expect(reread.scheduler == "rr")
+        #expect(reread.flags == [.persistent, .hashed])
+        #expect(reread.timeout == 300)
+        #expect(reread.netmask == 0xffff_ff00)
+
+        try backend.deleteDestination(real, from: web)
+        #expect(try backend.destinations(of: web).isEmpty)
+        try backend.deleteService(web)
+        #expect(try backend.services().isEmpty)
+    }
+
+    @Test func errnosOfMissingThings() throws {
+        expectError(.deleteService, ESRCH, "No such service") { () throws(IPVSError) in
+            try backend.deleteService(web)
+        }
+        expectError(.updateService, ESRCH, "No such service") { () throws(IPVSError) in
+            try backend.updateService(web)
+        }
+        expectError(.getService, ESRCH, "No such service") { () throws(IPVSError) in
+            _ = try backend.service(web.key)
+        }
+        expectError(.zeroService, ESRCH, "No such service") { () throws(IPVSError) in
+            try backend.zero(web)
+        }
+        let real = Destination(address: v4(0x0a00_0002), port: 80)
+        expectError(.addDestination, ESRCH, "Service not defined") { () throws(IPVSError) in
+            try backend.addDestination(real, to: web)
+        }
+        var unknown = web
+        unknown.scheduler = "nosuchsched"
+        expectError(.addService, ENOENT, "Scheduler or persistence engine not found") { () throws(IPVSError) in
+            try backend.addService(unknown)
+        }
+        // GET_DEST of a missing service is an empty dump, not an error.
+        #expect(try backend.destinations(of: web).isEmpty)
+    }
+
+    @Test func firewallMarkAndIPv6Services() throws {
+        let mark = VirtualService(key: .firewallMark(0x8000_0001, family: .inet), scheduler: "sh",
+                                  flags: [.sched1, .sched2])
+        let six = try #require(IPAddress.parseIPv6("2001:db8::10"))
+        let v6 = VirtualService(
+            key: .address(protocol: .udp, address: six, port: 53), scheduler: "rr", flags: .persistent,
+            timeout: 600, netmask: 64)
+        try backend.addService(mark)
+        try backend.addService(v6)
+        let realSix = try #require(IPAddress.parseIPv6("2001:db8::20"))
+        try backend.addDestination(Destination(address: realSix, port: 53, forwarding: .directRouting), to: v6)
+
+        let all = try backend.servicesWithDestinations()
+        #expect(all.count == 2)
+        let byKey = Dictionary(uniqueKeysWithValues: all.map { ($0.0.key, $0) })
+        let listedMark = try #require(byKey[mark.key])
+        #expect(listedMark.0.flags == [.sched1, .sched2, .hashed])
+        #expect(listedMark.1.isEmpty)
+        let listedSix = try #require(byKey[v6.key])
+        #expect(listedSix.0.netmask == 64)
+        #expect(listedSix.0.timeout == 600)
+        #expect(listedSix.1.map(\.address) == [realSix])
+        try backend.flush()
+        #expect(try backend.services().isEmpty)
+    }
+
+    @Test func timeouts() throws {
+        let before = try backend.timeouts()
+        try backend.setTimeouts(Timeouts(tcp: 1000, tcpFin: 0, udp: 200))
+        let after = try backend.timeouts()
+        #expect(after == Timeouts(tcp: 1000, tcpFin: before.tcpFin, udp: 200))
+        try backend.setTimeouts(before)
+        #expect(try backend.timeouts() == before)
+    }
+
+    @Test func syncDaemons() throws {
+        #expect(try backend.daemons().isEmpty)
+        let master = SyncDaemon(state: .master, interface: "lo", syncID: 5)
+        try backend.startDaemon(master)
+        expectError(.startDaemon, EEXIST, "Daemon has already run") { () throws(IPVSError) in
+            try backend.startDaemon(master)
+        }
+        let daemons = try backend.daemons()
+        #expect(daemons.count == 1)
+        #expect(daemons.first?.state == .master)
+        #expect(daemons.first?.interface == "lo")
+        #expect(daemons.first?.syncID == 5)
+        try backend.stopDaemon(master)
+        expectError(.stopDaemon, ESRCH, "No daemon is running") { () throws(IPVSError) in
+            try backend.stopDaemon(master)
+        }
+        expectError(.startDaemon, ENODEV, "No such device") { () throws(IPVSError) in
+            try backend.startDaemon(SyncDaemon(state: .backup, interface: "nosuchif0"))
+        }
+    }
+
+    @Test func manyRequestsOnOneSocket() throws {
+        // 300 services with 2 real servers each: 900 requests, then a full listing.
+        for index in 0..<300 {
+            let service = VirtualService(
+                key: .address(protocol: .tcp, address: v4(0x0a01_0000 + UInt32(index)), port: 80), scheduler: "rr")
+            try backend.addService(service)
+            for server in 1...2 {
+                try backend.addDestination(
+                    Destination(address: v4(0x0a02_0000 + UInt32(index * 4 + server)), port: 80), to: service)
+            }
+        }
+        let all = try backend.servicesWithDestinations()
+        #expect(all.count == 300)
+        #expect(all.allSatisfy { $0.1.count == 2 })
+        try backend.flush()
+        #expect(try backend.services().isEmpty)
+    }
+}
