@@ -33,6 +33,10 @@ public protocol IPVSBackend: AnyObject {
 
     func timeouts() throws(IPVSError) -> Timeouts
     func daemons() throws(IPVSError) -> [SyncDaemon]
+
+    /// The connection table in `/proc/net/ip_vs_conn`'s text format, nil if unreadable.
+    /// The default implementation reads that file.
+    func connectionTable() -> String?
 }
 
 extension IPVSBackend {

@@ -16,7 +16,7 @@ public final class InMemoryBackend: IPVSBackend {
     private var currentTimeouts = Timeouts(tcp: 900, tcpFin: 120, udp: 300)
     private var runningDaemons: [SyncDaemon] = []
 
-    public var schedulers: Set<String> = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"]
+    public var schedulers: Set<String> = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"]
     public var persistenceEngines: Set<String> = ["sip"]
     public var interfaces: Set<String> = ["lo", "dummy0"]
     /// Whether the kernel would accept this real-server address (unicast and routable).
@@ -138,7 +138,8 @@ public final class InMemoryBackend: IPVSBackend {
 
     public func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) {
         requests.append(.setTimeouts)
-        let limit = UInt32(Int32.max / 1000)
+        // The kernel refuses more than INT_MAX/HZ seconds; Debian's HZ is 250.
+        let limit = UInt32(Int32.max / 250)
         if timeouts.tcp > limit || timeouts.tcpFin > limit || timeouts.udp > limit {
             throw IPVSError(.setTimeouts, errno: EINVAL)
         }
@@ -189,6 +190,14 @@ public final class InMemoryBackend: IPVSBackend {
     public func timeouts() throws(IPVSError) -> Timeouts {
         requests.append(.getTimeouts)
         return currentTimeouts
+    }
+
+    /// Connections to report, in `/proc/net/ip_vs_conn` lines (without the header).
+    public var connectionLines: [String] = []
+
+    public func connectionTable() -> String? {
+        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
+            + connectionLines.map { $0 + "\n" }.joined()
     }
 
     public func daemons() throws(IPVSError) -> [SyncDaemon] {

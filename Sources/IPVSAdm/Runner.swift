@@ -94,7 +94,7 @@ final class Runner {
     private func list(_ entry: CommandEntry) throws(Termination) {
         let options = entry.options
         if options.contains(.connection) {
-            throw Termination.exit(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
+            try listConnections(entry.format)
         } else if options.contains(.service) {
             try listService(entry.service.key, entry.format)
         } else if options.contains(.timeout) {
@@ -107,6 +107,28 @@ final class Runner {
         } else {
             try listAll(entry.format)
         }
+    }
+
+    private func listConnections(_ format: ListFormat) throws(Termination) {
+        guard let table = backend.connectionTable() else {
+            throw Termination.exit(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
+        }
+        var lines = table.split(separator: "\n", omittingEmptySubsequences: false)
+        if table.hasSuffix("\n") { lines.removeLast() }
+        guard !lines.isEmpty else {
+            throw Termination.exit(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n")
+        }
+        let connections = ConnectionRenderer(renderer: ListRenderer(format: format, resolver: resolver))
+        var out = connections.header
+        for line in lines.dropFirst() {
+            // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
+            guard let row = connections.row(line) else {
+                stdout.write(out)
+                throw Termination.exit(status: 1)
+            }
+            out += row
+        }
+        stdout.write(out)
     }
 
     /// `--daemon`: one line per running daemon, master first.
