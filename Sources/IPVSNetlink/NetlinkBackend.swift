@@ -128,9 +128,15 @@ public final class NetlinkBackend: IPVSBackend {
         _ = try request(.stopDaemon, .deleteDaemon, IPVSCodec.stopDaemonRequest(daemon))
     }
 
+    /// All services. A dump that spans several reads resumes by position in the kernel's
+    /// service table, which all network namespaces share: a change elsewhere between two
+    /// reads can repeat an entry. A service key is unique in a namespace, so a repeated key
+    /// is such an artefact, and only its first copy is kept.
     public func services() throws(IPVSError) -> [VirtualService] {
         let messages = try request(.getServices, .getService, dump: true)
-        return try decode(.getServices) { () throws(MalformedReply) in try IPVSCodec.decodeServices(messages) }
+        let services = try decode(.getServices) { () throws(MalformedReply) in try IPVSCodec.decodeServices(messages) }
+        var seen = Set<ServiceKey>(minimumCapacity: services.count)
+        return services.filter { seen.insert($0.key).inserted }
     }
 
     /// The non-dump GET_SERVICE, with the full nest libipvs sends (empty scheduler,
