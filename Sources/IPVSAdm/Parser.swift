@@ -380,24 +380,25 @@ struct Parser {
     /// `generic_opt_check`: compulsory, illegal and mutually exclusive options, in column order.
     private func checkMatrix(_ entry: CommandEntry) throws {
         guard let row = commandMatrix[entry.command] else { return }
+        try check(row, columns: OptionBit.allCases, entry.options, subject: "'\(entry.command.name)' command")
+    }
+
+    /// ipvsadm's matrix rule, for commands and for tunnel types alike: in column order, the
+    /// first `+` option missing, `x` option given, or second `1` option given is an error.
+    private func check(_ cells: [Character], columns: [OptionBit], _ options: OptionSet64, subject: String) throws {
         var firstExclusive: OptionBit?
-        for option in OptionBit.allCases {
-            let cell = row[option.rawValue]
-            if !entry.options.contains(option) {
+        for (cell, option) in zip(cells, columns) {
+            if !options.contains(option) {
                 if cell == "+" {
-                    throw Termination.fail(
-                        "You need to supply the '\(option.name)' option for the '\(entry.command.name)' command")
+                    throw Termination.fail("You need to supply the '\(option.name)' option for the \(subject)")
                 }
                 continue
             }
-            if cell == "x" {
-                throw Termination.fail("Illegal '\(option.name)' option with the '\(entry.command.name)' command")
-            }
+            if cell == "x" { throw Termination.fail("Illegal '\(option.name)' option with the \(subject)") }
             if cell == "1" {
                 if let first = firstExclusive {
                     throw Termination.fail(
-                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the '\(entry.command.name)' command"
-                    )
+                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject)")
                 }
                 firstExclusive = option
             }
@@ -446,27 +447,8 @@ struct Parser {
     private func checkTunnel(_ entry: CommandEntry) throws {
         let type = Int(entry.destination.tunnelType.rawValue)
         guard type < tunnelMatrix.count else { return }
-        let typeName = tunnelTypeNames[type]
-        var firstExclusive: OptionBit?
-        for (column, option) in tunnelOptionColumns.enumerated() {
-            let cell = tunnelMatrix[type][column]
-            if !entry.options.contains(option) {
-                if cell == "+" {
-                    throw Termination.fail("You need to supply the '\(option.name)' option for the '\(typeName)' tunnel type")
-                }
-                continue
-            }
-            if cell == "x" {
-                throw Termination.fail("Illegal '\(option.name)' option with the '\(typeName)' tunnel type")
-            }
-            if cell == "1" {
-                if let first = firstExclusive {
-                    throw Termination.fail(
-                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the '\(typeName)' tunnel type"
-                    )
-                }
-                firstExclusive = option
-            }
-        }
+        try check(
+            tunnelMatrix[type], columns: tunnelOptionColumns, entry.options,
+            subject: "'\(tunnelTypeNames[type])' tunnel type")
     }
 }
