@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Boot-time save/restore tests, run as root inside the VM (Scripts/service-test boots it).
+#
+#   Tests/Service/run.sh REPO OURS
+#
+# Installs the project into a DESTDIR under /tmp with REPO/Scripts/install --binary OURS, then
+# checks, each in a fresh network namespace (its own empty IPVS table): ipvsadm-rules start /
+# stop / save / status with good, broken and missing rules files, and our ipvsadm-save and
+# ipvsadm-restore against the oracle's (/usr/sbin/ipvsadm-save, /usr/sbin/ipvsadm-restore, which
+# run /sbin/ipvsadm) on the same inputs: stdout, stderr and exit status byte for byte.
+# Prints "PASS name" or "FAIL name" (with details) per check and ends with "N passed, N failed".
+set -uo pipefail
+
+self=$(readlink -f "$0")
+
+# --- inside a fresh network namespace: unshare -n run.sh --ns FUNCTION ARGS... ---------------
+if [ "${1:-}" = --ns ]; then
+    shift
+    ip link set lo up
+    ip link add d0 type dummy && ip link set d0 up
+    ip addr add 10.0.0.1/16 dev d0
+    ip -6 addr add 2001:db8::1/64 dev d0 nodad
+    source "$self" --functions
+    "$@"
+    exit $?
+fi
+
+if [ "${1:-}" != --functions ]; then
+    [ $# -eq 2 ] || { echo "usage: $0 REPO OURS" >&2; exit 2; }
+    export REPO=$1 OURS=$2
+    export WORK=/tmp/service-test
+    export DEST=$WORK/dest
+    export SBIN=$DEST/usr/local/sbin
+    export FIXTURES=$REPO/Tests/Service
+    export ORACLE=/sbin/ipvsadm
+    export ORACLE_SAVE=/usr/sbin/ipvsadm-save ORACLE_RESTORE=/usr/sbin/ipvsadm-restore
+fi
+
+# Run a function of this file in a fresh network namespace.
+inns() { unshare -n bash "$self" --ns "$@"; }
+
+# Table without comment lines, as ipvsadm -Sn prints it for the file.
+body() { grep -v '^#' "$1"; }
+
+# ---------------------------------------------------------------- install ----------------------
+t_install() {
+    rm -rf "$DEST"
+    bash "$REPO/Scripts/install" --destdir "$DEST" --binary "$OURS" >"$WORK/install.out" 2>&1 ||
+        { cat "$WORK/install.out"; return 1; }
+    local f ok=0
+    for f in sbin/ipvsadm sbin/ipvsadm-save sbin/ipvsadm-restore sbin/ipvsadm-rules \
+             share/man/man8/ipvsadm.8 share/man/man8/ipvsadm-save.8 share/man/man8/ipvsadm-restore.8 \
+             share/man/man8/ipvsadm-rules.8 share/bash-completion/completions/ipvsadm \
+             lib/systemd/system/ipvsadm.service; do
+        [ -e "$DEST/usr/local/$f" ] || { echo "missing $f"; ok=1; }
+    done
+    for f in ipvsadm ipvsadm-save ipvsadm-restore ipvsadm-rules; do
+        [ -x "$SBIN/$f" ] || { echo "$f not executable"; ok=1; }
+    done
+    cmp -s "$OURS" "$SBIN/ipvsadm" || { echo "sbin/ipvsadm is not OURS"; ok=1; }
+    grep -qx 'ExecStart=/usr/local/sbin/ipvsadm-rules start' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
+        { echo "unit ExecStart wrong"; ok=1; }
+    return $ok
+}
+
+tree_state() { (cd "$1" && find . -printf '%p %y %m %l\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+
+t_install_idempotent() {
+    local before after
+    before=$(tree_state "$DEST")
+    bash "$REPO/Scripts/install" --destdir "$DEST" --binary "$OURS" >/dev/null 2>&1 || { echo "second run failed"; return 1; }
+    after=$(tree_state "$DEST")
+    [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); return 1; }
+}
+
+t_install_prefix() {
+    local d=$WORK/dest-prefix
+    rm -rf "$d"
+    bash "$REPO/Scripts/install" --prefix /opt/lvs --systemd-dir /etc/systemd/system --destdir "$d" \
+        --binary "$OURS" >/dev/null 2>&1 || { echo "install failed"; return 1; }
+    [ -x "$d/opt/lvs/sbin/ipvsadm" ] && [ -f "$d/etc/systemd/system/ipvsadm.service" ] || { echo "layout"; return 1; }
+    grep -qx 'ExecStop=/opt/lvs/sbin/ipvsadm-rules stop' "$d/etc/systemd/system/ipvsadm.service" ||
+        { grep Exec "$d/etc/systemd/system/ipvsadm.service"; return 1; }
+}
+
+# ------------------------------------------------------------- (a) start -----------------------
+# In a namespace: a stray service first (start must clear it), then start, then compare.
+ns_start_good() {
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
+    IPVSADM_RULES=$FIXTURES/rules.good "$SBIN/ipvsadm-rules" start || { echo "start failed: $?"; return 1; }
+    diff <(body "$FIXTURES/rules.good") <("$SBIN/ipvsadm" -Sn) || return 1
+    IPVSADM_RULES=$FIXTURES/rules.good "$SBIN/ipvsadm-rules" status >/dev/null || { echo "status says differs: $?"; return 1; }
+}
+t_start_good() { inns ns_start_good; }
+
+# The oracle, loading the file as Debian's init script does, ends with the same table.
+ns_oracle_load() { body "$FIXTURES/rules.good" | "$ORACLE" -R && "$ORACLE" -Sn; }
+t_start_matches_oracle() { diff <(body "$FIXTURES/rules.good") <(inns ns_oracle_load); }
+
+ns_status_differs() {
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr
+    IPVSADM_RULES=$FIXTURES/rules.good "$SBIN/ipvsadm-rules" status >/dev/null
+    [ $? = 3 ] || { echo "status should be 3"; return 1; }
+}
+t_status_differs() { inns ns_status_differs; }
+
+# ------------------------------------------------------------- (b) stop/save -------------------
+ns_stop_save() {
+    local f=$WORK/b/saved.rules before
+    rm -rf "$WORK/b"; mkdir -p "$WORK/b"
+    body "$FIXTURES/rules.good" | "$SBIN/ipvsadm" -R || return 1
+    "$SBIN/ipvsadm" -A -t 10.0.0.12:8080 -s wrr -p 60 -M 255.255.255.0 &&
+        "$SBIN/ipvsadm" -a -t 10.0.0.12:8080 -r 10.0.1.9 -g -w 5 || return 1
+    before=$("$SBIN/ipvsadm" -Sn)
+    IPVSADM_SAVE_ON_STOP=yes IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" stop || { echo "stop failed"; return 1; }
+    [ "$(head -n1 "$f")" = "# ipvsadm.rules" ] || { echo "first line: $(head -n1 "$f")"; return 1; }
+    # Same bytes as Debian's `/etc/init.d/ipvsadm save` (header + oracle's -S -n) on this table.
+    diff <({ echo "# ipvsadm.rules"; "$ORACLE" -S -n; }) "$f" || return 1
+    [ "$("$SBIN/ipvsadm" -Sn)" = "$before" ] || { echo "stop changed the table"; return 1; }
+    "$SBIN/ipvsadm" -C
+    IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" start >/dev/null || { echo "restart failed"; return 1; }
+    diff <(echo "$before") <("$SBIN/ipvsadm" -Sn)
+}
+t_stop_save() { inns ns_stop_save; }
+
+ns_stop_default() {
+    local f=$WORK/b2/none.rules before
+    rm -rf "$WORK/b2"; mkdir -p "$WORK/b2"
+    body "$FIXTURES/rules.good" | "$SBIN/ipvsadm" -R || return 1
+    before=$("$SBIN/ipvsadm" -Sn)
+    env -u IPVSADM_SAVE_ON_STOP IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" stop || { echo "stop failed"; return 1; }
+    [ ! -e "$f" ] || { echo "stop saved without IPVSADM_SAVE_ON_STOP=yes"; return 1; }
+    [ "$("$SBIN/ipvsadm" -Sn)" = "$before" ] || { echo "stop changed the table"; return 1; }
+    IPVSADM_FLUSH_ON_STOP=yes IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" stop || return 1
+    [ -z "$("$SBIN/ipvsadm" -Sn)" ] || { echo "flush on stop left rules"; return 1; }
+}
+t_stop_default() { inns ns_stop_default; }
+
+# -------------------------------------------------- (c) broken, (d) missing --------------------
+# expect_failure FILE PATTERN...: start fails (status != 0), says so on stderr, nothing on stdout.
+ns_expect_failure() {
+    local rules=$1 out err rc p; shift
+    out=$(IPVSADM_RULES=$rules "$SBIN/ipvsadm-rules" start 2>"$WORK/err.$$")
+    rc=$?
+    err=$(cat "$WORK/err.$$"); rm -f "$WORK/err.$$"
+    echo "status $rc; stderr:"; echo "$err" | sed 's/^/    /'
+    [ $rc -ne 0 ] || { echo "status 0"; return 1; }
+    [ -z "$out" ] || { echo "stdout: $out"; return 1; }
+    for p in "$@"; do
+        grep -qF -- "$p" <<<"$err" || { echo "stderr lacks: $p"; return 1; }
+    done
+}
+t_broken() { inns ns_expect_failure "$FIXTURES/rules.broken" "ipvsadm-rules: ipvsadm -R: " "ipvsadm-rules: loading $FIXTURES/rules.broken failed"; }
+t_duplicate() { inns ns_expect_failure "$FIXTURES/rules.duplicate" "Service already exists" "ipvsadm-rules: loading $FIXTURES/rules.duplicate failed"; }
+
+ns_missing() {
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
+    ns_expect_failure "$WORK/no-such.rules" "ipvsadm-rules: rules file $WORK/no-such.rules does not exist" || return 1
+    [ "$("$SBIN/ipvsadm" -Sn)" = "-A -t 10.0.0.99:80 -s rr" ] || { echo "table changed"; return 1; }
+}
+t_missing() { inns ns_missing; }
+t_unreadable() { inns ns_expect_failure "$WORK" "cannot read rules file"; }
+
+# ----------------------------------------------------- (e) wrappers vs oracle -----------------
+# In a namespace: load TABLE with BIN, then run WRAPPER ARGS < INPUT; print a transcript of
+# stdout, stderr, status, and the table afterwards (-Sn by BIN).
+ns_transcript() {
+    local bin=$1 table=$2 input=$3 wrapper=$4; shift 4
+    [ -z "$table" ] || body "$table" | "$bin" -R >/dev/null 2>&1
+    "$wrapper" "$@" <"$input" >"$WORK/o.$$" 2>"$WORK/e.$$"
+    local rc=$?
+    echo "--- stdout"; cat "$WORK/o.$$"
+    echo "--- stderr"; cat "$WORK/e.$$"
+    echo "--- status $rc"
+    echo "--- table"; "$bin" -Sn
+    rm -f "$WORK/o.$$" "$WORK/e.$$"
+}
+# compare_wrappers NAME TABLE INPUT ARGS...: ours (installed next to our ipvsadm) vs the oracle's.
+compare_wrapper() {
+    local name=$1 table=$2 input=$3 a b; shift 3
+    a=$(inns ns_transcript "$ORACLE" "$table" "$input" "/usr/sbin/$name" "$@")
+    b=$(inns ns_transcript "$SBIN/ipvsadm" "$table" "$input" "$SBIN/$name" "$@")
+    if [ "$a" = "$b" ]; then return 0; fi
+    echo "oracle / ours differ:"; diff <(echo "$a") <(echo "$b")
+    return 1
+}
+
+make_inputs() {
+    local i=$WORK/inputs
+    rm -rf "$i"; mkdir -p "$i"
+    : >"$i/empty"
+    printf '# only\n# comments\n' >"$i/comments"
+    printf 'ipvsadm -A -t 10.0.0.10:80 -s rr\nipvsadm -a -t 10.0.0.10:80 -r 10.0.1.1 -m\n' >"$i/prefixed"
+    printf -- '-A -t 10.0.0.10:80 -s rr\r\n-a -t 10.0.0.10:80 -r 10.0.1.1 -m\r\n' >"$i/crlf"
+    printf -- '-A -t 10.0.0.10:80 -s rr\n-R\n-A -t 10.0.0.30:80\n' >"$i/nested"
+    printf -- '-A -t 10.0.0.10:80 -s rr # trailing comment\n' >"$i/trailing-comment"
+    printf -- '-A -t 10.0.0.10:80 -s rr\n\n   \n-A -u 10.0.0.10:53' >"$i/blank-no-newline"
+    printf -- '  # indented comment\n-A -t 10.0.0.10:80 -s rr\n' >"$i/indented-comment"
+    printf -- '-A -f 3000000000 -s rr\n' >"$i/big-fwmark"
+}
+
+# ---------------------------------------------------------------- driver -----------------------
+passed=0; failed=0
+check() {  # check NAME FUNCTION ARGS...
+    local name=$1 out; shift
+    out=$("$@" 2>&1)
+    if [ $? = 0 ]; then
+        echo "PASS $name"; passed=$((passed + 1))
+    else
+        echo "FAIL $name"; failed=$((failed + 1))
+        [ -z "$out" ] || echo "$out" | sed 's/^/    /'
+    fi
+}
+
+main() {
+    rm -rf "$WORK"; mkdir -p "$WORK"
+    modprobe ip_vs || { echo "FAIL modprobe ip_vs"; echo "0 passed, 1 failed"; exit 1; }
+    [ -x "$OURS" ] || { echo "FAIL $OURS missing"; echo "0 passed, 1 failed"; exit 1; }
+
+    check install "t_install"
+    if [ ! -x "$SBIN/ipvsadm-rules" ]; then
+        echo "$passed passed, $((failed + 1)) failed"; exit 1
+    fi
+    check install-idempotent t_install_idempotent
+    check install-prefix-systemd-dir t_install_prefix
+
+    check "rules start: restores rules.good, clears what was there (-Sn == file)" t_start_good
+    check "rules start: oracle loads rules.good to the same table" t_start_matches_oracle
+    check "rules status: 3 when the table differs" t_status_differs
+    check "rules stop (IPVSADM_SAVE_ON_STOP=yes): saves like Debian, restores identically" t_stop_save
+    check "rules stop (default): saves nothing, keeps the table; FLUSH_ON_STOP clears" t_stop_default
+    check "rules start: broken file (bad option mid-file) fails clearly" t_broken
+    check "rules start: kernel error mid-file (duplicate service) fails clearly" t_duplicate
+    check "rules start: missing file fails clearly, table unchanged" t_missing
+    check "rules start: unreadable file (a directory) fails clearly" t_unreadable
+
+    make_inputs
+    local i=$WORK/inputs g=$FIXTURES/rules.good args
+    for args in "" "-n" "-x" "-n -x" "-x -n" "--help" "-" "--" "extra" "-n extra" "-h"; do
+        # shellcheck disable=SC2086
+        check "ipvsadm-save ${args:-(no args)} == oracle" compare_wrapper ipvsadm-save "$g" /dev/null $args
+    done
+    check "ipvsadm-save on an empty table == oracle" compare_wrapper ipvsadm-save "" /dev/null -n
+    check "ipvsadm-save -n, IPv6/fwmark/tunnel table == oracle" compare_wrapper ipvsadm-save "$FIXTURES/rules.good" /dev/null -n
+    local input
+    for input in "$g" "$FIXTURES/rules.broken" "$FIXTURES/rules.duplicate" "$i/empty" "$i/comments" \
+                 "$i/prefixed" "$i/crlf" "$i/nested" "$i/trailing-comment" "$i/blank-no-newline" \
+                 "$i/indented-comment"; do
+        check "ipvsadm-restore < $(basename "$input") == oracle (over a non-empty table)" \
+            compare_wrapper ipvsadm-restore "$i/../inputs/big-fwmark" "$input"
+    done
+    check "ipvsadm-restore -n (arguments ignored) == oracle" compare_wrapper ipvsadm-restore "" "$g" -n
+    check "installed ipvsadm-save runs the ipvsadm next to it (ours: unsigned fwmark)" \
+        t_wrapper_uses_neighbour
+    check "repository Scripts/ipvsadm-save (no ipvsadm next to it) falls back to PATH (oracle)" \
+        t_wrapper_falls_back
+
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
+ns_save_with() { "$1" -A -f 3000000000 -s rr && "$2" -n; }
+t_wrapper_uses_neighbour() {
+    local out; out=$(inns ns_save_with "$SBIN/ipvsadm" "$SBIN/ipvsadm-save")
+    [ "$out" = "-A -f 3000000000 -s rr" ] || { echo "got: $out"; return 1; }
+}
+t_wrapper_falls_back() {
+    local out; out=$(inns ns_save_with "$ORACLE" "$REPO/Scripts/ipvsadm-save")
+    [ "$out" = "-A -f -1294967296 -s rr" ] || { echo "got: $out"; return 1; }
+}
+
+[ "${1:-}" = --functions ] || main
