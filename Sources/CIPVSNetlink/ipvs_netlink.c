@@ -16,6 +16,8 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <linux/netlink.h>
 #include <unistd.h>
 
 #define IPVS_NL_FAMILY_NAME "IPVS"
@@ -24,6 +26,14 @@
 // so a read never truncates and libnl needs no MSG_PEEK round trip.
 #define IPVS_NL_MSG_BUF_SIZE (64 * 1024)
 #define IPVS_NL_RCVBUF (1024 * 1024)
+// Room for a whole batch in one sendmsg (the kernel refuses a message larger than sndbuf).
+#define IPVS_NL_SNDBUF (IPVS_NL_BATCH_MAX_BYTES + 64 * 1024)
+// Requests in flight at once. The kernel handles a whole sendmsg before we read anything and
+// queues one acknowledgement datagram (~1 KiB of receive buffer each) per request; more than
+// the receive buffer holds would be dropped.
+#define IPVS_NL_BATCH_WINDOW 128
+// No reply within this long is a failure, not a hang.
+#define IPVS_NL_RECV_TIMEOUT_S 60
 
 /// The progress of the request in flight, updated by the receive callbacks.
 struct ipvs_nl_exchange {
@@ -174,9 +184,16 @@ int ipvs_nl_open(ipvs_nl **out) {
         goto fail;
     }
     if (nl_socket_set_msg_buf_size(nl->sock, IPVS_NL_MSG_BUF_SIZE) < 0 ||
-        nl_socket_set_buffer_size(nl->sock, IPVS_NL_RCVBUF, 0) < 0) {
+        nl_socket_set_buffer_size(nl->sock, IPVS_NL_RCVBUF, IPVS_NL_SNDBUF) < 0) {
         // Not fatal: libnl's defaults still work, only less efficiently.
     }
+
+    int fd = nl_socket_get_fd(nl->sock);
+    int one = 1;
+    // Error acknowledgements without a copy of the request: smaller, so more fit in a batch.
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    struct timeval timeout = {.tv_sec = IPVS_NL_RECV_TIMEOUT_S, .tv_usec = 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 
     int family = genl_ctrl_resolve(nl->sock, IPVS_NL_FAMILY_NAME);
     if (family < 0) {
@@ -250,6 +267,106 @@ int ipvs_nl_transact(ipvs_nl *nl, uint8_t cmd, int flags, const void *attrs, siz
     if (rc == 0 && exchange->error) rc = -exchange->error;
     exchange->reply = NULL;
     return rc;
+}
+
+// Records the acknowledgements found in one received datagram. Returns how many of the
+// batch's statuses it filled.
+static size_t batch_collect(const unsigned char *data, int length, uint32_t first_seq, size_t count,
+                            int *statuses, const unsigned char *pending) {
+    size_t filled = 0;
+    const struct nlmsghdr *hdr = (const struct nlmsghdr *)data;
+    int remaining = length;
+    while (nlmsg_ok(hdr, remaining)) {
+        uint32_t index = hdr->nlmsg_seq - first_seq;
+        if (hdr->nlmsg_type == NLMSG_ERROR && index < count && pending[index]) {
+            int status = -EINVAL;
+            if (nlmsg_datalen(hdr) >= (int)sizeof(struct nlmsgerr)) {
+                const struct nlmsgerr *err = nlmsg_data(hdr);
+                status = err->error > 0 ? -err->error : err->error;
+            }
+            statuses[index] = status;
+            ((unsigned char *)pending)[index] = 0;
+            filled++;
+        }
+        hdr = nlmsg_next((struct nlmsghdr *)hdr, &remaining);
+    }
+    return filled;
+}
+
+// Sends one window of requests in one sendmsg and collects their acknowledgements.
+static int transact_window(ipvs_nl *nl, const ipvs_nl_request *requests, size_t count, int *statuses) {
+    if (count == 0) return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if ((requests[i].flags & IPVS_NL_F_DUMP) || (requests[i].attrs_len > 0 && !requests[i].attrs)) {
+            return -EINVAL;
+        }
+        total += NLMSG_ALIGN(NLMSG_HDRLEN + GENL_HDRLEN + NLMSG_ALIGN(requests[i].attrs_len));
+    }
+    if (total > IPVS_NL_BATCH_MAX_BYTES) return -EMSGSIZE;
+
+    unsigned char *buffer = calloc(1, total);
+    unsigned char *pending = malloc(count);
+    if (!buffer || !pending) {
+        free(buffer);
+        free(pending);
+        return -ENOMEM;
+    }
+    memset(pending, 1, count);
+
+    uint32_t port = nl_socket_get_local_port(nl->sock);
+    uint32_t first_seq = 0;
+    size_t offset = 0;
+    for (size_t i = 0; i < count; i++) {
+        struct nlmsghdr *hdr = (struct nlmsghdr *)(buffer + offset);
+        size_t length = NLMSG_HDRLEN + GENL_HDRLEN + requests[i].attrs_len;
+        hdr->nlmsg_len = (uint32_t)length;
+        hdr->nlmsg_type = (uint16_t)nl->family;
+        hdr->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | requests[i].flags);
+        hdr->nlmsg_seq = nl_socket_use_seq(nl->sock);
+        hdr->nlmsg_pid = port;
+        if (i == 0) first_seq = hdr->nlmsg_seq;
+        struct genlmsghdr *genl = (struct genlmsghdr *)(buffer + offset + NLMSG_HDRLEN);
+        genl->cmd = requests[i].cmd;
+        genl->version = IPVS_NL_FAMILY_VERSION;
+        if (requests[i].attrs_len) {
+            memcpy(buffer + offset + NLMSG_HDRLEN + GENL_HDRLEN, requests[i].attrs, requests[i].attrs_len);
+        }
+        statuses[i] = -EINVAL;
+        offset += NLMSG_ALIGN(length);
+    }
+
+    int rc = 0;
+    if (nl_sendto(nl->sock, buffer, total) < 0) rc = -EINVAL;
+    free(buffer);
+
+    size_t outstanding = rc == 0 ? count : 0;
+    while (outstanding > 0) {
+        unsigned char *data = NULL;
+        struct sockaddr_nl from;
+        int received = nl_recv(nl->sock, &from, &data, NULL);
+        if (received <= 0) {
+            free(data);
+            rc = -EINVAL;
+            break;
+        }
+        outstanding -= batch_collect(data, received, first_seq, count, statuses, pending);
+        free(data);
+    }
+    free(pending);
+    return rc;
+}
+
+int ipvs_nl_transact_batch(ipvs_nl *nl, const ipvs_nl_request *requests, size_t count, int *statuses) {
+    for (size_t start = 0; start < count; start += IPVS_NL_BATCH_WINDOW) {
+        size_t n = count - start < IPVS_NL_BATCH_WINDOW ? count - start : IPVS_NL_BATCH_WINDOW;
+        int rc = transact_window(nl, requests + start, n, statuses + start);
+        if (rc < 0) {
+            for (size_t i = start + n; i < count; i++) statuses[i] = -EINVAL;
+            return rc;
+        }
+    }
+    return 0;
 }
 
 void ipvs_nl_buffer_free(ipvs_nl_buffer *buffer) {

@@ -34,6 +34,11 @@ public protocol IPVSBackend: AnyObject {
     func timeouts() throws(IPVSError) -> Timeouts
     func daemons() throws(IPVSError) -> [SyncDaemon]
 
+    /// Carries out modifications in order, each independently; one result per
+    /// modification (nil for success). The default applies them one by one; the netlink
+    /// backend sends many per system call.
+    func perform(_ modifications: [Modification]) -> [IPVSError?]
+
     /// The connection table in `/proc/net/ip_vs_conn`'s text format, nil if unreadable.
     /// The default implementation reads that file.
     func connectionTable() -> String?

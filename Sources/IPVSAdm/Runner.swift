@@ -30,53 +30,83 @@ final class Runner {
     /// One command line (`process_options`): 0, or 255 when the kernel or popt refused it.
     func process(_ arguments: [String], readingStdin: Bool = false) throws(Termination) -> Int32 {
         let entry: CommandEntry
-        do {
-            entry = try Parser(program: program, resolver: resolver).parse(arguments)
-        } catch let failure as LineFailure {
-            stderr.write(failure.message + "\n")
-            return 255
-        } catch let termination as Termination {
-            throw termination
+        do throws(ParseFailure) {
+            entry = try parse(arguments)
         } catch {
-            throw Termination.exit(status: 255, stderr: "\(error)\n")
+            switch error {
+            case .line(let failure):
+                stderr.write(failure.message + "\n")
+                return 255
+            case .end(let termination):
+                throw termination
+            }
         }
-        return try execute(entry, readingStdin: readingStdin)
+        if let modification = modification(for: entry) {
+            do {
+                try backend.apply(modification)
+            } catch {
+                stderr.write(error.message + "\n")
+                return 255
+            }
+            return 0
+        }
+        return try inspect(entry, readingStdin: readingStdin)
     }
 
-    private func execute(_ entry: CommandEntry, readingStdin: Bool) throws(Termination) -> Int32 {
-        let service = entry.service.model
+    /// Why a command line could not be parsed.
+    private enum ParseFailure: Error {
+        /// popt refused it: print the message, the line fails, `-R` goes on.
+        case line(LineFailure)
+        /// The process ends.
+        case end(Termination)
+    }
+
+    private func parse(_ arguments: [String]) throws(ParseFailure) -> CommandEntry {
         do {
-            switch entry.command {
-            case .list:
-                try list(entry)
-                return 0
-            case .save:
-                var format = entry.format
-                format.rule = true
-                try listAll(format)
-                return 0
-            case .restore:
-                if readingStdin { throw Termination.tryHelp(program) }
-                return try restore()
-            case .flush: try backend.flush()
-            case .add: try backend.addService(service)
-            case .edit: try backend.updateService(service)
-            case .delete: try backend.deleteService(service)
-            case .zero: try backend.zero(entry.service.isUnset ? nil : service)
-            case .addDest: try backend.addDestination(destination(entry), to: service)
-            case .editDest: try backend.updateDestination(destination(entry), in: service)
-            case .deleteDest: try backend.deleteDestination(destination(entry), from: service)
-            case .timeout: try backend.setTimeouts(entry.timeouts)
-            case .startDaemon: try backend.startDaemon(entry.daemon)
-            case .stopDaemon: try backend.stopDaemon(entry.daemon)
-            }
-        } catch let error as IPVSError {
-            stderr.write(error.message + "\n")
-            return 255
+            return try Parser(program: program, resolver: resolver).parse(arguments)
+        } catch let failure as LineFailure {
+            throw .line(failure)
         } catch let termination as Termination {
-            throw termination
+            throw .end(termination)
         } catch {
-            throw Termination.exit(status: 255, stderr: "\(error)\n")
+            throw .end(.exit(status: 255, stderr: "\(error)\n"))
+        }
+    }
+
+    /// The change a command line asks of the kernel, nil for the commands that read
+    /// (`-L`, `-S`) or that read stdin (`-R`).
+    private func modification(for entry: CommandEntry) -> Modification? {
+        let service = entry.service.model
+        switch entry.command {
+        case .list, .save, .restore: return nil
+        case .flush: return .flush
+        case .add: return .addService(service)
+        case .edit: return .updateService(service)
+        case .delete: return .deleteService(service)
+        case .zero: return .zero(entry.service.isUnset ? nil : service)
+        case .addDest: return .addDestination(destination(entry), to: service)
+        case .editDest: return .updateDestination(destination(entry), in: service)
+        case .deleteDest: return .deleteDestination(destination(entry), from: service)
+        case .timeout: return .setTimeouts(entry.timeouts)
+        case .startDaemon: return .startDaemon(entry.daemon)
+        case .stopDaemon: return .stopDaemon(entry.daemon)
+        }
+    }
+
+    /// `-L`, `-S` and `-R`.
+    private func inspect(_ entry: CommandEntry, readingStdin: Bool) throws(Termination) -> Int32 {
+        switch entry.command {
+        case .list:
+            try list(entry)
+        case .save:
+            var format = entry.format
+            format.rule = true
+            try listAll(format)
+        case .restore:
+            if readingStdin { throw Termination.tryHelp(program) }
+            return try restore()
+        default:
+            break
         }
         return 0
     }
@@ -187,14 +217,51 @@ final class Runner {
 
     // MARK: - Restore
 
+    /// How many changes `-R` queues before it hands them to the kernel.
+    static let restoreBatch = 1024
+
     /// `-R`: every line of stdin is a command line of its own; the status is the last line's.
+    ///
+    /// Kernel changes are queued and handed over together (the netlink backend pipelines
+    /// them); the queue is emptied, and its errors printed in order, before anything else
+    /// is printed or read from the kernel, so output and status are those of one line at
+    /// a time. Usage errors still end the restore at their line, after the lines before it.
     private func restore() throws(Termination) -> Int32 {
         var result: Int32 = 0
+        var pending: [Modification] = []
+        func flush() {
+            guard !pending.isEmpty else { return }
+            let results = backend.perform(pending)
+            for case let error? in results { stderr.write(error.message + "\n") }
+            result = results.last.map { $0 == nil ? 0 : 255 } ?? result
+            pending.removeAll(keepingCapacity: true)
+        }
         while let line = stdin.readLine() {
             let words = RestoreLine.words(line)
             if words.isEmpty { continue }
-            result = try process(words, readingStdin: true)
+            let entry: CommandEntry
+            do throws(ParseFailure) {
+                entry = try parse(words)
+            } catch {
+                flush()
+                switch error {
+                case .line(let failure):
+                    stderr.write(failure.message + "\n")
+                    result = 255
+                    continue
+                case .end(let termination):
+                    throw termination
+                }
+            }
+            if let modification = modification(for: entry) {
+                pending.append(modification)
+                if pending.count >= Runner.restoreBatch { flush() }
+                continue
+            }
+            flush()
+            result = try inspect(entry, readingStdin: true)
         }
+        flush()
         return result
     }
 }

@@ -82,50 +82,86 @@ public final class NetlinkBackend: IPVSBackend {
     /// the module is loaded, so no second GET_INFO is sent).
     public func info() throws(IPVSError) -> IPVSInfo { cachedInfo }
 
-    public func addService(_ service: VirtualService) throws(IPVSError) {
-        _ = try request(.addService, .newService, IPVSCodec.serviceRequest(service))
-    }
-
-    public func updateService(_ service: VirtualService) throws(IPVSError) {
-        _ = try request(.updateService, .setService, IPVSCodec.serviceRequest(service))
-    }
-
-    public func deleteService(_ service: VirtualService) throws(IPVSError) {
-        _ = try request(.deleteService, .deleteService, IPVSCodec.serviceRequest(service))
-    }
-
-    public func zero(_ service: VirtualService?) throws(IPVSError) {
-        _ = try request(.zeroService, .zero, IPVSCodec.zeroRequest(service))
-    }
-
-    public func flush() throws(IPVSError) {
-        _ = try request(.flush, .flush)
-    }
+    public func addService(_ service: VirtualService) throws(IPVSError) { try send(.addService(service)) }
+    public func updateService(_ service: VirtualService) throws(IPVSError) { try send(.updateService(service)) }
+    public func deleteService(_ service: VirtualService) throws(IPVSError) { try send(.deleteService(service)) }
+    public func zero(_ service: VirtualService?) throws(IPVSError) { try send(.zero(service)) }
+    public func flush() throws(IPVSError) { try send(.flush) }
+    public func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) { try send(.setTimeouts(timeouts)) }
+    public func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) { try send(.startDaemon(daemon)) }
+    public func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError) { try send(.stopDaemon(daemon)) }
 
     public func addDestination(_ destination: Destination, to service: VirtualService) throws(IPVSError) {
-        _ = try request(.addDestination, .newDestination, IPVSCodec.destinationRequest(destination, service: service))
+        try send(.addDestination(destination, to: service))
     }
 
     public func updateDestination(_ destination: Destination, in service: VirtualService) throws(IPVSError) {
-        _ = try request(
-            .updateDestination, .setDestination, IPVSCodec.destinationRequest(destination, service: service))
+        try send(.updateDestination(destination, in: service))
     }
 
     public func deleteDestination(_ destination: Destination, from service: VirtualService) throws(IPVSError) {
-        _ = try request(
-            .deleteDestination, .deleteDestination, IPVSCodec.destinationRequest(destination, service: service))
+        try send(.deleteDestination(destination, from: service))
     }
 
-    public func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) {
-        _ = try request(.setTimeouts, .setConfig, IPVSCodec.timeoutsRequest(timeouts))
+    /// One modification, one request, waiting for its acknowledgement.
+    private func send(_ modification: Modification) throws(IPVSError) {
+        let (operation, command, attributes) = NetlinkBackend.encode(modification)
+        _ = try request(operation, command, attributes)
     }
 
-    public func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
-        _ = try request(.startDaemon, .newDaemon, IPVSCodec.startDaemonRequest(daemon))
+    /// The request, the operation it reports errors as, and its attributes.
+    private static func encode(_ modification: Modification) -> (IPVSError.Operation, IPVSCommand, [UInt8]) {
+        switch modification {
+        case .addService(let s): return (.addService, .newService, IPVSCodec.serviceRequest(s))
+        case .updateService(let s): return (.updateService, .setService, IPVSCodec.serviceRequest(s))
+        case .deleteService(let s): return (.deleteService, .deleteService, IPVSCodec.serviceRequest(s))
+        case .zero(let s): return (.zeroService, .zero, IPVSCodec.zeroRequest(s))
+        case .flush: return (.flush, .flush, [])
+        case .addDestination(let d, let s):
+            return (.addDestination, .newDestination, IPVSCodec.destinationRequest(d, service: s))
+        case .updateDestination(let d, let s):
+            return (.updateDestination, .setDestination, IPVSCodec.destinationRequest(d, service: s))
+        case .deleteDestination(let d, let s):
+            return (.deleteDestination, .deleteDestination, IPVSCodec.destinationRequest(d, service: s))
+        case .setTimeouts(let t): return (.setTimeouts, .setConfig, IPVSCodec.timeoutsRequest(t))
+        case .startDaemon(let d): return (.startDaemon, .newDaemon, IPVSCodec.startDaemonRequest(d))
+        case .stopDaemon(let d): return (.stopDaemon, .deleteDaemon, IPVSCodec.stopDaemonRequest(d))
+        }
     }
 
-    public func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
-        _ = try request(.stopDaemon, .deleteDaemon, IPVSCodec.stopDaemonRequest(daemon))
+    /// Pipelines the modifications: as many per `sendmsg` as fit, acknowledgements matched
+    /// by sequence number. The kernel still handles them one by one, in order.
+    public func perform(_ modifications: [Modification]) -> [IPVSError?] {
+        var results: [IPVSError?] = []
+        results.reserveCapacity(modifications.count)
+        var batch: [(command: IPVSCommand, attributes: [UInt8])] = []
+        var operations: [IPVSError.Operation] = []
+        var bytes = 0
+        func send() {
+            guard !batch.isEmpty else { return }
+            do throws(NetlinkSocket.Failure) {
+                let statuses = try socket.transactBatch(batch)
+                for (operation, status) in zip(operations, statuses) {
+                    results.append(status == 0 ? nil : IPVSError(operation, errno: status))
+                }
+            } catch {
+                for operation in operations { results.append(IPVSError(operation, errno: error.errno)) }
+            }
+            batch.removeAll(keepingCapacity: true)
+            operations.removeAll(keepingCapacity: true)
+            bytes = 0
+        }
+        for modification in modifications {
+            let (operation, command, attributes) = NetlinkBackend.encode(modification)
+            // nlmsghdr + genlmsghdr + attributes, aligned.
+            let size = (16 + 4 + attributes.count + 3) & ~3
+            if bytes + size > NetlinkSocket.batchLimit { send() }
+            batch.append((command, attributes))
+            operations.append(operation)
+            bytes += size
+        }
+        send()
+        return results
     }
 
     /// All services. A dump that spans several reads resumes by position in the kernel's

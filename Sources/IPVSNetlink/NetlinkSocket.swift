@@ -35,6 +35,45 @@ struct NetlinkSocket: ~Copyable {
         return Self.records(UnsafeRawBufferPointer(start: data, count: reply.length))
     }
 
+    /// The most bytes of encoded requests one `transactBatch` call may carry.
+    static let batchLimit = Int(IPVS_NL_BATCH_MAX_BYTES)
+
+    /// Sends requests that expect only an acknowledgement in one go, and returns each one's
+    /// errno (0 for success), in order. Their encoded size must stay under `batchLimit`.
+    func transactBatch(_ requests: [(command: IPVSCommand, attributes: [UInt8])]) throws(Failure) -> [Int32] {
+        var statuses = [Int32](repeating: 0, count: requests.count)
+        // The attribute arrays must stay alive and unmoved while C reads them.
+        let rc: Int32 = withPinnedBuffers(requests.map(\.attributes)) { pointers in
+            var cRequests = [ipvs_nl_request]()
+            cRequests.reserveCapacity(requests.count)
+            for (index, request) in requests.enumerated() {
+                cRequests.append(ipvs_nl_request(
+                    cmd: request.command.rawValue, flags: 0, attrs: pointers[index].baseAddress,
+                    attrs_len: pointers[index].count))
+            }
+            return statuses.withUnsafeMutableBufferPointer { out in
+                ipvs_nl_transact_batch(handle, cRequests, cRequests.count, out.baseAddress!)
+            }
+        }
+        guard rc == 0 else { throw Failure(errno: -rc) }
+        return statuses.map { -$0 }
+    }
+
+    /// Calls `body` with stable pointers to every buffer (one contiguous copy).
+    private func withPinnedBuffers<R>(_ buffers: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+        let joined = buffers.flatMap { $0 }
+        return joined.withUnsafeBytes { all in
+            var pointers: [UnsafeRawBufferPointer] = []
+            pointers.reserveCapacity(buffers.count)
+            var offset = 0
+            for buffer in buffers {
+                pointers.append(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + buffer.count)]))
+                offset += buffer.count
+            }
+            return body(pointers)
+        }
+    }
+
     /// Splits the shim's reply format: `u32 length, bytes, padding to 4` per message.
     private static func records(_ buffer: UnsafeRawBufferPointer) -> [[UInt8]] {
         var messages: [[UInt8]] = []

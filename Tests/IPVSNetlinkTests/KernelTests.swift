@@ -227,4 +227,32 @@ struct KernelTests {
         try backend.flush()
         #expect(try backend.services().isEmpty)
     }
+
+    @Test func pipelinedModificationsKeepOrderAndErrnos() throws {
+        let missing = VirtualService(
+            key: .address(protocol: .udp, address: v4(0x0a00_0009), port: 53), scheduler: "rr")
+        let server = Destination(address: v4(0x0a00_0102), port: 80, forwarding: .masquerading)
+        var batch: [Modification] = [
+            .addService(web), .addService(web), .addDestination(server, to: missing),
+            .addDestination(server, to: web), .deleteDestination(server, from: web),
+            .deleteDestination(server, from: web),
+        ]
+        // Enough requests to need several sendmsg calls.
+        for index in 0..<3000 {
+            let service = VirtualService(
+                key: .address(protocol: .tcp, address: v4(0x0a03_0000 + UInt32(index)), port: 80), scheduler: "rr")
+            batch.append(.addService(service))
+        }
+        let results = backend.perform(batch)
+        #expect(results.count == batch.count)
+        #expect(results[0] == nil)
+        #expect(results[1] == IPVSError(.addService, errno: EEXIST))
+        #expect(results[2] == IPVSError(.addDestination, errno: ESRCH))
+        #expect(results[3] == nil)
+        #expect(results[4] == nil)
+        #expect(results[5] == IPVSError(.deleteDestination, errno: ENOENT))
+        #expect(results.dropFirst(6).allSatisfy { $0 == nil })
+        #expect(try backend.services().count == 3001)
+        try backend.flush()
+    }
 }

@@ -60,6 +60,30 @@ int ipvs_nl_transact(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags,
                      const void *_Nullable attrs, size_t attrs_len,
                      ipvs_nl_buffer *_Nullable reply);
 
+/// One request of a batch: command, extra `nlmsg_flags` (not `IPVS_NL_F_DUMP`), attributes.
+typedef struct ipvs_nl_request {
+    uint8_t cmd;
+    int flags;
+    const void *_Nullable attrs;
+    size_t attrs_len;
+} ipvs_nl_request;
+
+/// Sends `count` requests that expect no data (only an acknowledgement) in one `sendmsg`,
+/// then collects their acknowledgements, matched by sequence number.
+///
+/// The kernel handles the messages one after the other, exactly as if they had been sent
+/// separately: a refused request does not stop the ones after it. `statuses[i]` receives 0
+/// or `-errno` (the kernel's own) for `requests[i]`.
+///
+/// Returns 0 when every status was collected, or `-errno` for a failure of the transport
+/// (then statuses not yet known are `-EINVAL`). Dump requests are refused (`-EINVAL`): the
+/// kernel runs one dump per socket at a time. Keep a batch under `IPVS_NL_BATCH_MAX_BYTES`.
+int ipvs_nl_transact_batch(ipvs_nl *_Nonnull nl, const ipvs_nl_request *_Nonnull requests, size_t count,
+                           int *_Nonnull statuses);
+
+/// The largest batch, in bytes of encoded messages, that `ipvs_nl_transact_batch` sends.
+#define IPVS_NL_BATCH_MAX_BYTES (256 * 1024)
+
 /// Releases the memory of `buffer` and resets it to empty.
 void ipvs_nl_buffer_free(ipvs_nl_buffer *_Nonnull buffer);
 
