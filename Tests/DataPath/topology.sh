@@ -23,7 +23,8 @@
 #
 # Each real server runs a small web server answering its own name ("rs1"/"rs2") (busybox httpd,
 # else python3 -m http.server); in DR also a UDP responder on VIP:53 (socat) doing the same.
-# Helpers: on NS CMD..., fetch N (HTTP from the client), ask_udp N, mark_vip MARK|off (tc).
+# Helpers: on NS CMD..., fetch N (HTTP from the client), ask_udp N, mark_vip MARK|off (tc),
+# hold_tcp N SECS FILE (long-lived TCP connections), topo_add_backup (a second DR director).
 # The ipvsadm under test is $IPVSADM (default /sbin/ipvsadm); it is reachable by the plain name
 # `ipvsadm` through $LVS_RUN/bin, which is put first in PATH (scripts run by `sh` see it too).
 
@@ -32,10 +33,13 @@ LVS_RUN=${LVS_RUN:-/tmp/lvs}
 LVS_REPO=${LVS_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LVS_EXAMPLES=${LVS_EXAMPLES:-$LVS_REPO/Docs/examples}
 LVS_NAMESPACES="client director rs1 rs2 switch"
+# Namespaces some tests add to a topology (topo_add_backup); torn down with the others.
+LVS_EXTRA_NAMESPACES="backup"
 
 # Addresses (the example scripts default to the same DR values; pass VIP=... RIPS=... otherwise).
 DR_VIP=192.168.56.185 DR_CIP=192.168.56.10 DR_DIP=192.168.56.181
 DR_RIP1=192.168.56.183 DR_RIP2=192.168.56.184
+DR_BDIP=192.168.56.182      # the backup director (topo_add_backup)
 NAT_VIP=172.16.254.200 NAT_CIP=172.16.254.10 NAT_DIP_PUB=172.16.254.1 NAT_DIP=192.168.0.8
 NAT_RIP1=192.168.0.18 NAT_RIP2=192.168.0.28 NAT_RPORT=8080
 
@@ -65,13 +69,13 @@ lvs_modules() {
 # Kill everything running inside our namespaces, delete them (the veths and bridges go with them).
 topo_teardown() {
     local ns pids
-    for ns in $LVS_NAMESPACES; do
+    for ns in $LVS_NAMESPACES $LVS_EXTRA_NAMESPACES; do
         [ -e "/run/netns/$ns" ] || continue
         pids=$(ip netns pids "$ns" 2>/dev/null)
         # shellcheck disable=SC2086
         [ -n "$pids" ] && kill $pids 2>/dev/null
     done
-    for ns in $LVS_NAMESPACES; do
+    for ns in $LVS_NAMESPACES $LVS_EXTRA_NAMESPACES; do
         [ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
     done
     return 0
@@ -149,6 +153,17 @@ topo_dr() {
     LVS_TOPO=dr LVS_VIP=$DR_VIP LVS_PORT=80
 }
 
+# topo_add_backup: a second director "backup" ($DR_BDIP) on the DR segment, for the connection
+# sync daemon (IPVS state, the sync daemons included, is per network namespace). It holds no VIP:
+# a standby director in the style of the seeds takes the VIP over only on fail-over.
+topo_add_backup() {
+    [ "${LVS_TOPO:-}" = dr ] || { echo "topology: topo_add_backup needs topo_dr" >&2; return 1; }
+    [ -e /run/netns/backup ] && return 0
+    ip netns add backup || return 1
+    ip -n backup link set lo up || return 1
+    _plug backup eth0 lan "$DR_BDIP/24"
+}
+
 # LVS-NAT: client on "pub", real servers on "priv" behind the director (their default gateway).
 topo_nat() {
     _base pub priv || return 1
@@ -195,6 +210,37 @@ for _ in range(n):
     finally:
         s.close()
 ' "$n" "$addr" "$port"
+}
+
+# hold_tcp N SECS FILE [ADDR [PORT]]: N TCP connections from the client to ADDR:PORT (default
+# the VIP) held open for SECS seconds in the background, each having sent an incomplete HTTP
+# request (so the web server waits; the director has seen SYN, ACK and one data segment).
+# Returns once all are established; FILE then holds their client ports, one a line;
+# HOLD_PID is the background process (kill it to close them early).
+HOLD_PID=
+hold_tcp() {
+    local n=$1 secs=$2 file=$3 addr=${4:-$LVS_VIP} port=${5:-${LVS_PORT:-80}} i
+    rm -f "$file"
+    on client /usr/bin/python3 -c '
+import os, socket, sys, time
+n, secs, out, addr, port = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+socks = []
+for _ in range(n):
+    s = socket.create_connection((addr, port), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\nX-Held: 1\r\n")
+    socks.append(s)
+with open(out + ".tmp", "w") as f:
+    f.write("".join("%d\n" % s.getsockname()[1] for s in socks))
+os.rename(out + ".tmp", out)
+time.sleep(secs)
+' "$n" "$secs" "$file" "$addr" "$port" >/dev/null 2>&1 < /dev/null &
+    HOLD_PID=$!
+    for ((i = 0; i < 50; i++)); do
+        [ -s "$file" ] && return 0
+        kill -0 "$HOLD_PID" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
 }
 
 # mark_vip MARK: on the director, mark incoming TCP packets for the VIP port 80 with MARK
