@@ -255,15 +255,25 @@ t_sync_daemon_pair() { # master on the director, backup on a second director: co
     short=$(on client curl -s -m 5 -o /dev/null -H 'Connection: close' -w '%{http_code} %{local_port}\n' \
         "http://$S/" "http://$S/" "http://$S/" "http://$S/" 2>/dev/null)
     ports=$(awk '$1 == 200 { print $2 }' <<<"$short")
-    if hold_tcp 2 60 "$held"; then ports="$ports $(cat "$held")"; else bad=1; fi
-    for ((i = 0; i < 15; i++)); do    # the master flushes its sync buffer every 2 s
+    if hold_tcp 2 120 "$held"; then ports="$ports $(cat "$held")"; else bad=1; fi
+    # The master flushes its sync buffer every 2 s and syncs a state change a few packets
+    # later; under software emulation on a busy machine that can take a while: poll, and
+    # wait for the held connections to be ESTABLISHED on the backup too.
+    local deadline=$((SECONDS + 40))
+    while :; do
         missing=""
         for p in $ports; do
             mline=$(on director ipvsadm -Lnc | awk -v c="$DR_CIP:$p" '$4 == c { print $1, $4, $5, $6 }')
             bline=$(on backup ipvsadm -Lnc | awk -v c="$DR_CIP:$p" '$4 == c { print $1, $4, $5, $6 }')
             [ -n "$mline" ] && [ "$mline" = "$bline" ] || missing="$missing $p"
         done
-        [ -z "$missing" ] && break
+        established=1
+        for p in $(cat "$held" 2>/dev/null); do
+            on backup ipvsadm -Lnc | grep -Eq "^TCP .* ESTABLISHED +$DR_CIP:$p +$S +($DR_RIP1|$DR_RIP2):80\$" \
+                || established=0
+        done
+        [ -z "$missing" ] && [ $established = 1 ] && break
+        [ $SECONDS -lt $deadline ] || break
         sleep 1
     done
     ok=1
