@@ -139,21 +139,15 @@ struct Parser {
                 option.name == .ipip ? .tunnel : option.name == .gatewaying ? .directRouting : .masquerading
         case .weight:
             try set(.weight, in: &entry)
-            guard let value = number(argument, min: 0, max: Int(Int32.max)) else {
-                throw Termination.fail("illegal weight specified")
-            }
+            let value = try number(argument, min: 0, max: Int(Int32.max), orFail: "illegal weight specified")
             entry.destination.weight = Int32(value)
         case .uThreshold:
             try set(.uThreshold, in: &entry)
-            guard let value = number(argument, min: 0, max: Int(Int32.max)) else {
-                throw Termination.fail("illegal u_threshold specified")
-            }
+            let value = try number(argument, min: 0, max: Int(Int32.max), orFail: "illegal u_threshold specified")
             entry.destination.upperThreshold = UInt32(value)
         case .lThreshold:
             try set(.lThreshold, in: &entry)
-            guard let value = number(argument, min: 0, max: Int(Int32.max)) else {
-                throw Termination.fail("illegal l_threshold specified")
-            }
+            let value = try number(argument, min: 0, max: Int(Int32.max), orFail: "illegal l_threshold specified")
             entry.destination.lowerThreshold = UInt32(value)
         case .connection: try set(.connection, in: &entry)
         case .numeric:
@@ -164,7 +158,7 @@ struct Parser {
             entry.daemon.interface = String(decoding: argument.utf8.prefix(15), as: UTF8.self)
         case .syncID:
             try set(.syncID, in: &entry)
-            guard let value = number(argument, min: 0, max: 255) else { throw Termination.fail("illegal syncid specified") }
+            let value = try number(argument, min: 0, max: 255, orFail: "illegal syncid specified")
             entry.daemon.syncID = UInt32(value)
         case .timeout: try set(.timeout, in: &entry)
         case .daemon: try set(.daemon, in: &entry)
@@ -215,19 +209,15 @@ struct Parser {
             }
         case .mcastPort:
             try set(.mcastPort, in: &entry)
-            guard let value = number(argument, min: 1, max: 65535) else {
-                throw Termination.fail("illegal mcast-port specified")
-            }
+            let value = try number(argument, min: 1, max: 65535, orFail: "illegal mcast-port specified")
             entry.daemon.port = UInt16(value)
         case .mcastTTL:
             try set(.mcastTTL, in: &entry)
-            guard let value = number(argument, min: 1, max: 255) else { throw Termination.fail("illegal mcast-ttl specified") }
+            let value = try number(argument, min: 1, max: 255, orFail: "illegal mcast-ttl specified")
             entry.daemon.ttl = UInt8(value)
         case .syncMaxLen:
             try set(.syncMaxLen, in: &entry)
-            guard let value = number(argument, min: 1, max: 65535 - 20 - 8) else {
-                throw Termination.fail("illegal sync-maxlen specified")
-            }
+            let value = try number(argument, min: 1, max: 65535 - 20 - 8, orFail: "illegal sync-maxlen specified")
             entry.daemon.maxLength = UInt16(value)
         case .tunInfo:
             try set(.tunInfo, in: &entry)
@@ -240,9 +230,7 @@ struct Parser {
             entry.destination.tunnelType = TunnelType(rawValue: UInt8(index))
         case .tunPort:
             try set(.tunPort, in: &entry)
-            guard let value = number(argument, min: 1, max: 65535) else {
-                throw Termination.fail("illegal tunnel port specified")
-            }
+            let value = try number(argument, min: 1, max: 65535, orFail: "illegal tunnel port specified")
             entry.destination.tunnelPort = UInt16(value)
         case .tunNoCsum: try set(.tunNoCsum, in: &entry)
         case .tunCsum:
@@ -275,6 +263,12 @@ struct Parser {
             guard errno != ERANGE, value >= min, value <= max else { return nil }
             return value
         }
+    }
+
+    /// `number`, or ipvsadm's message for that option.
+    private func number(_ text: String, min: Int, max: Int, orFail message: String) throws -> Int {
+        guard let value = number(text, min: min, max: max) else { throw Termination.fail(message) }
+        return value
     }
 
     private func timeoutValue(_ text: String, min: Int) throws -> UInt32 {
