@@ -1,0 +1,686 @@
+#!/usr/bin/python3
+"""The benchmark's guest half: runs INSIDE the test VM (Scripts/bench boots it), as root.
+
+    bench-guest.py --out DIR --ours PATH [--oracle PATH] [--quick] [--shapes LIST]
+
+Each shape gets fresh network namespaces (lo up, a dummy interface holding 10.0.0.0/8 and
+172.16.0.0/12). The host is shared with other VMs whose load comes and goes, so the two
+binaries always take turns, in small pieces, rather than one running after the other:
+
+  NxM (N services TCP 10.1.x.y:80, M real servers each in 172.17.0.0+, `-m -w 1`):
+    1. -R: each binary restores the rules into an empty table of its own namespace, in up
+       to BENCH_R_CHUNKS pieces of whole services (each piece one `ipvsadm -R` process of at
+       least BENCH_R_CHUNK_LINES lines), oracle and ours alternating piece by piece; the -R
+       time is the sum of the pieces. The tables
+       are counted in /proc/net/ip_vs; the first binary's table is flushed (-C, timed): the
+       kernel's service hash table is shared by all namespaces, so only one big table exists
+       while listing (the emptied namespace is dropped at the end of the shape);
+    2. on the second binary's table: `-Ln`, `-Sn`, `-Z`, oracle and ours interleaved (the order
+       alternating from round to round), and "the floor" (below) once per round; the first
+       round is a warm-up, measured with /usr/bin/time for the peak RSS and kept for the
+       output check (oracle vs ours byte for byte; the oracle's -Sn against the rules file);
+       its time only counts when the shape has no other round; then the second binary -Cs;
+  startup: the empty table: `-Ln`, `-v`, and /bin/true as the cost of starting any process;
+  adds:    BENCH_ADDS separate `ipvsadm -a` processes into 50 services, run by `/bin/sh -e`
+           scripts, in BENCH_ADDS_CHUNKS scripts per binary, oracle and ours alternating
+           (each in its own namespace); the time is the sum of the scripts.
+
+The floor: the requests `-Ln` makes (resolve the family, GET_INFO, dump the services, one
+GET_DEST dump per service), issued back to back by this process over one raw netlink socket.
+
+Children are started with posix_spawn and reaped with wait4 (wall time from spawn to reap,
+user/sys CPU from its rusage). Peak RSS cannot come from that rusage: a child made by vfork
+(or fork) from this Python process inherits Python's RSS high-water mark at exec, so peak
+RSS is measured by GNU time (/usr/bin/time -f %M), whose fork starts from a small process.
+Without /usr/bin/time, the wait4 figure is kept and flagged (meta.rss_method).
+
+Results go to DIR/results.json, rewritten after every shape (a timeout keeps what was done).
+Environment: BENCH_REPEAT (timed rounds of -Ln/-Sn/-Z on tables of at most 500 services,
+default 5, quick 3), BENCH_MID_REPEAT (up to BENCH_MID_SERVICES=2000 services, default 3),
+BENCH_LARGE_REPEAT (bigger tables, default 2; with 1 the warm-up round is the measurement),
+BENCH_Z_REPEAT (extra -Z runs when there is only one round, default 3), BENCH_R_CHUNKS
+(at most this many -R pieces, default 8) and BENCH_R_CHUNK_LINES (of at least this many
+lines, default 2500), BENCH_ADDS (processes of `adds`, default 200, quick 20), BENCH_ADDS_CHUNKS
+(default 4), BENCH_FLOOR (1/0), BENCH_SETTLE (seconds of rest between shapes, default 2),
+BENCH_CMD_TIMEOUT (s per command, default 1200), BENCH_DEADLINE (s from start after which
+no new shape begins; 0: none).
+"""
+
+import argparse
+import ctypes
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+FULL_SHAPES = ["startup", "adds", "1000x4", "2000x2", "100x100", "8000x2", "16000x1", "4000x10"]
+QUICK_SHAPES = ["startup", "adds", "50x4", "100x2", "20x20"]
+
+CLONE_NEWNET = 0x40000000
+libc = ctypes.CDLL(None, use_errno=True)
+
+ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "LC_ALL": "C"}
+GNU_TIME = "/usr/bin/time"
+NETNS_BATCH = """link set lo up
+link add dummy0 type dummy
+link set dummy0 up
+addr add 10.0.0.254/8 dev dummy0
+addr add 172.16.0.254/12 dev dummy0
+"""
+VIP_BASE = (10 << 24) | (1 << 16)        # services 10.1.0.1, 10.1.0.2, ... (TCP port 80)
+RS_BASE = (172 << 24) | (17 << 16)       # real servers 172.17.0.1 ... (inside 172.16.0.0/12)
+ADDS_RS_BASE = (172 << 24) | (24 << 16)  # real servers of the `adds` shape: 172.24.0.1 ...
+ADDS_SERVICES = 50
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def ip4(n):
+    return "%d.%d.%d.%d" % (n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
+
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces
+
+class Netns:
+    """A fresh network namespace, entered by this process (and so by the children it spawns);
+    `enter()` comes back to it later, `leave()` returns to the original namespace; the new one
+    dies with its last reference (`close()`, and no process left in it)."""
+
+    def __init__(self, original_fd):
+        self.original_fd = original_fd
+        if libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        self.fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+        subprocess.run(["ip", "-batch", "-"], input=NETNS_BATCH.encode(), check=True, env=ENV)
+
+    def enter(self):
+        if libc.setns(self.fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns(namespace)")
+
+    def leave(self):
+        if libc.setns(self.original_fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns(original)")
+
+    def close(self):
+        os.close(self.fd)
+
+
+def ipvs_table_size():
+    """(services, real servers) of the current namespace, counted over netlink (not from
+    /proc/net/ip_vs: on this kernel its iterator strays into other namespaces' services when
+    several namespaces have tables)."""
+    f = floor_dump()
+    return f["services"], f["dests"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Timed children
+
+_running_pid = None
+
+
+def _on_alarm(signum, frame):
+    if _running_pid is not None:
+        try:
+            os.kill(_running_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def spawn(argv, stdin_path="/dev/null", stdout_path="/dev/null", stderr_path="/dev/null",
+          measure_rss=False):
+    """Runs argv (posix_spawn, wait4). Returns wall/user/sys in ms, the exit status (negative:
+    killed by that signal) and, with measure_rss, the peak RSS in KiB (via GNU time)."""
+    global _running_pid
+    rss_file = None
+    if measure_rss and HAVE_GNU_TIME:
+        rss_file = stderr_path + ".rss"
+        argv = [GNU_TIME, "-f", "%M", "-o", rss_file, "--"] + list(argv)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, stdin_path, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+        (os.POSIX_SPAWN_OPEN, 2, stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+    ]
+    signal.alarm(CMD_TIMEOUT)
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, ENV, file_actions=actions)
+    _running_pid = pid
+    while True:
+        try:
+            _, status, ru = os.wait4(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    t1 = time.perf_counter()
+    _running_pid = None
+    signal.alarm(0)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    result = {"wall_ms": (t1 - t0) * 1000.0, "user_ms": ru.ru_utime * 1000.0,
+              "sys_ms": ru.ru_stime * 1000.0, "status": code}
+    if measure_rss:
+        result["wrapped"] = rss_file is not None
+        if rss_file:
+            try:
+                with open(rss_file) as f:
+                    result["maxrss_kb"] = int(f.read().split()[-1])
+            except (OSError, ValueError, IndexError):
+                result["maxrss_kb"] = None
+        else:
+            result["maxrss_kb"] = ru.ru_maxrss   # includes this Python's RSS: see the docstring
+    return result
+
+
+def file_sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_text(path, limit=2000):
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def count_lines(path):
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+# ---------------------------------------------------------------------------------------------
+# The floor: the same requests as `-Ln`, back to back, inside this process
+
+NETLINK_GENERIC = 16
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
+GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 0x10, 3, 1, 2
+IPVS_CMD_GET_SERVICE, IPVS_CMD_GET_DEST, IPVS_CMD_GET_INFO = 4, 8, 15
+IPVS_CMD_ATTR_SERVICE = 1
+SERVICE_KEY_ATTRS = (1, 2, 3, 4, 5)   # af, protocol, addr, port, fwmark
+
+
+def nl_attr(kind, data):
+    return struct.pack("=HH", 4 + len(data), kind) + data + b"\0" * (-len(data) % 4)
+
+
+def nl_attrs(buf, start, end):
+    while start + 4 <= end:
+        length, kind = struct.unpack_from("=HH", buf, start)
+        if length < 4:
+            return
+        yield kind & 0x3FFF, start + 4, start + length
+        start += (length + 3) & ~3
+
+
+class RawGenl:
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((0, 0))
+        self.seq = 0
+        found = []
+        self.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0,
+                     nl_attr(CTRL_ATTR_FAMILY_NAME, b"IPVS\0"),
+                     lambda b, s, e: found.extend(
+                         struct.unpack_from("=H", b, a)[0]
+                         for k, a, _ in nl_attrs(b, s, e) if k == CTRL_ATTR_FAMILY_ID))
+        self.family = found[0]
+
+    def request(self, family, cmd, flags, payload, on_message):
+        """Sends one request and feeds each reply message's attribute area to on_message
+        until the request completes (DONE, ACK or error)."""
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, 1, 0) + payload
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), family,
+                                   NLM_F_REQUEST | NLM_F_ACK | flags, self.seq, 0) + body)
+        while True:
+            data = self.sock.recv(1 << 17)
+            off = 0
+            while off + 16 <= len(data):
+                length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, off)
+                if length < 16:
+                    raise OSError("bad netlink message")
+                if seq == self.seq:
+                    if kind == NLMSG_DONE:
+                        return
+                    if kind == NLMSG_ERROR:
+                        err = struct.unpack_from("=i", data, off + 16)[0]
+                        if err:
+                            raise OSError(-err, os.strerror(-err))
+                        return
+                    if kind == family:
+                        on_message(data, off + 20, off + length)
+                off += (length + 3) & ~3
+
+
+def floor_dump():
+    """One socket, family resolved once, GET_INFO, dump of the services, one dump of the
+    destinations per service: what `-Ln` asks the kernel, with nothing else around it."""
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    nl = RawGenl()
+    nl.request(nl.family, IPVS_CMD_GET_INFO, 0, b"", lambda b, s, e: None)
+    keys = []
+
+    def on_service(buf, start, end):
+        for kind, a, b in nl_attrs(buf, start, end):
+            if kind == IPVS_CMD_ATTR_SERVICE:
+                keys.append(b"".join(buf[x - 4:y] + b"\0" * (-(y - x) % 4)
+                                     for k, x, y in nl_attrs(buf, a, b) if k in SERVICE_KEY_ATTRS))
+
+    nl.request(nl.family, IPVS_CMD_GET_SERVICE, NLM_F_DUMP, b"", on_service)
+    t_services = time.perf_counter()
+    dests = [0]
+
+    def on_dest(buf, start, end):
+        dests[0] += 1
+
+    for key in keys:
+        nest = struct.pack("=HH", 4 + len(key), IPVS_CMD_ATTR_SERVICE | 0x8000) + key
+        nl.request(nl.family, IPVS_CMD_GET_DEST, NLM_F_DUMP, nest, on_dest)
+    t1 = time.perf_counter()
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    nl.sock.close()
+    return {
+        "wall_ms": (t1 - t0) * 1000.0,
+        "services_dump_ms": (t_services - t0) * 1000.0,
+        "user_ms": (ru1.ru_utime - ru0.ru_utime) * 1000.0,
+        "sys_ms": (ru1.ru_stime - ru0.ru_stime) * 1000.0,
+        "services": len(keys),
+        "dests": dests[0],
+        "requests": len(keys) + 3,   # family, GET_INFO, services, one per service
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes
+
+def parse_shape(name):
+    if name in ("startup", "adds"):
+        return name, 0, 0
+    try:
+        n, m = name.lower().split("x")
+        n, m = int(n), int(m)
+        if n < 1 or m < 0 or n > 65000 or n * m > 1000000:
+            raise ValueError
+        return "table", n, m
+    except ValueError:
+        raise SystemExit("bench-guest: bad shape %r (want NxM, startup or adds)" % name)
+
+
+def rules_of(services, dests_per_service, first=0):
+    """The -R lines of services first..services-1, each followed by its real servers."""
+    lines = []
+    k = first * dests_per_service
+    for i in range(first, services):
+        vip = ip4(VIP_BASE + i + 1)
+        lines.append("-A -t %s:80 -s rr\n" % vip)
+        for _ in range(dests_per_service):
+            k += 1
+            lines.append("-a -t %s:80 -r %s:80 -m -w 1\n" % (vip, ip4(RS_BASE + k)))
+    return lines
+
+
+def write_rules(path, services, dests_per_service):
+    lines = rules_of(services, dests_per_service)
+    with open(path, "w") as f:
+        f.write("".join(lines))
+    return len(lines)
+
+
+def write_rule_chunks(prefix, services, dests_per_service, chunks):
+    """The same rules in `chunks` files of whole services; [(path, lines)]."""
+    out = []
+    for c in range(chunks):
+        lo, hi = services * c // chunks, services * (c + 1) // chunks
+        lines = rules_of(hi, dests_per_service, lo)
+        path = "%s.%d" % (prefix, c)
+        with open(path, "w") as f:
+            f.write("".join(lines))
+        out.append((path, len(lines)))
+    return out
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = "/tmp/bench"
+        os.makedirs(self.tmp, exist_ok=True)
+        # Both binaries run from the same file system (the guest's /tmp), as `ipvsadm`.
+        self.binaries = []
+        for name, source in (("oracle", args.oracle), ("ours", args.ours)):
+            os.makedirs(os.path.join(self.tmp, name), exist_ok=True)
+            path = os.path.join(self.tmp, name, "ipvsadm")
+            shutil.copyfile(source, path)
+            os.chmod(path, 0o755)
+            self.binaries.append((name, path))
+        self.original_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self.runs = []
+        self.floors = []
+        self.checks = []
+        self.skipped = []
+        self.started = time.time()
+        self.meta = {
+            "kernel": os.uname().release,
+            "guest_cpus": os.cpu_count(),
+            "guest_loadavg_start": loadavg(),
+            "python": sys.version.split()[0],
+            "quick": args.quick,
+            "shapes": args.shapes,
+            "oracle": {"path": args.oracle, "sha256": file_sha(args.oracle), "bytes": os.path.getsize(args.oracle)},
+            "ours": {"path": args.ours, "sha256": file_sha(args.ours), "bytes": os.path.getsize(args.ours)},
+            "rss_method": "GNU time %M" if HAVE_GNU_TIME else "wait4 ru_maxrss (includes the spawning Python's RSS)",
+            "repeat": REPEAT, "mid_repeat": MID_REPEAT, "mid_services": MID_SERVICES,
+            "large_repeat": LARGE_REPEAT, "z_repeat": Z_REPEAT,
+            "adds": ADDS, "adds_chunks": ADDS_CHUNKS, "r_chunks": R_CHUNKS, "r_chunk_lines": R_CHUNK_LINES,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def order(self, k):
+        """The two binaries, the oracle first when k is even."""
+        return self.binaries if k % 2 == 0 else list(reversed(self.binaries))
+
+    def save(self):
+        self.meta["guest_loadavg_end"] = loadavg()
+        self.meta["guest_elapsed_s"] = round(time.time() - self.started, 1)
+        doc = {"meta": self.meta, "runs": self.runs, "floors": self.floors,
+               "checks": self.checks, "skipped": self.skipped}
+        path = os.path.join(self.args.out, "results.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+    def run(self, shape, binary, command, argv, rnd, stdin_path="/dev/null", stdout_path=None,
+            rss=False, timed=True, extra=None):
+        out = stdout_path or os.path.join(self.tmp, "out")
+        err = os.path.join(self.tmp, "err")
+        r = spawn(argv, stdin_path, out, err, measure_rss=rss)
+        r.update({"shape": shape, "binary": binary, "command": command, "round": rnd, "timed": timed})
+        if extra:
+            r.update(extra)
+        if r["status"] != 0:
+            r["stderr"] = read_text(err, 500)
+            log("  !! %s %s %s: exit %s: %s" % (shape, binary, command, r["status"], r["stderr"].strip()[:200]))
+        self.runs.append(r)
+        return r
+
+    def check(self, shape, what, ok, **details):
+        c = {"shape": shape, "command": what, "ok": bool(ok)}
+        c.update(details)
+        self.checks.append(c)
+        log("  check   %-26s %s" % (what, "ok" if ok else "MISMATCH " + json.dumps(details)[:300]))
+
+    # --- shapes ---
+
+    def shape_startup(self):
+        shape = "startup"
+        rounds = max(REPEAT, 5) + 1
+        for rnd in range(rounds):
+            warm = rnd == 0
+            for name, path in self.order(rnd):
+                self.run(shape, name, "-Ln", [path, "-Ln"], rnd, rss=warm, timed=not warm)
+                self.run(shape, name, "-v", [path, "-v"], rnd, rss=warm, timed=not warm)
+            self.run(shape, "baseline", "/bin/true", ["/bin/true"], rnd, rss=warm, timed=not warm)
+        self.report_pairs(shape, ["-Ln", "-v"])
+        base = [r["wall_ms"] for r in self.runs if r["shape"] == shape and r["binary"] == "baseline" and r["timed"]]
+        log("  startup /bin/true %9.1f ms (median of %d): the cost of starting any process here"
+            % (statistics.median(base), len(base)))
+
+    def two_namespaces(self, first):
+        """{binary: Netns}: the namespace main() made for this shape goes to `first`, a new one
+        to the other binary. The caller leaves and closes them."""
+        spaces = {first: self.shape_ns}
+        other = [name for name, _ in self.binaries if name != first][0]
+        spaces[other] = Netns(self.original_ns)
+        return spaces
+
+    def shape_adds(self):
+        shape = "adds"
+        command = "%d x -a" % ADDS
+        services_rules = os.path.join(self.tmp, "adds-services.rules")
+        write_rules(services_rules, ADDS_SERVICES, 0)
+        chunks = max(1, min(ADDS_CHUNKS, ADDS))
+        spaces = self.two_namespaces("oracle")
+        try:
+            for name, path in self.binaries:
+                spaces[name].enter()
+                self.run(shape, name, "setup -R", [path, "-R"], 0, stdin_path=services_rules, timed=False)
+            # The processes in `chunks` scripts, the binaries taking turns, so that the host's
+            # changing load falls on both alike.
+            for c in range(chunks):
+                lo, hi = ADDS * c // chunks, ADDS * (c + 1) // chunks
+                for name, path in self.order(c):
+                    spaces[name].enter()
+                    script = os.path.join(self.tmp, "adds-%s-%d.sh" % (name, c))
+                    with open(script, "w") as f:
+                        for i in range(lo, hi):
+                            vip = ip4(VIP_BASE + i % ADDS_SERVICES + 1)
+                            rs = ip4(ADDS_RS_BASE + i + 1)
+                            f.write("%s -a -t %s:80 -r %s:80 -m -w 1\n" % (path, vip, rs))
+                    self.run(shape, name, command, ["/bin/sh", "-e", script], c, rss=True,
+                             extra={"processes": hi - lo, "chunk": c, "chunks": chunks})
+            for name, _ in self.binaries:
+                spaces[name].enter()
+                size = ipvs_table_size()
+                failed = [r for r in self.runs if r["shape"] == shape and r["binary"] == name and r["status"] != 0]
+                self.check(shape, "%s %s table" % (name, command), not failed and size == (ADDS_SERVICES, ADDS),
+                           table=size, want=(ADDS_SERVICES, ADDS))
+        finally:
+            self.shape_ns.enter()
+            spaces[[n for n in spaces if spaces[n] is not self.shape_ns][0]].close()
+        self.report_pairs(shape, [command])
+
+    def shape_table(self, shape, services, per_service, index):
+        rules = os.path.join(self.tmp, "%s.rules" % shape)
+        lines = write_rules(rules, services, per_service)
+        # 1. -R of the rules into an empty table, for each binary in a namespace of its own, in
+        #    `chunks` pieces of whole services, the binaries taking turns (so that the host's
+        #    changing load falls on both alike); the first binary's table is then flushed (-C),
+        #    the second's stays for the listings.
+        first, second = self.order(index)
+        spaces = self.two_namespaces(second[0])
+        # Pieces of at least BENCH_R_CHUNK_LINES lines, so that the extra process starts stay
+        # a small part of the time.
+        chunks = max(1, min(R_CHUNKS, services, lines // max(R_CHUNK_LINES, 1)))
+        pieces = write_rule_chunks(rules, services, per_service, chunks)
+        try:
+            for c, (piece, piece_lines) in enumerate(pieces):
+                for name, path in self.order(index + c):
+                    spaces[name].enter()
+                    self.run(shape, name, "-R", [path, "-R"], c, stdin_path=piece, rss=True,
+                             extra={"lines": piece_lines, "chunk": c, "chunks": chunks})
+            for name, path in (first, second):
+                spaces[name].enter()
+                size = ipvs_table_size()
+                failed = [r for r in self.runs if r["shape"] == shape and r["binary"] == name
+                          and r["command"] == "-R" and r["status"] != 0]
+                self.check(shape, "%s -R table" % name, not failed and size == (services, services * per_service),
+                           table=size, want=(services, services * per_service))
+            spaces[first[0]].enter()
+            self.run(shape, first[0], "-C", [first[1], "-C"], 0, rss=True)
+        finally:
+            self.shape_ns.enter()
+        for piece, _ in pieces:
+            os.unlink(piece)
+        try:
+            self.listings(shape, services, rules, second)
+        finally:
+            # Dropped only now, so that its clean-up does not run beside the listings.
+            spaces[first[0]].close()
+
+    def listings(self, shape, services, rules, owner):
+        # 2. Listings on the second binary's table, interleaved; round 0 is the warm-up (RSS,
+        #    outputs kept).
+        if services <= MID_SERVICES:
+            rounds = 1 + (REPEAT if services <= 500 else MID_REPEAT)
+        else:
+            rounds = max(LARGE_REPEAT, 1) + (1 if LARGE_REPEAT > 1 else 0)
+        saved = {}
+        for rnd in range(rounds):
+            warm = rnd == 0
+            for name, path in self.order(rnd):
+                for cmd in ("-Ln", "-Sn", "-Z"):
+                    keep = None
+                    if warm and cmd != "-Z":
+                        keep = os.path.join(self.tmp, "%s-%s%s.out" % (shape, name, cmd))
+                        saved[(name, cmd)] = keep
+                    self.run(shape, name, cmd, [path, cmd], rnd, stdout_path=keep, rss=warm,
+                             timed=not warm or rounds == 1)
+            if FLOOR and (not warm or rounds == 1):
+                f = floor_dump()
+                f.update({"shape": shape, "round": rnd})
+                self.floors.append(f)
+        if rounds <= 2:   # -Z is one request: give it a few more runs on large tables
+            for rnd in range(rounds, rounds + Z_REPEAT - (rounds - 1)):
+                for name, path in self.order(rnd):
+                    self.run(shape, name, "-Z", [path, "-Z"], rnd)
+        self.check_outputs(shape, saved, rules)
+        # 3. The binary that built the table flushes it.
+        name, path = owner
+        self.run(shape, name, "-C", [path, "-C"], 0, rss=True)
+        self.report_pairs(shape, ["-R", "-Ln", "-Sn", "-Z", "-C"])
+        fl = [f for f in self.floors if f["shape"] == shape]
+        if fl:
+            f = min(fl, key=lambda f: f["wall_ms"])
+            log("  floor   %-8s %9.1f ms wall (min of %d; %d requests, sys %.1f ms, user %.1f ms)"
+                % ("-Ln", f["wall_ms"], len(fl), f["requests"], f["sys_ms"], f["user_ms"]))
+
+    def check_outputs(self, shape, saved, rules):
+        for cmd in ("-Sn", "-Ln"):
+            a, b = saved.get(("oracle", cmd)), saved.get(("ours", cmd))
+            if not a or not b:
+                continue
+            same = file_sha(a) == file_sha(b)
+            details = {"bytes_oracle": os.path.getsize(a), "bytes_ours": os.path.getsize(b)}
+            if not same:
+                diff = subprocess.run(["diff", "-u", a, b], capture_output=True).stdout
+                details["diff_head"] = diff[:2000].decode("utf-8", "replace")
+                with open(os.path.join(self.args.out, "mismatch-%s%s.diff" % (shape, cmd)), "wb") as f:
+                    f.write(diff[:1 << 20])
+            self.check(shape, "%s oracle = ours" % cmd, same, **details)
+        a = saved.get(("oracle", "-Sn"))
+        if a:
+            # Our rules are written in ipvsadm's sort order and -S syntax: -Sn must give them back.
+            self.check(shape, "-Sn oracle = the rules", file_sha(a) == file_sha(rules),
+                       lines=count_lines(a), want=count_lines(rules))
+        for path in saved.values():
+            os.unlink(path)
+
+    def report_pairs(self, shape, commands):
+        for cmd in commands:
+            def pick(binary):
+                rs = [r for r in self.runs if r["shape"] == shape and r["binary"] == binary and r["command"] == cmd]
+                timed = [r["wall_ms"] for r in rs if r["timed"]]
+                rss = [r["maxrss_kb"] for r in rs if r.get("maxrss_kb")]
+                agg = sum if any("chunks" in r for r in rs) else statistics.median   # pieces add up
+                return (agg(timed) if timed else None, len(timed), max(rss) if rss else 0)
+
+            (o, n, ro), (u, _, ru) = pick("oracle"), pick("ours")
+            if o is None or u is None:
+                continue
+            log("  %-7s %-8s oracle %9.1f ms  ours %9.1f ms  ratio %5.2f  rss %5.1f/%5.1f MB  (n=%d)"
+                % (shape, cmd, o, u, u / o if o else float("nan"), ro / 1024, ru / 1024, n))
+
+    def main(self):
+        subprocess.run(["modprobe", "ip_vs"], check=True)
+        subprocess.run(["modprobe", "ip_vs_rr"], check=True)
+        log("bench: kernel %s, %d CPUs, load %s; shapes %s; peak RSS by %s"
+            % (self.meta["kernel"], self.meta["guest_cpus"], " ".join(self.meta["guest_loadavg_start"]),
+               " ".join(self.args.shapes), self.meta["rss_method"]))
+        for index, name in enumerate(self.args.shapes):
+            elapsed = time.time() - self.started
+            if DEADLINE and elapsed > DEADLINE:
+                log("bench: deadline reached after %.0f s: skipping %s" % (elapsed, name))
+                self.skipped.append(name)
+                continue
+            kind, n, m = parse_shape(name)
+            t0 = time.time()
+            log("shape %s (guest load %s)" % (name, " ".join(loadavg())))
+            ns = self.shape_ns = Netns(self.original_ns)
+            try:
+                if kind == "startup":
+                    self.shape_startup()
+                elif kind == "adds":
+                    self.shape_adds()
+                else:
+                    self.shape_table(name, n, m, index)
+            finally:
+                ns.leave()
+                ns.close()
+            log("  (%s took %.0f s)" % (name, time.time() - t0))
+            self.save()
+            time.sleep(SETTLE)
+        self.save()
+        bad = [c for c in self.checks if not c["ok"]]
+        failed = [r for r in self.runs if r["status"] != 0]
+        log("bench: done in %.0f s; %d checks, %d failed; %d commands failed"
+            % (time.time() - self.started, len(self.checks), len(bad), len(failed)))
+        return 1 if bad or failed else 0
+
+
+def main():
+    global REPEAT, MID_REPEAT, MID_SERVICES, LARGE_REPEAT, Z_REPEAT, ADDS, ADDS_CHUNKS, R_CHUNKS, R_CHUNK_LINES, FLOOR
+    global SETTLE, CMD_TIMEOUT, DEADLINE, HAVE_GNU_TIME
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--shapes", default="")
+    p.add_argument("--oracle", default="/sbin/ipvsadm")
+    p.add_argument("--ours", required=True)
+    args = p.parse_args()
+    REPEAT = env_int("BENCH_REPEAT", 3 if args.quick else 5)
+    MID_REPEAT = env_int("BENCH_MID_REPEAT", 3)
+    MID_SERVICES = env_int("BENCH_MID_SERVICES", 2000)
+    LARGE_REPEAT = env_int("BENCH_LARGE_REPEAT", 2)
+    Z_REPEAT = env_int("BENCH_Z_REPEAT", 3)
+    ADDS = env_int("BENCH_ADDS", 20 if args.quick else 200)
+    ADDS_CHUNKS = env_int("BENCH_ADDS_CHUNKS", 4)
+    R_CHUNKS = env_int("BENCH_R_CHUNKS", 8)
+    R_CHUNK_LINES = env_int("BENCH_R_CHUNK_LINES", 2500)
+    FLOOR = env_int("BENCH_FLOOR", 1) == 1
+    SETTLE = env_int("BENCH_SETTLE", 2)
+    CMD_TIMEOUT = env_int("BENCH_CMD_TIMEOUT", 1200)
+    DEADLINE = env_int("BENCH_DEADLINE", 0)
+    HAVE_GNU_TIME = os.access(GNU_TIME, os.X_OK)
+    shapes = [s for s in args.shapes.replace(",", " ").split() if s]
+    args.shapes = shapes or (QUICK_SHAPES if args.quick else FULL_SHAPES)
+    for s in args.shapes:
+        parse_shape(s)
+    os.makedirs(args.out, exist_ok=True)
+    sys.exit(Bench(args).main())
+
+
+REPEAT = MID_REPEAT = MID_SERVICES = LARGE_REPEAT = Z_REPEAT = ADDS = ADDS_CHUNKS = R_CHUNKS = R_CHUNK_LINES = 0
+SETTLE = CMD_TIMEOUT = DEADLINE = 0
+FLOOR = HAVE_GNU_TIME = True
+
+if __name__ == "__main__":
+    main()
