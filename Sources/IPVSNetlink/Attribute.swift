@@ -1,3 +1,5 @@
+import IPVS
+
 /// Netlink attributes (`struct nlattr`): a 4-byte header `{u16 len; u16 type}` in host order,
 /// then the payload, padded to a multiple of 4 bytes (`NLA_ALIGNTO`). `len` counts the header
 /// and the payload but not the padding.
@@ -76,37 +78,74 @@ struct AttributeEncoder {
     }
 }
 
-/// A parsed sequence of attributes over a byte buffer (no copies). Like `nla_parse`, a
-/// later attribute of the same type replaces an earlier one, types are masked with
-/// `NLA_TYPE_MASK`, unknown types are simply never asked for, and a truncated tail is ignored.
+/// A parsed sequence of attributes over a byte buffer (no copies, no allocation). Like
+/// `nla_parse`, a later attribute of the same type replaces an earlier one, types are masked
+/// with `NLA_TYPE_MASK`, unknown types are simply never asked for, and a truncated tail is
+/// ignored. Every IPVS attribute type is below `indexedTypes`: those are found in O(1) through
+/// an inline table filled by one pass over the bytes; a larger type falls back to a scan.
 struct AttributeSet {
     private let bytes: ArraySlice<UInt8>
-    private var entries: [(type: UInt16, payload: Range<Int>)] = []
+    /// Per type: `(payload offset from bytes.startIndex) << 16 | payload length`, 0 if absent.
+    /// A payload starts after a 4-byte header, so a present entry is never 0.
+    private var slots = InlineArray<32, UInt32>(repeating: 0)
+    private static let indexedTypes = 32
 
     init(_ bytes: [UInt8]) { self.init(bytes[...]) }
 
     init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
-        var offset = bytes.startIndex
-        while bytes.endIndex - offset >= NetlinkAttribute.headerLength {
-            let length = Int(Self.load(UInt16.self, bytes, at: offset))
-            let type = Self.load(UInt16.self, bytes, at: offset + 2) & NetlinkAttribute.typeMask
-            guard length >= NetlinkAttribute.headerLength, length <= bytes.endIndex - offset else { break }
-            entries.append((type, (offset + NetlinkAttribute.headerLength)..<(offset + length)))
-            offset += NetlinkAttribute.aligned(length)
+        var slots = InlineArray<32, UInt32>(repeating: 0)
+        Self.walk(bytes) { type, payload in
+            if Int(type) < Self.indexedTypes {
+                slots[Int(type)] = UInt32(truncatingIfNeeded: payload.lowerBound - bytes.startIndex) << 16
+                    | UInt32(truncatingIfNeeded: payload.count)
+            }
+        }
+        self.slots = slots
+    }
+
+    /// Calls `body` with each well-formed attribute's masked type and payload range, in order.
+    private static func walk(_ bytes: ArraySlice<UInt8>, _ body: (UInt16, Range<Int>) -> Void) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while raw.count - offset >= NetlinkAttribute.headerLength {
+                let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+                let type = raw.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self) & NetlinkAttribute.typeMask
+                guard length >= NetlinkAttribute.headerLength, length <= raw.count - offset else { break }
+                let start = bytes.startIndex + offset + NetlinkAttribute.headerLength
+                body(type, start..<(bytes.startIndex + offset + length))
+                offset += NetlinkAttribute.aligned(length)
+            }
         }
     }
 
     /// The types present, in order (duplicates included).
-    var types: [UInt16] { entries.map(\.type) }
+    var types: [UInt16] {
+        var types: [UInt16] = []
+        Self.walk(bytes) { type, _ in types.append(type) }
+        return types
+    }
+
+    /// The payload range of the last attribute of `type`.
+    private func payloadRange(_ type: UInt16) -> Range<Int>? {
+        if Int(type) < Self.indexedTypes {
+            let slot = slots[Int(type)]
+            guard slot != 0 else { return nil }
+            let start = bytes.startIndex + Int(slot >> 16)
+            return start..<(start + Int(slot & 0xffff))
+        }
+        var found: Range<Int>?
+        Self.walk(bytes) { candidate, payload in if candidate == type { found = payload } }
+        return found
+    }
 
     /// The payload of the last attribute of `type`.
     subscript(type: UInt16) -> ArraySlice<UInt8>? {
-        guard let entry = entries.last(where: { $0.type == type }) else { return nil }
-        return bytes[entry.payload]
+        guard let range = payloadRange(type) else { return nil }
+        return bytes[range]
     }
 
-    func contains(_ type: UInt16) -> Bool { entries.contains { $0.type == type } }
+    func contains(_ type: UInt16) -> Bool { payloadRange(type) != nil }
 
     func u8(_ type: UInt16) -> UInt8? { integer(type) }
     /// Host byte order.
@@ -123,8 +162,10 @@ struct AttributeSet {
     /// A string payload, up to its first NUL (`nla_get_string` on a NUL-terminated value).
     func string(_ type: UInt16) -> String? {
         guard let payload = self[type] else { return nil }
-        let text = payload.prefix { $0 != 0 }
-        return String(decoding: text, as: UTF8.self)
+        return payload.withUnsafeBytes { raw in
+            let end = raw.firstIndex(of: 0) ?? raw.count
+            return String(decoding: UnsafeRawBufferPointer(rebasing: raw[..<end]), as: UTF8.self)
+        }
     }
 
     func nested(_ type: UInt16) -> AttributeSet? {
@@ -132,16 +173,20 @@ struct AttributeSet {
         return AttributeSet(payload)
     }
 
+    /// An IPv4 or IPv6 address payload (`union nf_inet_addr`, up to 16 network-order bytes).
+    func address(_ type: UInt16, family: AddressFamily) -> IPAddress? {
+        guard let range = payloadRange(type) else { return nil }
+        return bytes[range].withUnsafeBytes { IPAddress(family: family, networkBytes: $0) }
+    }
+
     private func integer<T: FixedWidthInteger>(_ type: UInt16) -> T? {
-        guard let payload = self[type], payload.count >= MemoryLayout<T>.size else { return nil }
-        return Self.load(T.self, payload, at: payload.startIndex)
+        guard let range = payloadRange(type), range.count >= MemoryLayout<T>.size else { return nil }
+        return Self.load(T.self, bytes, at: range.lowerBound)
     }
 
     private static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: ArraySlice<UInt8>, at offset: Int) -> T {
-        var value: T = 0
-        withUnsafeMutableBytes(of: &value) { raw in
-            for i in 0..<MemoryLayout<T>.size { raw[i] = bytes[offset + i] }
+        bytes.withUnsafeBytes { raw in
+            raw.loadUnaligned(fromByteOffset: offset - bytes.startIndex, as: T.self)
         }
-        return value
     }
 }

@@ -125,7 +125,7 @@ enum IPVSCodec {
     // MARK: Replies
 
     /// The messages of a GET_SERVICE reply (dump or single): one service each.
-    static func decodeServices(_ messages: [[UInt8]]) throws(MalformedReply) -> [VirtualService] {
+    static func decodeServices(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> [VirtualService] {
         var services: [VirtualService] = []
         services.reserveCapacity(messages.count)
         for message in messages {
@@ -139,7 +139,7 @@ enum IPVSCodec {
 
     /// The messages of a GET_DEST dump; `family` is the service's, used when a
     /// destination does not say its own (kernels before 3.18).
-    static func decodeDestinations(_ messages: [[UInt8]], family: AddressFamily) throws(MalformedReply) -> [Destination] {
+    static func decodeDestinations(_ messages: [ArraySlice<UInt8>], family: AddressFamily) throws(MalformedReply) -> [Destination] {
         var destinations: [Destination] = []
         destinations.reserveCapacity(messages.count)
         for message in messages {
@@ -152,7 +152,7 @@ enum IPVSCodec {
     }
 
     /// The SET_INFO reply of GET_INFO: both attributes are required.
-    static func decodeInfo(_ messages: [[UInt8]]) throws(MalformedReply) -> IPVSInfo {
+    static func decodeInfo(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> IPVSInfo {
         guard let message = messages.first else { throw MalformedReply(what: "info reply") }
         let attributes = AttributeSet(message)
         guard let version = attributes.u32(InfoAttribute.version),
@@ -163,7 +163,7 @@ enum IPVSCodec {
 
     /// The SET_CONFIG reply of GET_CONFIG: each timeout is optional (a kernel without the
     /// TCP or UDP protocol omits it) and reads as 0 when absent.
-    static func decodeTimeouts(_ messages: [[UInt8]]) throws(MalformedReply) -> Timeouts {
+    static func decodeTimeouts(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> Timeouts {
         guard let message = messages.first else { throw MalformedReply(what: "config reply") }
         let attributes = AttributeSet(message)
         return Timeouts(
@@ -173,7 +173,7 @@ enum IPVSCodec {
     }
 
     /// The messages of a GET_DAEMON dump (0–2, master first).
-    static func decodeDaemons(_ messages: [[UInt8]]) throws(MalformedReply) -> [SyncDaemon] {
+    static func decodeDaemons(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> [SyncDaemon] {
         var daemons: [SyncDaemon] = []
         for message in messages {
             guard let nest = AttributeSet(message).nested(CommandAttribute.daemon),
@@ -184,7 +184,7 @@ enum IPVSCodec {
             else { throw MalformedReply(what: "daemon") }
             var group: IPAddress?
             if let bytes = nest[DaemonAttribute.multicastGroup6], bytes.count >= 16 {
-                group = IPAddress(family: .inet6, bytes: bytes)
+                group = nest.address(DaemonAttribute.multicastGroup6, family: .inet6)
             } else if let value = nest.be32(DaemonAttribute.multicastGroup) {
                 group = IPAddress(ipv4: value)
             }
@@ -206,11 +206,9 @@ enum IPVSCodec {
         if let mark = nest.u32(ServiceAttribute.firewallMark) {
             key = .firewallMark(mark, family: family)
         } else if let proto = nest.u16(ServiceAttribute.protocol),
-                  let address = nest[ServiceAttribute.address],
+                  let address = nest.address(ServiceAttribute.address, family: family),
                   let port = nest.be16(ServiceAttribute.port) {
-            key = .address(
-                protocol: IPProtocolNumber(rawValue: proto), address: IPAddress(family: family, bytes: address),
-                port: port)
+            key = .address(protocol: IPProtocolNumber(rawValue: proto), address: address, port: port)
         } else {
             throw MalformedReply(what: "service identity")
         }
@@ -238,7 +236,7 @@ enum IPVSCodec {
             guard let own = AddressFamily(rawValue: raw) else { throw MalformedReply(what: "destination family") }
             family = own
         }
-        guard let address = nest[DestinationAttribute.address],
+        guard let address = nest.address(DestinationAttribute.address, family: family),
               let port = nest.be16(DestinationAttribute.port),
               let forwarding = nest.u32(DestinationAttribute.forwardingMethod),
               let weight = nest.u32(DestinationAttribute.weight),
@@ -250,7 +248,7 @@ enum IPVSCodec {
         else { throw MalformedReply(what: "destination attributes") }
 
         return Destination(
-            address: IPAddress(family: family, bytes: address), port: port,
+            address: address, port: port,
             forwarding: ForwardingMethod(rawValue: forwarding), weight: Int32(bitPattern: weight),
             upperThreshold: upper, lowerThreshold: lower,
             tunnelType: TunnelType(rawValue: nest.u8(DestinationAttribute.tunnelType) ?? 0),
@@ -303,12 +301,10 @@ extension AttributeEncoder {
 }
 
 extension AttributeSet {
+    func address(_ a: some AttributeKind, family: AddressFamily) -> IPAddress? { address(a.rawValue, family: family) }
+
     /// The `index`th host-order u32 of a struct payload.
     static func word(_ payload: ArraySlice<UInt8>, _ index: Int) -> UInt32 {
-        var value: UInt32 = 0
-        withUnsafeMutableBytes(of: &value) { raw in
-            for i in 0..<4 { raw[i] = payload[payload.startIndex + 4 * index + i] }
-        }
-        return value
+        payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self) }
     }
 }

@@ -60,7 +60,7 @@ public final class NetlinkBackend: IPVSBackend {
 
     private func request(
         _ operation: IPVSError.Operation, _ command: IPVSCommand, dump: Bool = false, _ attributes: [UInt8] = []
-    ) throws(IPVSError) -> [[UInt8]] {
+    ) throws(IPVSError) -> [ArraySlice<UInt8>] {
         do {
             return try socket.transact(command, dump: dump, attributes: attributes)
         } catch {

@@ -22,8 +22,10 @@ struct NetlinkSocket: ~Copyable {
     deinit { ipvs_nl_close(handle) }
 
     /// Sends `command` with the encoded top-level `attributes` and waits for its completion.
-    /// Returns the attributes of every reply message, in order.
-    func transact(_ command: IPVSCommand, dump: Bool = false, attributes: [UInt8] = []) throws(Failure) -> [[UInt8]] {
+    /// Returns the attributes of every reply message, in order (slices of one buffer).
+    func transact(
+        _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8] = []
+    ) throws(Failure) -> [ArraySlice<UInt8>] {
         var reply = ipvs_nl_buffer()
         defer { ipvs_nl_buffer_free(&reply) }
         let flags: Int32 = dump ? IPVS_NL_F_DUMP : 0
@@ -74,15 +76,17 @@ struct NetlinkSocket: ~Copyable {
         }
     }
 
-    /// Splits the shim's reply format: `u32 length, bytes, padding to 4` per message.
-    private static func records(_ buffer: UnsafeRawBufferPointer) -> [[UInt8]] {
-        var messages: [[UInt8]] = []
+    /// Splits the shim's reply format: `u32 length, bytes, padding to 4` per message. The
+    /// reply is copied once; each message is a slice of that copy.
+    private static func records(_ buffer: UnsafeRawBufferPointer) -> [ArraySlice<UInt8>] {
+        let all = [UInt8](buffer)
+        var messages: [ArraySlice<UInt8>] = []
         var offset = 0
-        while buffer.count - offset >= 4 {
+        while all.count - offset >= 4 {
             let length = Int(buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
             let start = offset + 4
-            guard length <= buffer.count - start else { break }
-            messages.append(Array(buffer[start..<(start + length)]))
+            guard length <= all.count - start else { break }
+            messages.append(all[start..<(start + length)])
             offset = start + ((length + 3) & ~3)
         }
         return messages

@@ -262,7 +262,7 @@ enum KernelReply {
         var encoder = AttributeEncoder()
         encoder.nest(2) { d in d.append(2, be16: 80) }
         #expect(throws: MalformedReply.self) { try IPVSCodec.decodeDestinations([encoder.bytes], family: .inet) }
-        #expect(throws: MalformedReply.self) { try IPVSCodec.decodeInfo([]) }
+        #expect(throws: MalformedReply.self) { try IPVSCodec.decodeInfo([[UInt8]]()) }
     }
 
     @Test func decodesInfoTimeoutsAndDaemons() throws {
@@ -290,5 +290,28 @@ enum KernelReply {
         #expect(daemons == [SyncDaemon(
             state: .backup, interface: "eth0", syncID: 7, maxLength: 1472, group: IPAddress(ipv4: 0xe000_0051),
             port: 8848, ttl: 1)])
+    }
+}
+
+/// The tests hand each reply message as its own array; the socket hands slices of one buffer.
+extension IPVSCodec {
+    static func decodeServices(_ messages: [[UInt8]]) throws(MalformedReply) -> [VirtualService] {
+        try decodeServices(messages.map { $0[...] })
+    }
+
+    static func decodeDestinations(_ messages: [[UInt8]], family: AddressFamily) throws(MalformedReply) -> [Destination] {
+        try decodeDestinations(messages.map { $0[...] }, family: family)
+    }
+
+    static func decodeInfo(_ messages: [[UInt8]]) throws(MalformedReply) -> IPVSInfo {
+        try decodeInfo(messages.map { $0[...] })
+    }
+
+    static func decodeTimeouts(_ messages: [[UInt8]]) throws(MalformedReply) -> Timeouts {
+        try decodeTimeouts(messages.map { $0[...] })
+    }
+
+    static func decodeDaemons(_ messages: [[UInt8]]) throws(MalformedReply) -> [SyncDaemon] {
+        try decodeDaemons(messages.map { $0[...] })
     }
 }

@@ -41,16 +41,31 @@ public struct IPAddress: Hashable, Sendable {
 
     /// Builds an address from up to 16 network-order bytes (shorter input is zero-padded).
     public init<C: Collection>(family: AddressFamily, bytes: C) where C.Element == UInt8 {
+        if let address = bytes.withContiguousStorageIfAvailable({
+            IPAddress(family: family, networkBytes: UnsafeRawBufferPointer($0))
+        }) {
+            self = address
+            return
+        }
+        self = Array(bytes).withUnsafeBytes { IPAddress(family: family, networkBytes: $0) }
+    }
+
+    /// Builds an address from up to 16 network-order bytes in memory (the kernel's
+    /// `union nf_inet_addr`; shorter input is zero-padded).
+    public init(family: AddressFamily, networkBytes raw: UnsafeRawBufferPointer) {
         var high: UInt64 = 0
         var low: UInt64 = 0
-        var index = 0
-        for byte in bytes.prefix(16) {
-            if index < 8 {
-                high |= UInt64(byte) << (56 - 8 * UInt64(index))
-            } else {
-                low |= UInt64(byte) << (56 - 8 * UInt64(index - 8))
+        if raw.count >= 16 {
+            high = UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self))
+            low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        } else {
+            for (index, byte) in raw.enumerated() {
+                if index < 8 {
+                    high |= UInt64(byte) << (56 - 8 * UInt64(index))
+                } else {
+                    low |= UInt64(byte) << (56 - 8 * UInt64(index - 8))
+                }
             }
-            index += 1
         }
         if family == .inet { high &= 0xffff_ffff_0000_0000; low = 0 }
         self.init(family: family, high: high, low: low)
@@ -89,17 +104,32 @@ public struct IPAddress: Hashable, Sendable {
 
     /// Text form as `inet_ntop` writes it (IPv6 compressed, no brackets).
     public var text: String {
-        var raw = bytes
-        // INET6_ADDRSTRLEN is 46.
-        var buffer = [CChar](repeating: 0, count: 64)
-        let af: Int32 = family == .inet ? AF_INET : AF_INET6
-        let ok = raw.withUnsafeMutableBytes { src in
-            buffer.withUnsafeMutableBufferPointer { dst in
-                inet_ntop(af, src.baseAddress, dst.baseAddress, socklen_t(dst.count)) != nil
-            }
+        if family == .inet { return IPAddress.dottedQuad(ipv4) }
+        var raw = in6_addr()
+        withUnsafeMutableBytes(of: &raw) { out in
+            out.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            out.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
         }
-        guard ok else { return "" }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        // INET6_ADDRSTRLEN is 46.
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 48) { buffer in
+            guard inet_ntop(AF_INET6, &raw, buffer.baseAddress, socklen_t(buffer.count)) != nil else { return "" }
+            return String(cString: buffer.baseAddress!)
+        }
+    }
+
+    /// `a.b.c.d`, at most 15 bytes: a small string, no allocation.
+    private static func dottedQuad(_ value: UInt32) -> String {
+        String(unsafeUninitializedCapacity: 15) { buffer in
+            var count = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int((value >> UInt32(shift)) & 0xff)
+                if octet >= 100 { buffer[count] = UInt8(48 + octet / 100); count += 1 }
+                if octet >= 10 { buffer[count] = UInt8(48 + octet / 10 % 10); count += 1 }
+                buffer[count] = UInt8(48 + octet % 10); count += 1
+                if shift > 0 { buffer[count] = 0x2e; count += 1 }
+            }
+            return count
+        }
     }
 }
 
