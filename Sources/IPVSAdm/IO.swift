@@ -1,6 +1,12 @@
 /// Where the CLI writes. `main` passes the process's streams; tests pass buffers.
 public protocol OutputSink: AnyObject {
     func write(_ text: String)
+    /// Text already encoded as UTF-8 (large listings are rendered as bytes).
+    func write(utf8 bytes: [UInt8])
+}
+
+extension OutputSink {
+    public func write(utf8 bytes: [UInt8]) { write(String(decoding: bytes, as: UTF8.self)) }
 }
 
 /// Where `-R` reads its lines from.

@@ -186,9 +186,10 @@ final class Runner {
         } catch {
             throw Termination.exit(status: 1, stderr: error.message + "\n")
         }
-        var out = renderer.title
+        var out = TextBuffer()
+        out.append(renderer.title)
         renderer.render(service, destinations, into: &out)
-        stdout.write(out)
+        stdout.write(utf8: out.bytes)
     }
 
     private func listAll(_ format: ListFormat) throws(Termination) {
@@ -202,17 +203,20 @@ final class Runner {
         } catch {
             throw Termination.exit(status: 1, stderr: error.message + "\n")
         }
-        if !format.noSort { Sorting.mergeSort(&table) { Sorting.compareServices($0.0, $1.0) } }
+        if !format.noSort {
+            Sorting.mergeSort(&table, key: { Sorting.ServiceOrderKey($0.0) }, by: Sorting.compareServices)
+        }
         let renderer = ListRenderer(format: format, resolver: resolver)
-        var out = renderer.title
+        var out = TextBuffer()
+        out.append(renderer.title)
         for (service, destinations) in table {
             renderer.render(service, destinations, into: &out)
-            if out.utf8.count > 1 << 16 {
-                stdout.write(out)
-                out = ""
+            if out.count > 1 << 16 {
+                stdout.write(utf8: out.bytes)
+                out.removeAll()
             }
         }
-        stdout.write(out)
+        stdout.write(utf8: out.bytes)
     }
 
     // MARK: - Restore

@@ -8,20 +8,27 @@ import IPVS
 /// algorithm; to print the same table we use the same comparator and the same merge sort.
 enum Sorting {
     /// The merge sort of glibc's `msort_with_tmp`: halves of n/2 and n - n/2, ties keep
-    /// the left element first.
-    static func mergeSort<T>(_ items: inout [T], by compare: (T, T) -> Int32) {
+    /// the left element first. It compares each element's `key` (extracted once, so the
+    /// comparisons touch only small plain values) and orders positions, then moves each
+    /// element once.
+    static func mergeSort<T, Key>(_ items: inout [T], key: (T) -> Key, by compare: (Key, Key) -> Int32) {
         guard items.count > 1 else { return }
-        var scratch = items
-        items.withUnsafeMutableBufferPointer { buffer in
-            scratch.withUnsafeMutableBufferPointer { tmp in
-                sort(buffer, 0, buffer.count, tmp, compare)
+        let keys = items.map(key)
+        var order = Array(0..<items.count)
+        var scratch = order
+        keys.withUnsafeBufferPointer { keys in
+            order.withUnsafeMutableBufferPointer { positions in
+                scratch.withUnsafeMutableBufferPointer { tmp in
+                    sort(positions, 0, positions.count, tmp) { compare(keys[$0], keys[$1]) }
+                }
             }
         }
+        items = order.map { items[$0] }
     }
 
-    private static func sort<T>(
-        _ a: UnsafeMutableBufferPointer<T>, _ start: Int, _ count: Int, _ tmp: UnsafeMutableBufferPointer<T>,
-        _ compare: (T, T) -> Int32
+    private static func sort(
+        _ a: UnsafeMutableBufferPointer<Int>, _ start: Int, _ count: Int, _ tmp: UnsafeMutableBufferPointer<Int>,
+        _ compare: (Int, Int) -> Int32
     ) {
         guard count > 1 else { return }
         let leftCount = count / 2
@@ -51,11 +58,41 @@ enum Sorting {
         Int32(bitPattern: a &- b)
     }
 
-    /// Address order by the words of `first`'s family, as libipvs compares them.
-    static func compareAddresses(_ a: IPAddress, _ b: IPAddress, family: AddressFamily) -> Int32 {
-        let x = a.words
-        let y = b.words
-        if family == .inet6 {
+    /// What `ipvs_cmp_services` reads of a service.
+    struct ServiceOrderKey {
+        var fwmark: UInt32
+        var family: UInt16
+        var proto: UInt16
+        var address: (UInt32, UInt32, UInt32, UInt32)
+        var port: UInt16
+
+        init(_ service: VirtualService) {
+            fwmark = service.key.fwmark
+            family = service.key.family.rawValue
+            proto = service.key.protocolNumber.rawValue
+            address = service.key.address.words
+            port = service.key.port
+        }
+    }
+
+    /// What `ipvs_cmp_dests` reads of a destination.
+    struct DestinationOrderKey {
+        var family: AddressFamily
+        var address: (UInt32, UInt32, UInt32, UInt32)
+        var port: UInt16
+
+        init(_ destination: Destination) {
+            family = destination.address.family
+            address = destination.address.words
+            port = destination.port
+        }
+    }
+
+    /// Address order by the words of `family` (the first operand's), as libipvs compares them.
+    static func compareAddresses(
+        _ x: (UInt32, UInt32, UInt32, UInt32), _ y: (UInt32, UInt32, UInt32, UInt32), inet6: Bool
+    ) -> Int32 {
+        if inet6 {
             var r = difference(x.0, y.0)
             if r == 0 { r = difference(x.1, y.1) }
             if r == 0 { r = difference(x.2, y.2) }
@@ -66,22 +103,21 @@ enum Sorting {
     }
 
     /// `ipvs_cmp_services`: fwmark, family, protocol, address, port.
-    static func compareServices(_ a: VirtualService, _ b: VirtualService) -> Int32 {
-        let (markA, markB) = (a.key.fwmark, b.key.fwmark)
-        var r = difference(markA, markB)
+    static func compareServices(_ a: ServiceOrderKey, _ b: ServiceOrderKey) -> Int32 {
+        var r = difference(a.fwmark, b.fwmark)
         if r != 0 { return r }
-        r = Int32(a.key.family.rawValue) - Int32(b.key.family.rawValue)
+        r = Int32(a.family) - Int32(b.family)
         if r != 0 { return r }
-        r = Int32(a.key.protocolNumber.rawValue) - Int32(b.key.protocolNumber.rawValue)
+        r = Int32(a.proto) - Int32(b.proto)
         if r != 0 { return r }
-        r = compareAddresses(a.key.address, b.key.address, family: a.key.family)
+        r = compareAddresses(a.address, b.address, inet6: a.family == AddressFamily.inet6.rawValue)
         if r != 0 { return r }
-        return Int32(a.key.port) - Int32(b.key.port)
+        return Int32(a.port) - Int32(b.port)
     }
 
     /// `ipvs_cmp_dests`: address (by the first one's family), then port.
-    static func compareDestinations(_ a: Destination, _ b: Destination) -> Int32 {
-        let r = compareAddresses(a.address, b.address, family: a.address.family)
+    static func compareDestinations(_ a: DestinationOrderKey, _ b: DestinationOrderKey) -> Int32 {
+        let r = compareAddresses(a.address, b.address, inet6: a.family == .inet6)
         if r != 0 { return r }
         return Int32(a.port) - Int32(b.port)
     }

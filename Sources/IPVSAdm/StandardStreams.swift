@@ -19,6 +19,11 @@ public final class FileDescriptorSink: OutputSink {
         if !buffered || pending.count >= 1 << 16 { flush() }
     }
 
+    public func write(utf8 bytes: [UInt8]) {
+        pending.append(contentsOf: bytes)
+        if !buffered || pending.count >= 1 << 16 { flush() }
+    }
+
     /// Writes out whatever is pending, retrying short writes and EINTR.
     public func flush() {
         var offset = 0

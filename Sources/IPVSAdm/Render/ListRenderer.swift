@@ -11,14 +11,27 @@ struct ListRenderer {
     /// `addrport_to_anyname`: `addr:port`, brackets for IPv6, names unless numeric; at
     /// most 59 bytes (ipvsadm formats into a 60-byte buffer).
     func endpoint(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber) -> String {
-        let open = address.family == .inet ? "" : "["
-        let close = address.family == .inet ? "" : "]"
+        var out = TextBuffer()
+        append(address, port: port, protocol: proto, into: &out)
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
+    /// `endpoint`, appended to `out`.
+    func append(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber, into out: inout TextBuffer) {
+        let bracketed = address.family != .inet
         if format.numeric {
-            return open + address.text + close + ":" + String(port)
+            if bracketed { out.append(byte: 0x5b) }
+            out.append(address.text)
+            if bracketed { out.append(byte: 0x5d) }
+            out.append(byte: 0x3a)
+            out.append(decimal: port)
+            return
         }
         let host = resolver.hostName(of: address) ?? address.text
         let service = resolver.serviceName(ofPort: port, protocol: proto) ?? String(port)
-        return TextFormat.truncated(open + host + close + ":" + service, 59)
+        let open = bracketed ? "[" : ""
+        let close = bracketed ? "]" : ""
+        out.append(TextFormat.truncated(open + host + close + ":" + service, 59))
     }
 
     static func protocolName(_ proto: IPProtocolNumber) -> String {
@@ -113,41 +126,55 @@ struct ListRenderer {
     }
 
     /// One service and its real servers, appended to `out`.
-    func render(_ service: VirtualService, _ destinations: [Destination], into out: inout String) {
+    func render(_ service: VirtualService, _ destinations: [Destination], into out: inout TextBuffer) {
         let label = serviceLabel(service)
         let hasSchedFlags = !service.flags.isDisjoint(with: .schedulerFlags)
         if format.rule {
-            out += "-A " + label + " -s " + service.scheduler
+            out.append("-A ")
+            out.append(label)
+            out.append(" -s ")
+            out.append(service.scheduler)
             if service.flags.contains(.persistent) {
-                out += " -p " + String(service.timeout)
-                if let mask = ListRenderer.maskText(service) { out += " -M " + mask }
+                out.append(" -p ")
+                out.append(decimal: service.timeout)
+                if let mask = ListRenderer.maskText(service) { out.append(" -M "); out.append(mask) }
             }
-            if !service.persistenceEngine.isEmpty { out += " --pe " + service.persistenceEngine }
-            if service.flags.contains(.onePacket) { out += " -o" }
-            if hasSchedFlags { out += " -b " + ListRenderer.schedulerFlagText(service) }
+            if !service.persistenceEngine.isEmpty { out.append(" --pe "); out.append(service.persistenceEngine) }
+            if service.flags.contains(.onePacket) { out.append(" -o") }
+            if hasSchedFlags { out.append(" -b "); out.append(ListRenderer.schedulerFlagText(service)) }
         } else if format.stats || format.rate {
-            out += TextFormat.left(label, 33)
+            out.append(label, left: 33)
             let s = service.stats
-            let values = format.stats
-                ? [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes]
-                : [s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate]
-            for value in values { out += TextFormat.largeNumber(value, exact: format.exact) }
-        } else {
-            out += label + " " + service.scheduler
-            if hasSchedFlags { out += " (" + ListRenderer.schedulerFlagText(service) + ")" }
-            if service.flags.contains(.persistent) {
-                out += " persistent " + String(service.timeout)
-                if let mask = ListRenderer.maskText(service) { out += " mask " + mask }
-                if !service.persistenceEngine.isEmpty { out += " pe " + service.persistenceEngine }
+            if format.stats {
+                for value in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes] {
+                    out.append(largeNumber: value, exact: format.exact)
+                }
+            } else {
+                for value in [s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate] {
+                    out.append(largeNumber: value, exact: format.exact)
+                }
             }
-            if service.flags.contains(.onePacket) { out += " ops" }
+        } else {
+            out.append(label)
+            out.append(byte: 0x20)
+            out.append(service.scheduler)
+            if hasSchedFlags { out.append(" ("); out.append(ListRenderer.schedulerFlagText(service)); out.append(")") }
+            if service.flags.contains(.persistent) {
+                out.append(" persistent ")
+                out.append(decimal: service.timeout)
+                if let mask = ListRenderer.maskText(service) { out.append(" mask "); out.append(mask) }
+                if !service.persistenceEngine.isEmpty { out.append(" pe "); out.append(service.persistenceEngine) }
+            }
+            if service.flags.contains(.onePacket) { out.append(" ops") }
         }
-        out += "\n"
+        out.append(byte: 0x0a)
 
-        var sorted = destinations
-        if !format.noSort { Sorting.mergeSort(&sorted, by: Sorting.compareDestinations) }
-        for destination in sorted {
-            render(destination, of: service, label: label, into: &out)
+        if format.noSort || destinations.count < 2 {
+            for destination in destinations { render(destination, of: service, label: label, into: &out) }
+        } else {
+            var sorted = destinations
+            Sorting.mergeSort(&sorted, key: Sorting.DestinationOrderKey.init, by: Sorting.compareDestinations)
+            for destination in sorted { render(destination, of: service, label: label, into: &out) }
         }
     }
 
@@ -186,58 +213,93 @@ struct ListRenderer {
         }
     }
 
-    private func render(_ d: Destination, of service: VirtualService, label: String, into out: inout String) {
-        var name = endpoint(d.address, port: d.port, protocol: service.key.protocolNumber)
+    private func render(_ d: Destination, of service: VirtualService, label: String, into out: inout TextBuffer) {
+        let proto = service.key.protocolNumber
         if format.rule {
-            out += "-a " + label + " -r " + name + " " + ListRenderer.forwardingSwitch(d.forwarding)
-                + " -w " + String(d.weight)
+            out.append("-a ")
+            out.append(label)
+            out.append(" -r ")
+            append(d.address, port: d.port, protocol: proto, into: &out)
+            out.append(byte: 0x20)
+            out.append(ListRenderer.forwardingSwitch(d.forwarding))
+            out.append(" -w ")
+            out.append(decimal: d.weight)
             if d.forwarding == .tunnel {
                 let flags = Int(d.tunnelFlags.rawValue)
                 let flagOption = flags < ListRenderer.tunnelFlagOptions.count
                     ? ListRenderer.tunnelFlagOptions[flags] : "(null)"
                 switch d.tunnelType {
-                case .gre: out += " --tun-type gre " + flagOption
-                case .gue: out += " --tun-type gue --tun-port " + String(d.tunnelPort) + " " + flagOption
-                case .ipip: out += " --tun-type ipip"
+                case .gre: out.append(" --tun-type gre "); out.append(flagOption)
+                case .gue:
+                    out.append(" --tun-type gue --tun-port ")
+                    out.append(decimal: d.tunnelPort)
+                    out.append(byte: 0x20)
+                    out.append(flagOption)
+                case .ipip: out.append(" --tun-type ipip")
                 default: break
                 }
             }
-            out += "\n"
+            out.append(byte: 0x0a)
             return
         }
-        if d.address.family != .inet6 { name = TextFormat.truncated(name, 28) }
-        let arrow = "  -> " + TextFormat.left(name, 28)
+        // "  -> %-28s": the name, cut to 28 bytes unless IPv6.
+        out.append("  -> ")
+        let start = out.count
+        if format.numeric && d.address.family == .inet {
+            append(d.address, port: d.port, protocol: proto, into: &out)  // at most 21 bytes
+        } else {
+            var name = endpoint(d.address, port: d.port, protocol: proto)
+            if d.address.family != .inet6 { name = TextFormat.truncated(name, 28) }
+            out.append(name)
+        }
+        out.spaces(28 - (out.count - start))
         if format.stats {
             let s = d.stats
-            out += arrow
             for value in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes] {
-                out += TextFormat.largeNumber(value, exact: format.exact)
+                out.append(largeNumber: value, exact: format.exact)
             }
-            out += "\n"
         } else if format.rate {
             let s = d.stats
-            out += arrow + " " + TextFormat.right(String(s.connectionRate), 8) + " "
-                + TextFormat.right(String(s.inPacketRate), 8) + " " + TextFormat.right(String(s.outPacketRate), 8)
-                + TextFormat.largeNumber(s.inByteRate, exact: format.exact)
-                + TextFormat.largeNumber(s.outByteRate, exact: format.exact) + "\n"
+            out.append(byte: 0x20)
+            out.append(decimal: s.connectionRate, right: 8)
+            out.append(byte: 0x20)
+            out.append(decimal: s.inPacketRate, right: 8)
+            out.append(byte: 0x20)
+            out.append(decimal: s.outPacketRate, right: 8)
+            out.append(largeNumber: s.inByteRate, exact: format.exact)
+            out.append(largeNumber: s.outByteRate, exact: format.exact)
         } else if format.thresholds {
-            out += arrow + " " + TextFormat.left(String(d.upperThreshold), 10) + " "
-                + TextFormat.left(String(d.lowerThreshold), 10) + " " + TextFormat.left(String(d.activeConnections), 10)
-                + " " + TextFormat.left(String(d.inactiveConnections), 10) + "\n"
+            out.append(byte: 0x20)
+            out.append(decimal: d.upperThreshold, left: 10)
+            out.append(byte: 0x20)
+            out.append(decimal: d.lowerThreshold, left: 10)
+            out.append(byte: 0x20)
+            out.append(decimal: d.activeConnections, left: 10)
+            out.append(byte: 0x20)
+            out.append(decimal: d.inactiveConnections, left: 10)
         } else if format.persistentConn {
-            out += arrow + " " + TextFormat.left(String(UInt32(bitPattern: d.weight)), 9) + " "
-                + TextFormat.left(String(d.persistentConnections), 11) + " "
-                + TextFormat.left(String(d.activeConnections), 10) + " "
-                + TextFormat.left(String(d.inactiveConnections), 10) + "\n"
-        } else if format.tunnelInfo {
-            out += arrow + " " + TextFormat.left(ListRenderer.forwardingName(d.forwarding), 7) + " "
-                + TextFormat.left(ListRenderer.tunnelInfo(d) ?? "n/a", 13) + " " + TextFormat.left(String(d.weight), 6)
-                + " " + TextFormat.left(String(d.activeConnections), 10) + " "
-                + TextFormat.left(String(d.inactiveConnections), 10) + "\n"
+            out.append(byte: 0x20)
+            out.append(decimal: UInt32(bitPattern: d.weight), left: 9)
+            out.append(byte: 0x20)
+            out.append(decimal: d.persistentConnections, left: 11)
+            out.append(byte: 0x20)
+            out.append(decimal: d.activeConnections, left: 10)
+            out.append(byte: 0x20)
+            out.append(decimal: d.inactiveConnections, left: 10)
         } else {
-            out += arrow + " " + TextFormat.left(ListRenderer.forwardingName(d.forwarding), 7) + " "
-                + TextFormat.left(String(d.weight), 6) + " " + TextFormat.left(String(d.activeConnections), 10) + " "
-                + TextFormat.left(String(d.inactiveConnections), 10) + "\n"
+            out.append(byte: 0x20)
+            out.append(ListRenderer.forwardingName(d.forwarding), left: 7)
+            out.append(byte: 0x20)
+            if format.tunnelInfo {
+                out.append(ListRenderer.tunnelInfo(d) ?? "n/a", left: 13)
+                out.append(byte: 0x20)
+            }
+            out.append(decimal: d.weight, left: 6)
+            out.append(byte: 0x20)
+            out.append(decimal: d.activeConnections, left: 10)
+            out.append(byte: 0x20)
+            out.append(decimal: d.inactiveConnections, left: 10)
         }
+        out.append(byte: 0x0a)
     }
 }

@@ -16,19 +16,95 @@ enum TextFormat {
     static func truncated(_ text: String, _ limit: Int) -> String {
         text.utf8.count <= limit ? text : String(decoding: text.utf8.prefix(limit), as: UTF8.self)
     }
+}
+
+/// Output text built directly as UTF-8 bytes, with printf-style padding and decimal numbers
+/// written in place: listing a large table creates no intermediate string per field.
+struct TextBuffer {
+    private(set) var bytes: [UInt8] = []
+
+    var count: Int { bytes.count }
+
+    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
+
+    mutating func append(byte: UInt8) { bytes.append(byte) }
+
+    mutating func spaces(_ count: Int) {
+        if count > 0 { bytes.append(contentsOf: repeatElement(0x20, count: count)) }
+    }
+
+    /// `%-Ns`.
+    mutating func append(_ text: String, left width: Int) {
+        let start = bytes.count
+        append(text)
+        spaces(width - (bytes.count - start))
+    }
+
+    /// `%Ns`.
+    mutating func append(_ text: String, right width: Int) {
+        spaces(width - text.utf8.count)
+        append(text)
+    }
+
+    /// `%-Nu` / `%-Nd`.
+    mutating func append(decimal value: some BinaryInteger, left width: Int = 0) {
+        let start = bytes.count
+        append(decimal: value)
+        spaces(width - (bytes.count - start))
+    }
+
+    /// `%Nu` / `%Nd`.
+    mutating func append(decimal value: some BinaryInteger, right width: Int) {
+        spaces(width - TextBuffer.digitCount(value))
+        append(decimal: value)
+    }
+
+    /// `%u` / `%d`.
+    mutating func append(decimal value: some BinaryInteger) {
+        if value < 0 { bytes.append(0x2d) }
+        let magnitude = UInt64(value.magnitude)
+        let digits = TextBuffer.digitCount(magnitude)
+        let end = bytes.count + digits
+        bytes.append(contentsOf: repeatElement(0x30, count: digits))
+        var rest = magnitude
+        var index = end - 1
+        while rest >= 10 {
+            bytes[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+            rest /= 10
+            index -= 1
+        }
+        bytes[index] = UInt8(truncatingIfNeeded: 0x30 + rest)
+    }
+
+    /// Characters of `%d` of `value` (sign included).
+    static func digitCount(_ value: some BinaryInteger) -> Int {
+        var count = value < 0 ? 2 : 1
+        var rest = UInt64(value.magnitude)
+        while rest >= 10 { rest /= 10; count += 1 }
+        return count
+    }
 
     /// `print_largenum`: 9 characters, scaled to K/M/G/T with truncation unless exact.
-    static func largeNumber(_ value: UInt64, exact: Bool) -> String {
+    mutating func append(largeNumber value: UInt64, exact: Bool) {
         if exact {
-            let digits = String(value)
-            return right(digits, digits.utf8.count <= 8 ? 9 : digits.utf8.count + 1)
+            let digits = TextBuffer.digitCount(value)
+            append(decimal: value, right: digits <= 8 ? 9 : digits + 1)
+            return
         }
         switch value {
-        case ..<100_000_000: return right(String(value), 9)
-        case ..<1_000_000_000: return right(String(value / 1000), 8) + "K"
-        case ..<100_000_000_000: return right(String(value / 1_000_000), 8) + "M"
-        case ..<100_000_000_000_000: return right(String(value / 1_000_000_000), 8) + "G"
-        default: return right(String(value / 1_000_000_000_000), 8) + "T"
+        case ..<100_000_000: append(decimal: value, right: 9)
+        case ..<1_000_000_000: append(decimal: value / 1000, right: 8); append(byte: 0x4b)
+        case ..<100_000_000_000: append(decimal: value / 1_000_000, right: 8); append(byte: 0x4d)
+        case ..<100_000_000_000_000: append(decimal: value / 1_000_000_000, right: 8); append(byte: 0x47)
+        default: append(decimal: value / 1_000_000_000_000, right: 8); append(byte: 0x54)
         }
     }
 }
