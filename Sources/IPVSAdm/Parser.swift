@@ -373,23 +373,23 @@ struct Parser {
 
     /// `generic_opt_check`: compulsory, illegal and mutually exclusive options, in column order.
     private func checkMatrix(_ entry: CommandEntry) throws {
-        guard let row = commandMatrix[entry.command] else { return }
+        let row = commandMatrix[entry.command.rawValue]
         try check(row, columns: OptionBit.allCases, entry.options, subject: "'\(entry.command.name)' command")
     }
 
     /// ipvsadm's matrix rule, for commands and for tunnel types alike: in column order, the
     /// first `+` option missing, `x` option given, or second `1` option given is an error.
-    private func check(_ cells: [Character], columns: [OptionBit], _ options: OptionSet64, subject: String) throws {
+    private func check(_ cells: [UInt8], columns: [OptionBit], _ options: OptionSet64, subject: String) throws {
         var firstExclusive: OptionBit?
         for (cell, option) in zip(cells, columns) {
             if !options.contains(option) {
-                if cell == "+" {
+                if cell == UInt8(ascii: "+") {
                     throw Termination.fail("You need to supply the '\(option.name)' option for the \(subject)")
                 }
                 continue
             }
-            if cell == "x" { throw Termination.fail("Illegal '\(option.name)' option with the \(subject)") }
-            if cell == "1" {
+            if cell == UInt8(ascii: "x") { throw Termination.fail("Illegal '\(option.name)' option with the \(subject)") }
+            if cell == UInt8(ascii: "1") {
                 if let first = firstExclusive {
                     throw Termination.fail(
                         "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject)")

@@ -43,7 +43,7 @@ import Testing
 
     @Test func matrixRowsHaveOneColumnPerOption() {
         for command in Command.allCases {
-            #expect(commandMatrix[command]?.count == OptionBit.allCases.count)
+            #expect(commandMatrix[command.rawValue].count == OptionBit.allCases.count)
         }
     }
 

@@ -83,7 +83,8 @@ struct OptionSet64: Sendable, Equatable {
 
 /// ipvsadm's `commands_v_options`: one row per command, one column per `OptionBit`.
 /// `+` compulsory, `x` illegal, `1` at most one of the `1` options, space optional.
-let commandMatrix: [Command: [Character]] = {
+/// Indexed by `Command.rawValue`; cells are ASCII bytes (cheap to build at start-up).
+let commandMatrix: [[UInt8]] = {
     let rows: [(Command, String)] = [
         (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx"),
         (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx"),
@@ -100,10 +101,10 @@ let commandMatrix: [Command: [Character]] = {
         (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
         (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
     ]
-    var matrix: [Command: [Character]] = [:]
+    var matrix = [[UInt8]](repeating: [], count: Command.allCases.count)
     for (command, row) in rows {
-        precondition(row.count == OptionBit.allCases.count, "matrix row for \(command) has \(row.count) columns")
-        matrix[command] = Array(row)
+        precondition(row.utf8.count == OptionBit.allCases.count, "matrix row for \(command) has \(row.utf8.count) columns")
+        matrix[command.rawValue] = Array(row.utf8)
     }
     return matrix
 }()
@@ -111,5 +112,5 @@ let commandMatrix: [Command: [Character]] = {
 /// Tunnel options checked per tunnel type (`tunnel_types_v_options`): columns tun-port,
 /// tun-nocsum, tun-csum, tun-remcsum; rows ipip, gue, gre.
 let tunnelOptionColumns: [OptionBit] = [.tunPort, .tunNoCsum, .tunCsum, .tunRemCsum]
-let tunnelMatrix: [[Character]] = [Array("xxxx"), Array("+111"), Array("x11x")]
+let tunnelMatrix: [[UInt8]] = [Array("xxxx".utf8), Array("+111".utf8), Array("x11x".utf8)]
 let tunnelTypeNames = ["ipip", "gue", "gre"]

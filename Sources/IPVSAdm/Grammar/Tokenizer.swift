@@ -43,17 +43,16 @@ struct Tokenizer {
         next > 0 ? words[next - 1] : ""
     }
 
-    private static let byShort: [Character: OptionSpec] = {
-        var map: [Character: OptionSpec] = [:]
-        for spec in optionTable { if let short = spec.short, map[short] == nil { map[short] = spec } }
-        return map
-    }()
+    /// The first option with this letter (a scan: a process parses a few options once, so
+    /// building lookup tables would cost more than it saves).
+    private static func byShort(_ letter: Character) -> OptionSpec? {
+        optionTable.first { $0.short == letter }
+    }
 
-    private static let byLong: [Substring: OptionSpec] = {
-        var map: [Substring: OptionSpec] = [:]
-        for spec in optionTable { if let long = spec.long, map[Substring(long)] == nil { map[Substring(long)] = spec } }
-        return map
-    }()
+    /// The first option with this long name.
+    private static func byLong(_ name: Substring) -> OptionSpec? {
+        optionTable.first { $0.long.map { name == $0[...] } ?? false }
+    }
 
     /// The next option, nil at the end of the words, or a popt failure.
     mutating func nextOption() throws(Failure) -> Option? {
@@ -85,7 +84,7 @@ struct Tokenizer {
             name = body[..<equals]
             attached = body[body.index(after: equals)...]
         }
-        guard let spec = Tokenizer.byLong[name] else { throw .unknownOption }
+        guard let spec = Tokenizer.byLong(name) else { throw .unknownOption }
         switch spec.argument {
         case .none:
             if attached != nil { throw .unwantedArgument }
@@ -103,7 +102,7 @@ struct Tokenizer {
 
     private mutating func nextShort() throws(Failure) -> Option {
         let letter = bundle.removeFirst()
-        guard let spec = Tokenizer.byShort[letter] else {
+        guard let spec = Tokenizer.byShort(letter) else {
             bundle = ""
             throw .unknownOption
         }
