@@ -12,6 +12,8 @@ let package = Package(
     name: "ipvsadm",
     products: [
         .executable(name: "ipvsadm", targets: ["ipvsadm"]),
+        // Not installed: the benchmark's floor (Scripts/bench).
+        .executable(name: "ipvsadm-floor", targets: ["ipvsadm-floor"]),
     ],
     targets: [
         .systemLibrary(
@@ -24,6 +26,7 @@ let package = Package(
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
         .executableTarget(name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+        .executableTarget(name: "ipvsadm-floor", dependencies: ["IPVS", "IPVSNetlink"], swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
         .testTarget(

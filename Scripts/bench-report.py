@@ -192,13 +192,18 @@ def baseline_ms(doc):
 
 
 def md_floor(doc, rows):
-    lines = ["| shape | requests | floor wall ms (min) | floor sys ms | ours -Ln ms (sys) | oracle -Ln ms (sys) |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| shape | requests | floor wall ms (min) | floor sys ms | ipvsadm-floor process ms (sys) "
+             "| ours -Ln ms (sys) | oracle -Ln ms (sys) | ours / ipvsadm-floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for f, ln in floor_rows(doc, rows):
-        lines.append("| %s | %d | %s | %s | %s | %s |" % (
+        procs = [x["process"] for x in doc.get("floors", []) if x["shape"] == f["shape"] and "process" in x]
+        p = min(procs, key=lambda p: p["wall_ms"]) if procs else None
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
             f["shape"], f["requests"], fmt_ms(f["wall_ms"]), fmt_ms(f["sys_ms"]),
+            "%s (%s)" % (fmt_ms(p["wall_ms"]), fmt_ms(p["sys_ms"])) if p else "-",
             "%s (%s)" % (fmt_ms(ln["ours_ms"]), fmt_ms(ln["ours_sys_ms"])) if ln else "-",
-            "%s (%s)" % (fmt_ms(ln["oracle_ms"]), fmt_ms(ln["oracle_sys_ms"])) if ln else "-"))
+            "%s (%s)" % (fmt_ms(ln["oracle_ms"]), fmt_ms(ln["oracle_sys_ms"])) if ln else "-",
+            "%.2f" % (ln["ours_ms"] / p["wall_ms"]) if ln and p and p["wall_ms"] else "-"))
     return "\n".join(lines)
 
 

@@ -204,6 +204,20 @@ public final class NetlinkBackend: IPVSBackend {
         return result
     }
 
+    /// The floor of a listing, for the benchmark: the requests of `-Ln` (the services dump,
+    /// then one destinations dump per service) back to back on this socket, with the
+    /// replies received but not decoded (beyond the service keys) and nothing printed.
+    /// Returns the number of reply messages.
+    public func issueListingRequests() throws(IPVSError) -> Int {
+        let services = try services()
+        var messages = services.count
+        for service in services {
+            messages += try request(
+                .getDestinations, .getDestination, dump: true, IPVSCodec.destinationsRequest(service.key)).count
+        }
+        return messages
+    }
+
     public func timeouts() throws(IPVSError) -> Timeouts {
         let messages = try request(.getTimeouts, .getConfig)
         return try decode(.getTimeouts) { () throws(MalformedReply) in try IPVSCodec.decodeTimeouts(messages) }
