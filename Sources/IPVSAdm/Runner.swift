@@ -197,19 +197,20 @@ final class Runner {
             stdout.write("IP Virtual Server version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
                 + "\(info.version & 0xff) (size=\(Int32(bitPattern: info.connectionTableSize)))\n")
         }
-        var table: [(VirtualService, [Destination])]
+        let table: [(VirtualService, [Destination])]
         do {
             table = try backend.servicesWithDestinations()
         } catch {
             throw Termination.exit(status: 1, stderr: error.message + "\n")
         }
-        if !format.noSort {
-            Sorting.mergeSort(&table, key: { Sorting.ServiceOrderKey($0.0) }, by: Sorting.compareServices)
-        }
+        let order = format.noSort
+            ? Array(table.indices)
+            : Sorting.sortedOrder(table, key: { Sorting.ServiceOrderKey($0.0) }, by: Sorting.compareServices)
         let renderer = ListRenderer(format: format, resolver: resolver)
         var out = TextBuffer()
         out.append(renderer.title)
-        for (service, destinations) in table {
+        for index in order {
+            let (service, destinations) = table[index]
             renderer.render(service, destinations, into: &out)
             if out.count > 1 << 16 {
                 stdout.write(utf8: out.bytes)

@@ -9,12 +9,12 @@ import IPVS
 enum Sorting {
     /// The merge sort of glibc's `msort_with_tmp`: halves of n/2 and n - n/2, ties keep
     /// the left element first. It compares each element's `key` (extracted once, so the
-    /// comparisons touch only small plain values) and orders positions, then moves each
-    /// element once.
-    static func mergeSort<T, Key>(_ items: inout [T], key: (T) -> Key, by compare: (Key, Key) -> Int32) {
-        guard items.count > 1 else { return }
+    /// comparisons touch only small plain values) and orders positions: the caller visits
+    /// the items in that order, nothing is moved or copied.
+    static func sortedOrder<T, Key>(_ items: [T], key: (T) -> Key, by compare: (Key, Key) -> Int32) -> [Int] {
+        var order = Array(items.indices)
+        guard items.count > 1 else { return order }
         let keys = items.map(key)
-        var order = Array(0..<items.count)
         var scratch = order
         keys.withUnsafeBufferPointer { keys in
             order.withUnsafeMutableBufferPointer { positions in
@@ -23,7 +23,7 @@ enum Sorting {
                 }
             }
         }
-        items = order.map { items[$0] }
+        return order
     }
 
     private static func sort(

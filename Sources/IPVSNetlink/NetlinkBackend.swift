@@ -170,9 +170,12 @@ public final class NetlinkBackend: IPVSBackend {
     /// is such an artefact, and only its first copy is kept.
     public func services() throws(IPVSError) -> [VirtualService] {
         let messages = try request(.getServices, .getService, dump: true)
-        let services = try decode(.getServices) { () throws(MalformedReply) in try IPVSCodec.decodeServices(messages) }
+        var services = try decode(.getServices) { () throws(MalformedReply) in
+            try IPVSCodec.decodeServices(messages)
+        }
         var seen = Set<ServiceKey>(minimumCapacity: services.count)
-        return services.filter { seen.insert($0.key).inserted }
+        services.removeAll { !seen.insert($0.key).inserted }
+        return services
     }
 
     /// The non-dump GET_SERVICE, with the full nest libipvs sends (empty scheduler,
@@ -197,8 +200,10 @@ public final class NetlinkBackend: IPVSBackend {
     }
 
     public func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])] {
+        let services = try services()
         var result: [(VirtualService, [Destination])] = []
-        for service in try services() {
+        result.reserveCapacity(services.count)
+        for service in services {
             result.append((service, try destinations(of: service)))
         }
         return result

@@ -172,9 +172,9 @@ struct ListRenderer {
         if format.noSort || destinations.count < 2 {
             for destination in destinations { render(destination, of: service, label: label, into: &out) }
         } else {
-            var sorted = destinations
-            Sorting.mergeSort(&sorted, key: Sorting.DestinationOrderKey.init, by: Sorting.compareDestinations)
-            for destination in sorted { render(destination, of: service, label: label, into: &out) }
+            let order = Sorting.sortedOrder(
+                destinations, key: Sorting.DestinationOrderKey.init, by: Sorting.compareDestinations)
+            for index in order { render(destinations[index], of: service, label: label, into: &out) }
         }
     }
 
