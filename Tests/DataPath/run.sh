@@ -11,6 +11,8 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=topology.sh
 . "$here/topology.sh"
+# shellcheck source=selftest-topology.sh
+. "$here/selftest-topology.sh"
 
 passed=0 failed=0
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
@@ -393,8 +395,62 @@ ARGS
     else fail "$name" "${#bad[@]} of $n differ: $(printf '[%s] ' "${bad[@]}")"; fi
 }
 
+# --- the kernel selftest's shape (selftest-topology.sh) --------------------------------------
+# One client, one director, one real server in namespaces of their own (ipvs-ns0/1/2), the
+# service VIP:8080 -> RIP:8080 programmed by the ipvsadm under test, and payload files sent
+# through it with socat and compared with cmp on the real server: the selftest's 32 bytes, and
+# 1 MiB (many segments; in TUN the director's ICMP "fragmentation needed" makes the client's
+# segments fit the ipip encapsulation).
+ST_SIZES="32 1048576"
+_bytes() { if (( $1 % 1048576 == 0 )); then echo "$(($1 / 1048576)) MiB"; elif (( $1 % 1024 == 0 )); then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
+_selftest() {   # MODE METHOD NAME [FORWARDING-FLAG]
+    local mode=$1 method=$2 name=$3 flag=${4:-} d="$LVS_RUN/selftest" svc="$ST_VIP:$ST_PORT"
+    local tab conns n size sent=() bad="" rx=""
+    if ! st_setup "$mode"; then fail "$name" "topology failed"; st_teardown; return; fi
+    # shellcheck disable=SC2086
+    if ! on "$ST_NS1" ipvsadm -A -t "$svc" -s rr \
+       || ! on "$ST_NS1" ipvsadm -a -t "$svc" -r "$ST_RIP:$ST_PORT" $flag; then
+        fail "$name" "programming failed"; on "$ST_NS1" ipvsadm -Ln 2>&1 | show; st_teardown; return
+    fi
+    mkdir -p "$d"
+    for size in $ST_SIZES; do
+        head -c "$size" /dev/urandom > "$d/in.$size"
+        if ! st_send "$d/in.$size" "$d/out.$size"; then
+            bad="$bad, $(_bytes "$size"): socat failed ($(tail -n1 "$d/out.$size.err" 2>/dev/null | sed 's/^.* E //'))"
+        elif ! cmp "$d/in.$size" "$d/out.$size" > "$d/cmp" 2>&1; then
+            bad="$bad, $(_bytes "$size"): received $(stat -c %s "$d/out.$size" 2>/dev/null) B, $(cat "$d/cmp")"
+        else sent+=("$(_bytes "$size")"); fi
+    done
+    tab=$(on "$ST_NS1" ipvsadm -Ln 2>&1); conns=$(on "$ST_NS1" ipvsadm -Lnc 2>&1)
+    n=$(grep -Ec "^TCP .* $ST_CIP:[0-9]+ +$svc +$ST_RIP:$ST_PORT\$" <<<"$conns")
+    [ "$mode" = tun ] && rx=$(on "$ST_NS2" cat /sys/class/net/tunl0/statistics/rx_packets)
+    if [ -n "$bad" ]; then
+        fail "$name" "${bad#, }"; { echo "ipvsadm -Ln:"; echo "$tab"; echo "ipvsadm -Lnc:"; echo "$conns"; } | show
+    elif ! grep -Eq -- "^TCP +$svc +rr( |$)" <<<"$tab" \
+         || ! grep -Eq -- "-> $ST_RIP:$ST_PORT +$method +1 " <<<"$tab"; then
+        fail "$name" "the table does not list $svc rr -> $ST_RIP:$ST_PORT $method"; show <<<"$tab"
+    elif [ "$n" != "$(wc -w <<<"$ST_SIZES")" ]; then
+        fail "$name" "ipvsadm -Lnc: $n connections $ST_CIP -> $svc -> $ST_RIP:$ST_PORT"; show <<<"$conns"
+    elif [ "$mode" = tun ] && ! [ "${rx:-0}" -gt 0 ] 2>/dev/null; then
+        fail "$name" "nothing came in on the real server's tunl0 (rx_packets ${rx:-?})"
+    else
+        pass "$name ($(IFS=+; echo "${sent[*]}") identical; $n connections in -Lnc${rx:+; tunl0 rx $rx packets})"
+    fi
+    st_teardown
+}
+
+t_selftest_dr() {  # the selftest's DR: -a without a forwarding option is -g
+    _selftest dr Route "selftest-dr: kernel selftest topology, DR (-a with no method, i.e. -g): payloads arrive intact"
+}
+t_selftest_nat() {
+    _selftest nat Masq "selftest-nat: kernel selftest topology, NAT (-m): payloads arrive intact" -m
+}
+t_selftest_tun() {
+    _selftest tun Tunnel "selftest-tun: kernel selftest topology, TUN (-i, ipip): payloads arrive intact" -i
+}
+
 DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle"
-ALL_TESTS="$DR_TESTS nat tun"
+ALL_TESTS="$DR_TESTS nat tun selftest-dr selftest-nat selftest-tun"
 
 # --- main ------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then echo "$ALL_TESTS"; exit 0; fi
