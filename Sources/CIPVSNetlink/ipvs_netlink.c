@@ -1,8 +1,10 @@
 // Generic-netlink transport for the IPVS family, on libnl-3.
 //
-// One handle = one socket + the resolved family id + one callback set, kept for the whole
-// process. Every request waits for its own completion (ACK, DONE or error) so the socket
-// is always clean for the next one.
+// One handle = one socket + the resolved family id + one receive buffer, kept for the whole
+// process. libnl opens the socket and resolves the family; requests are framed here and
+// replies read with one recvmsg per datagram into that buffer (no per-message copies).
+// Every request waits for its own completion (ACK, DONE or error) so the socket is always
+// clean for the next one.
 
 #include "CIPVSNetlink.h"
 
@@ -35,20 +37,14 @@
 // No reply within this long is a failure, not a hang.
 #define IPVS_NL_RECV_TIMEOUT_S 60
 
-/// The progress of the request in flight, updated by the receive callbacks.
-struct ipvs_nl_exchange {
-    uint32_t seq;            // sequence number of the request
-    int family;              // expected nlmsg_type of data messages
-    int done;                // ACK, DONE or NLMSG_ERROR seen
-    int error;               // 0 or a positive errno (kernel's, or ours for local failures)
-    ipvs_nl_buffer *reply;   // where data messages go (may be NULL)
-};
-
 struct ipvs_nl {
     struct nl_sock *sock;
-    struct nl_cb *cb;
+    int fd;
     int family;
-    struct ipvs_nl_exchange exchange;
+    uint32_t port;           // our netlink port id (nlmsg_pid of our requests)
+    uint32_t seq;            // sequence number of the request in flight
+    int pending;             // a request was sent and is not complete yet
+    unsigned char *rx;       // one receive buffer for the life of the handle
 };
 
 // The single translation of libnl's NLE_* codes into errnos. Positive NLE in, positive
@@ -105,63 +101,6 @@ static int buffer_append_record(ipvs_nl_buffer *buffer, const void *bytes, uint3
     return 0;
 }
 
-static int on_seq_check(struct nl_msg *msg, void *arg) {
-    struct ipvs_nl_exchange *exchange = arg;
-    // A message for an earlier request cannot be ours; drop it rather than misattribute it.
-    return nlmsg_hdr(msg)->nlmsg_seq == exchange->seq ? NL_OK : NL_SKIP;
-}
-
-static int on_valid(struct nl_msg *msg, void *arg) {
-    struct ipvs_nl_exchange *exchange = arg;
-    struct nlmsghdr *hdr = nlmsg_hdr(msg);
-    if (hdr->nlmsg_type != exchange->family) return NL_SKIP;
-    if (nlmsg_datalen(hdr) < GENL_HDRLEN) {
-        if (!exchange->error) exchange->error = EINVAL;
-        return NL_SKIP;
-    }
-    if (!exchange->reply) return NL_OK;
-    struct genlmsghdr *genl = nlmsg_data(hdr);
-    int length = genlmsg_attrlen(genl, 0);
-    if (length < 0) length = 0;
-    if (buffer_append_record(exchange->reply, genlmsg_attrdata(genl, 0), (uint32_t)length)
-        && !exchange->error) {
-        exchange->error = ENOMEM;
-    }
-    return NL_OK;
-}
-
-static int on_ack(struct nl_msg *msg, void *arg) {
-    (void)msg;
-    struct ipvs_nl_exchange *exchange = arg;
-    exchange->done = 1;
-    return NL_STOP;
-}
-
-static int on_finish(struct nl_msg *msg, void *arg) {
-    struct ipvs_nl_exchange *exchange = arg;
-    struct nlmsghdr *hdr = nlmsg_hdr(msg);
-    // NLMSG_DONE carries the dump's final status as an int; negative means it failed.
-    if (nlmsg_datalen(hdr) >= (int)sizeof(int)) {
-        int status;
-        memcpy(&status, nlmsg_data(hdr), sizeof(status));
-        if (status < 0 && !exchange->error) exchange->error = -status;
-    }
-    exchange->done = 1;
-    return NL_STOP;
-}
-
-static int on_error(struct sockaddr_nl *who, struct nlmsgerr *err, void *arg) {
-    (void)who;
-    struct ipvs_nl_exchange *exchange = arg;
-    if (err->error < 0) {
-        exchange->error = -err->error;
-    } else if (err->error > 0) {
-        exchange->error = err->error;
-    }
-    exchange->done = 1;
-    return NL_STOP;
-}
-
 int ipvs_nl_open(ipvs_nl **out) {
     *out = NULL;
     ipvs_nl *nl = calloc(1, sizeof(*nl));
@@ -169,23 +108,21 @@ int ipvs_nl_open(ipvs_nl **out) {
 
     int rc = 0;
     nl->sock = nl_socket_alloc();
-    nl->cb = nl_cb_alloc(NL_CB_DEFAULT);
-    if (!nl->sock || !nl->cb) {
+    nl->rx = malloc(IPVS_NL_MSG_BUF_SIZE);
+    if (!nl->sock || !nl->rx) {
         rc = -ENOMEM;
         goto fail;
     }
     // Completion is tracked here (NLM_F_ACK is set by hand on every request).
     nl_socket_disable_auto_ack(nl->sock);
-    nl_socket_disable_msg_peek(nl->sock);
 
     int nle = genl_connect(nl->sock);
     if (nle < 0) {
         rc = -errno_from_nle(nle);
         goto fail;
     }
-    if (nl_socket_set_msg_buf_size(nl->sock, IPVS_NL_MSG_BUF_SIZE) < 0 ||
-        nl_socket_set_buffer_size(nl->sock, IPVS_NL_RCVBUF, IPVS_NL_SNDBUF) < 0) {
-        // Not fatal: libnl's defaults still work, only less efficiently.
+    if (nl_socket_set_buffer_size(nl->sock, IPVS_NL_RCVBUF, IPVS_NL_SNDBUF) < 0) {
+        // Not fatal: the defaults still work, only with smaller batches in flight.
     }
 
     int fd = nl_socket_get_fd(nl->sock);
@@ -202,13 +139,8 @@ int ipvs_nl_open(ipvs_nl **out) {
         goto fail;
     }
     nl->family = family;
-
-    struct ipvs_nl_exchange *exchange = &nl->exchange;
-    nl_cb_set(nl->cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, on_seq_check, exchange);
-    nl_cb_set(nl->cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, exchange);
-    nl_cb_set(nl->cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, exchange);
-    nl_cb_set(nl->cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, exchange);
-    nl_cb_err(nl->cb, NL_CB_CUSTOM, on_error, exchange);
+    nl->fd = fd;
+    nl->port = nl_socket_get_local_port(nl->sock);
 
     *out = nl;
     return 0;
@@ -220,53 +152,125 @@ fail:
 
 void ipvs_nl_close(ipvs_nl *nl) {
     if (!nl) return;
-    if (nl->cb) nl_cb_put(nl->cb);
     if (nl->sock) nl_socket_free(nl->sock);
+    free(nl->rx);
     free(nl);
+}
+
+// Writes the header of one request at `buffer` (room for the attributes included) and
+// returns its aligned length.
+static size_t put_request(ipvs_nl *nl, unsigned char *buffer, uint8_t cmd, int flags, const void *attrs,
+                          size_t attrs_len, uint32_t seq) {
+    struct nlmsghdr *hdr = (struct nlmsghdr *)buffer;
+    size_t length = NLMSG_HDRLEN + GENL_HDRLEN + attrs_len;
+    memset(buffer, 0, NLMSG_HDRLEN + GENL_HDRLEN);
+    hdr->nlmsg_len = (uint32_t)length;
+    hdr->nlmsg_type = (uint16_t)nl->family;
+    hdr->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags);
+    hdr->nlmsg_seq = seq;
+    hdr->nlmsg_pid = nl->port;
+    struct genlmsghdr *genl = (struct genlmsghdr *)(buffer + NLMSG_HDRLEN);
+    genl->cmd = cmd;
+    genl->version = IPVS_NL_FAMILY_VERSION;
+    if (attrs_len) memcpy(buffer + NLMSG_HDRLEN + GENL_HDRLEN, attrs, attrs_len);
+    memset(buffer + length, 0, NLMSG_ALIGN(length) - length);
+    return NLMSG_ALIGN(length);
+}
+
+// One datagram from the kernel into nl->rx: its length, or -errno. A datagram larger than
+// the buffer would be cut (the kernel never builds one: its dump messages stay under 32 KiB).
+static int receive_datagram(ipvs_nl *nl) {
+    for (;;) {
+        struct iovec iov = {.iov_base = nl->rx, .iov_len = IPVS_NL_MSG_BUF_SIZE};
+        struct sockaddr_nl from;
+        struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t received = recvmsg(nl->fd, &msg, 0);
+        if (received < 0) {
+            if (errno == EINTR) continue;
+            return -EINVAL;  // includes the receive timeout (EAGAIN): a transport failure
+        }
+        if (msg.msg_flags & MSG_TRUNC) return -EINVAL;
+        if (from.nl_pid != 0) continue;  // only the kernel talks to us
+        return (int)received;
+    }
+}
+
+int ipvs_nl_send(ipvs_nl *nl, uint8_t cmd, int flags, const void *attrs, size_t attrs_len) {
+    if (attrs_len > 0 && !attrs) return -EINVAL;
+    if (attrs_len > (size_t)IPVS_NL_MSG_BUF_SIZE) return -EMSGSIZE;
+    size_t size = NLMSG_ALIGN(NLMSG_HDRLEN + GENL_HDRLEN + attrs_len);
+    unsigned char stack[512];
+    unsigned char *buffer = size <= sizeof(stack) ? stack : malloc(size);
+    if (!buffer) return -ENOMEM;
+    nl->seq = nl_socket_use_seq(nl->sock);
+    size_t length = put_request(nl, buffer, cmd, flags, attrs, attrs_len, nl->seq);
+    int sent = nl_sendto(nl->sock, buffer, length);
+    if (buffer != stack) free(buffer);
+    nl->pending = sent >= 0;
+    return sent < 0 ? -EINVAL : 0;
+}
+
+int ipvs_nl_receive(ipvs_nl *nl, ipvs_nl_buffer *reply, int *done) {
+    *done = 0;
+    if (!nl->pending) return -EINVAL;
+    int received = receive_datagram(nl);
+    if (received < 0) {
+        nl->pending = 0;
+        *done = 1;
+        return received;
+    }
+    int error = 0;
+    int remaining = received;
+    for (struct nlmsghdr *hdr = (struct nlmsghdr *)nl->rx; nlmsg_ok(hdr, remaining);
+         hdr = nlmsg_next(hdr, &remaining)) {
+        // A message for an earlier request cannot be ours; drop it rather than misattribute it.
+        if (hdr->nlmsg_seq != nl->seq) continue;
+        if (hdr->nlmsg_type == NLMSG_ERROR) {
+            // An acknowledgement (error 0) or the kernel's verdict.
+            if (nlmsg_datalen(hdr) >= (int)sizeof(struct nlmsgerr)) {
+                const struct nlmsgerr *err = nlmsg_data(hdr);
+                if (err->error && !error) error = err->error < 0 ? -err->error : err->error;
+            } else if (!error) {
+                error = EINVAL;
+            }
+            *done = 1;
+        } else if (hdr->nlmsg_type == NLMSG_DONE) {
+            // NLMSG_DONE carries the dump's final status as an int; negative means it failed.
+            if (nlmsg_datalen(hdr) >= (int)sizeof(int)) {
+                int status;
+                memcpy(&status, nlmsg_data(hdr), sizeof(status));
+                if (status < 0 && !error) error = -status;
+            }
+            *done = 1;
+        } else if (hdr->nlmsg_type == nl->family) {
+            if (nlmsg_datalen(hdr) < GENL_HDRLEN) {
+                if (!error) error = EINVAL;
+                continue;
+            }
+            if (!reply) continue;
+            int length = nlmsg_datalen(hdr) - GENL_HDRLEN;
+            if (buffer_append_record(reply, (unsigned char *)nlmsg_data(hdr) + GENL_HDRLEN, (uint32_t)length) &&
+                !error) {
+                error = ENOMEM;
+            }
+        }
+        if (*done) break;
+    }
+    if (*done) nl->pending = 0;
+    return -error;
 }
 
 int ipvs_nl_transact(ipvs_nl *nl, uint8_t cmd, int flags, const void *attrs, size_t attrs_len,
                      ipvs_nl_buffer *reply) {
-    if (attrs_len > 0 && !attrs) return -EINVAL;
-    if (attrs_len > (size_t)IPVS_NL_MSG_BUF_SIZE) return -EMSGSIZE;
-
-    struct nl_msg *msg = nlmsg_alloc_size(NLMSG_HDRLEN + GENL_HDRLEN + NLMSG_ALIGN(attrs_len) + 64);
-    if (!msg) return -ENOMEM;
-    if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags | NLM_F_ACK, cmd,
-                     IPVS_NL_FAMILY_VERSION) ||
-        (attrs_len > 0 && nlmsg_append(msg, (void *)attrs, attrs_len, NLMSG_ALIGNTO) < 0)) {
-        nlmsg_free(msg);
-        return -ENOMEM;
+    int rc = ipvs_nl_send(nl, cmd, flags, attrs, attrs_len);
+    if (rc < 0) return rc;
+    int done = 0;
+    int first_error = 0;
+    while (!done) {
+        rc = ipvs_nl_receive(nl, reply, &done);
+        if (rc < 0 && !first_error) first_error = rc;
     }
-
-    struct ipvs_nl_exchange *exchange = &nl->exchange;
-    exchange->family = nl->family;
-    exchange->done = 0;
-    exchange->error = 0;
-    exchange->reply = reply;
-
-    // nl_send_auto fills in port, NLM_F_REQUEST and the next sequence number.
-    int sent = nl_send_auto(nl->sock, msg);
-    exchange->seq = nlmsg_hdr(msg)->nlmsg_seq;
-    nlmsg_free(msg);
-    if (sent < 0) {
-        exchange->reply = NULL;
-        return -EINVAL;
-    }
-
-    int rc = 0;
-    while (!exchange->done) {
-        int received = nl_recvmsgs(nl->sock, nl->cb);
-        if (received < 0 && !exchange->done) {
-            // A failure of the transport, not a kernel verdict (the socket may now be
-            // out of step; the next request's sequence check discards stale messages).
-            rc = -EINVAL;
-            break;
-        }
-    }
-    if (rc == 0 && exchange->error) rc = -exchange->error;
-    exchange->reply = NULL;
-    return rc;
+    return first_error;
 }
 
 // Records the acknowledgements found in one received datagram. Returns how many of the
@@ -314,26 +318,14 @@ static int transact_window(ipvs_nl *nl, const ipvs_nl_request *requests, size_t 
     }
     memset(pending, 1, count);
 
-    uint32_t port = nl_socket_get_local_port(nl->sock);
     uint32_t first_seq = 0;
     size_t offset = 0;
     for (size_t i = 0; i < count; i++) {
-        struct nlmsghdr *hdr = (struct nlmsghdr *)(buffer + offset);
-        size_t length = NLMSG_HDRLEN + GENL_HDRLEN + requests[i].attrs_len;
-        hdr->nlmsg_len = (uint32_t)length;
-        hdr->nlmsg_type = (uint16_t)nl->family;
-        hdr->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | requests[i].flags);
-        hdr->nlmsg_seq = nl_socket_use_seq(nl->sock);
-        hdr->nlmsg_pid = port;
-        if (i == 0) first_seq = hdr->nlmsg_seq;
-        struct genlmsghdr *genl = (struct genlmsghdr *)(buffer + offset + NLMSG_HDRLEN);
-        genl->cmd = requests[i].cmd;
-        genl->version = IPVS_NL_FAMILY_VERSION;
-        if (requests[i].attrs_len) {
-            memcpy(buffer + offset + NLMSG_HDRLEN + GENL_HDRLEN, requests[i].attrs, requests[i].attrs_len);
-        }
+        uint32_t seq = nl_socket_use_seq(nl->sock);
+        if (i == 0) first_seq = seq;
+        offset += put_request(nl, buffer + offset, requests[i].cmd, requests[i].flags, requests[i].attrs,
+                              requests[i].attrs_len, seq);
         statuses[i] = -EINVAL;
-        offset += NLMSG_ALIGN(length);
     }
 
     int rc = 0;
@@ -342,16 +334,12 @@ static int transact_window(ipvs_nl *nl, const ipvs_nl_request *requests, size_t 
 
     size_t outstanding = rc == 0 ? count : 0;
     while (outstanding > 0) {
-        unsigned char *data = NULL;
-        struct sockaddr_nl from;
-        int received = nl_recv(nl->sock, &from, &data, NULL);
-        if (received <= 0) {
-            free(data);
-            rc = -EINVAL;
+        int received = receive_datagram(nl);
+        if (received < 0) {
+            rc = received;
             break;
         }
-        outstanding -= batch_collect(data, received, first_seq, count, statuses, pending);
-        free(data);
+        outstanding -= batch_collect(nl->rx, received, first_seq, count, statuses, pending);
     }
     free(pending);
     return rc;

@@ -168,11 +168,24 @@ public final class NetlinkBackend: IPVSBackend {
     /// service table, which all network namespaces share: a change elsewhere between two
     /// reads can repeat an entry. A service key is unique in a namespace, so a repeated key
     /// is such an artefact, and only its first copy is kept.
+    ///
+    /// The reply is decoded datagram by datagram, so the raw dump is never held whole.
     public func services() throws(IPVSError) -> [VirtualService] {
-        let messages = try request(.getServices, .getService, dump: true)
-        var services = try decode(.getServices) { () throws(MalformedReply) in
-            try IPVSCodec.decodeServices(messages)
+        var services: [VirtualService] = []
+        var malformed = false
+        do throws(NetlinkSocket.Failure) {
+            try socket.transact(.getService, dump: true, attributes: []) { messages in
+                guard !malformed else { return }
+                do {
+                    services += try IPVSCodec.decodeServices(messages)
+                } catch {
+                    malformed = true
+                }
+            }
+        } catch {
+            throw IPVSError(.getServices, errno: error.errno)
         }
+        if malformed { throw IPVSError(.getServices, errno: EINVAL) }
         var seen = Set<ServiceKey>(minimumCapacity: services.count)
         services.removeAll { !seen.insert($0.key).inserted }
         return services

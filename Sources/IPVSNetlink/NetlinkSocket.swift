@@ -26,15 +26,39 @@ struct NetlinkSocket: ~Copyable {
     func transact(
         _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8] = []
     ) throws(Failure) -> [ArraySlice<UInt8>] {
+        var messages: [ArraySlice<UInt8>] = []
+        try transact(command, dump: dump, attributes: attributes) { messages += $0 }
+        return messages
+    }
+
+    /// Like `transact`, but hands over the reply one datagram at a time (the attributes of
+    /// its messages, in order), so that a reply of thousands of entries is decoded as it
+    /// arrives and never held whole. A failure still lets the request finish.
+    func transact(
+        _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8],
+        eachDatagram body: ([ArraySlice<UInt8>]) -> Void
+    ) throws(Failure) {
+        let flags: Int32 = dump ? IPVS_NL_F_DUMP : 0
+        let sent = attributes.withUnsafeBytes { raw in
+            ipvs_nl_send(handle, command.rawValue, flags, raw.baseAddress, raw.count)
+        }
+        guard sent == 0 else { throw Failure(errno: -sent) }
         var reply = ipvs_nl_buffer()
         defer { ipvs_nl_buffer_free(&reply) }
-        let flags: Int32 = dump ? IPVS_NL_F_DUMP : 0
-        let rc = attributes.withUnsafeBytes { raw in
-            ipvs_nl_transact(handle, command.rawValue, flags, raw.baseAddress, raw.count, &reply)
+        var failure: Int32 = 0
+        var done: Int32 = 0
+        while done == 0 {
+            reply.length = 0
+            let rc = ipvs_nl_receive(handle, &reply, &done)
+            if rc != 0 {
+                if failure == 0 { failure = -rc }
+                continue
+            }
+            if let data = reply.data, reply.length > 0 {
+                body(Self.records(UnsafeRawBufferPointer(start: data, count: reply.length)))
+            }
         }
-        guard rc == 0 else { throw Failure(errno: -rc) }
-        guard let data = reply.data, reply.length > 0 else { return [] }
-        return Self.records(UnsafeRawBufferPointer(start: data, count: reply.length))
+        if failure != 0 { throw Failure(errno: failure) }
     }
 
     /// The most bytes of encoded requests one `transactBatch` call may carry.

@@ -60,6 +60,15 @@ int ipvs_nl_transact(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags,
                      const void *_Nullable attrs, size_t attrs_len,
                      ipvs_nl_buffer *_Nullable reply);
 
+/// The two halves of `ipvs_nl_transact`, for replies too large to hold at once (a dump of
+/// thousands of services): `ipvs_nl_send` sends the request; each `ipvs_nl_receive` then
+/// reads one datagram of its reply and appends that datagram's data records to `reply`
+/// (same format as above; the caller empties it between calls), and sets `*done` once the
+/// request is complete. Every request must be received to completion before the next one.
+/// Both return 0 or `-errno`, as `ipvs_nl_transact` does.
+int ipvs_nl_send(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags, const void *_Nullable attrs, size_t attrs_len);
+int ipvs_nl_receive(ipvs_nl *_Nonnull nl, ipvs_nl_buffer *_Nullable reply, int *_Nonnull done);
+
 /// One request of a batch: command, extra `nlmsg_flags` (not `IPVS_NL_F_DUMP`), attributes.
 typedef struct ipvs_nl_request {
     uint8_t cmd;
