@@ -192,7 +192,9 @@ topo_tun() {
 }
 
 # ask_udp N [ADDR [PORT]]: N UDP queries from the client, each from a new socket (so a new
-# source port, a new IPVS connection); one answer per line, "-" when none came within 5 s.
+# source port, a new IPVS connection); one answer per line, "-" when none came. A query
+# unanswered within 5 s is sent again from the same socket (same connection, same real
+# server), up to 3 times: under emulation the first datagram can be lost while ARP resolves.
 # One python3 process for all queries (a shell cannot read one datagram with a timeout).
 ask_udp() {
     local n=$1 addr=${2:-$LVS_VIP} port=${3:-53}
@@ -202,13 +204,16 @@ n, addr, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 for _ in range(n):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(5)
-    try:
-        s.sendto(b"q\n", (addr, port))
-        print(s.recv(512).decode().strip() or "-", flush=True)
-    except OSError:
-        print("-", flush=True)
-    finally:
-        s.close()
+    answer = "-"
+    for attempt in range(3):
+        try:
+            s.sendto(b"q\n", (addr, port))
+            answer = s.recv(512).decode().strip() or "-"
+            break
+        except OSError:
+            continue
+    s.close()
+    print(answer, flush=True)
 ' "$n" "$addr" "$port"
 }
 
