@@ -78,6 +78,10 @@ public final class NetlinkBackend: IPVSBackend {
         }
     }
 
+    /// Makes the socket read `bytes` at a time: below the kernel's datagram size, the first
+    /// dump is cut, and must be recovered (for tests).
+    func setReadSize(_ bytes: Int) { socket.setReadSize(bytes) }
+
     /// Version and connection-table size, as read at start-up (they cannot change while
     /// the module is loaded, so no second GET_INFO is sent).
     public func info() throws(IPVSError) -> IPVSInfo { cachedInfo }
@@ -174,7 +178,13 @@ public final class NetlinkBackend: IPVSBackend {
         var services: [VirtualService] = []
         var malformed = false
         do throws(NetlinkSocket.Failure) {
-            try socket.transact(.getService, dump: true, attributes: []) { messages in
+            try socket.transact(
+                .getService, dump: true, attributes: [],
+                restart: {
+                    services.removeAll()
+                    malformed = false
+                }
+            ) { messages in
                 guard !malformed else { return }
                 do {
                     services += try IPVSCodec.decodeServices(messages)

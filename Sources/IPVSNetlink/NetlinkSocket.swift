@@ -1,4 +1,5 @@
 import CIPVSNetlink
+import Glibc
 
 /// The process's generic-netlink socket for the IPVS family. The only Swift code that
 /// touches the C shim: it owns the handle and turns the shim's `-errno` results into
@@ -21,44 +22,58 @@ struct NetlinkSocket: ~Copyable {
 
     deinit { ipvs_nl_close(handle) }
 
+    /// The size of the socket's reads (tests of the recovery from a cut datagram).
+    func setReadSize(_ bytes: Int) { ipvs_nl_set_read_size(handle, bytes) }
+
     /// Sends `command` with the encoded top-level `attributes` and waits for its completion.
     /// Returns the attributes of every reply message, in order (slices of one buffer).
     func transact(
         _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8] = []
     ) throws(Failure) -> [ArraySlice<UInt8>] {
         var messages: [ArraySlice<UInt8>] = []
-        try transact(command, dump: dump, attributes: attributes) { messages += $0 }
+        try transact(command, dump: dump, attributes: attributes, restart: { messages.removeAll() }) {
+            messages += $0
+        }
         return messages
     }
 
     /// Like `transact`, but hands over the reply one datagram at a time (the attributes of
     /// its messages, in order), so that a reply of thousands of entries is decoded as it
-    /// arrives and never held whole. A failure still lets the request finish.
+    /// arrives and never held whole. A failure still lets the request finish. If the shim
+    /// has to send the request again (a datagram larger than its reads, see
+    /// `ipvs_nl_receive`), `restart` is called first: drop what `body` was given so far.
     func transact(
-        _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8],
+        _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8], restart: () -> Void,
         eachDatagram body: ([ArraySlice<UInt8>]) -> Void
     ) throws(Failure) {
         let flags: Int32 = dump ? IPVS_NL_F_DUMP : 0
-        let sent = attributes.withUnsafeBytes { raw in
-            ipvs_nl_send(handle, command.rawValue, flags, raw.baseAddress, raw.count)
-        }
-        guard sent == 0 else { throw Failure(errno: -sent) }
         var reply = ipvs_nl_buffer()
         defer { ipvs_nl_buffer_free(&reply) }
-        var failure: Int32 = 0
-        var done: Int32 = 0
-        while done == 0 {
-            reply.length = 0
-            let rc = ipvs_nl_receive(handle, &reply, &done)
-            if rc != 0 {
-                if failure == 0 { failure = -rc }
+        for attempt in 0..<2 {
+            let sent = attributes.withUnsafeBytes { raw in
+                ipvs_nl_send(handle, command.rawValue, flags, raw.baseAddress, raw.count)
+            }
+            guard sent == 0 else { throw Failure(errno: -sent) }
+            var failure: Int32 = 0
+            var done: Int32 = 0
+            while done == 0 {
+                reply.length = 0
+                let rc = ipvs_nl_receive(handle, &reply, &done)
+                if rc != 0 {
+                    if failure == 0 { failure = -rc }
+                    continue
+                }
+                if let data = reply.data, reply.length > 0 {
+                    body(Self.records(UnsafeRawBufferPointer(start: data, count: reply.length)))
+                }
+            }
+            if failure == EMSGSIZE && attempt == 0 {
+                restart()
                 continue
             }
-            if let data = reply.data, reply.length > 0 {
-                body(Self.records(UnsafeRawBufferPointer(start: data, count: reply.length)))
-            }
+            if failure != 0 { throw Failure(errno: failure == EMSGSIZE ? EINVAL : failure) }
+            return
         }
-        if failure != 0 { throw Failure(errno: failure) }
     }
 
     /// The most bytes of encoded requests one `transactBatch` call may carry.

@@ -1,6 +1,6 @@
 import Glibc
 import IPVS
-import IPVSNetlink
+@testable import IPVSNetlink
 import Testing
 
 /// True where a real IPVS is loaded, we may program it (root), and its table is empty:
@@ -226,6 +226,31 @@ struct KernelTests {
         #expect(all.allSatisfy { $0.1.count == 2 })
         try backend.flush()
         #expect(try backend.services().isEmpty)
+    }
+
+    @Test func dumpsRecoverFromReadsSmallerThanTheKernelsDatagrams() throws {
+        // 200 services of 3 real servers: the dumps span several datagrams of ~4 KiB; with
+        // 512-byte reads the first one is cut, the shim enlarges its reads and asks again.
+        var expected: [VirtualService] = []
+        for index in 0..<200 {
+            let service = VirtualService(
+                key: .address(protocol: .udp, address: v4(0x0a04_0000 + UInt32(index)), port: 53), scheduler: "wrr")
+            try backend.addService(service)
+            for server in 1...3 {
+                try backend.addDestination(
+                    Destination(address: v4(0x0a05_0000 + UInt32(index * 4 + server)), port: 53), to: service)
+            }
+            expected.append(service)
+        }
+        backend.setReadSize(512)
+        let services = try backend.services()
+        #expect(Set(services.map(\.key)) == Set(expected.map(\.key)))
+        backend.setReadSize(512)
+        let destinations = try backend.destinations(of: expected[7])
+        #expect(destinations.count == 3)
+        let all = try backend.servicesWithDestinations()
+        #expect(all.count == 200 && all.allSatisfy { $0.1.count == 3 })
+        try backend.flush()
     }
 
     @Test func pipelinedModificationsKeepOrderAndErrnos() throws {

@@ -59,13 +59,19 @@ void ipvs_nl_close(ipvs_nl *_Nullable nl);
 int ipvs_nl_transact(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags,
                      const void *_Nullable attrs, size_t attrs_len,
                      ipvs_nl_buffer *_Nullable reply);
+/// (`ipvs_nl_transact` itself sends the request again after an `-EMSGSIZE`, with `reply`
+/// emptied first.)
 
 /// The two halves of `ipvs_nl_transact`, for replies too large to hold at once (a dump of
 /// thousands of services): `ipvs_nl_send` sends the request; each `ipvs_nl_receive` then
 /// reads one datagram of its reply and appends that datagram's data records to `reply`
 /// (same format as above; the caller empties it between calls), and sets `*done` once the
 /// request is complete. Every request must be received to completion before the next one.
-/// Both return 0 or `-errno`, as `ipvs_nl_transact` does.
+/// Both return 0 or `-errno`, as `ipvs_nl_transact` does, with one addition:
+/// `ipvs_nl_receive` returns `-EMSGSIZE` (and sets `*done`) when a datagram was larger than
+/// the socket's reads. It has then finished the request unread and enlarged the reads for
+/// good: the caller drops what it received and sends the same request again. Only dumps
+/// (reads) have replies large enough for that.
 int ipvs_nl_send(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags, const void *_Nullable attrs, size_t attrs_len);
 int ipvs_nl_receive(ipvs_nl *_Nonnull nl, ipvs_nl_buffer *_Nullable reply, int *_Nonnull done);
 
@@ -92,6 +98,10 @@ int ipvs_nl_transact_batch(ipvs_nl *_Nonnull nl, const ipvs_nl_request *_Nonnull
 
 /// The largest batch, in bytes of encoded messages, that `ipvs_nl_transact_batch` sends.
 #define IPVS_NL_BATCH_MAX_BYTES (256 * 1024)
+
+/// Sets the size of the socket's reads (clamped to 256 bytes … 64 KiB). For tests of the
+/// `-EMSGSIZE` recovery: a read smaller than the kernel's datagrams forces it.
+void ipvs_nl_set_read_size(ipvs_nl *_Nonnull nl, size_t size);
 
 /// Releases the memory of `buffer` and resets it to empty.
 void ipvs_nl_buffer_free(ipvs_nl_buffer *_Nonnull buffer);
