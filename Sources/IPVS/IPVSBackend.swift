@@ -27,10 +27,6 @@ public protocol IPVSBackend: AnyObject {
     func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService
     /// The real servers of a service, in the kernel's order (empty if the service is absent).
     func destinations(of service: VirtualService) throws(IPVSError) -> [Destination]
-    /// All services with their real servers. The default asks per service; a backend may
-    /// batch the requests.
-    func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])]
-
     func timeouts() throws(IPVSError) -> Timeouts
     func daemons() throws(IPVSError) -> [SyncDaemon]
 
@@ -45,6 +41,9 @@ public protocol IPVSBackend: AnyObject {
 }
 
 extension IPVSBackend {
+    /// All services with their real servers, one `destinations(of:)` per service. (The
+    /// listings do not use it: they fetch and print one service at a time, as ipvsadm does,
+    /// so that a large table is never held with all its real servers.)
     public func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])] {
         var result: [(VirtualService, [Destination])] = []
         for service in try services() {

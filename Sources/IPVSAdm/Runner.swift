@@ -197,20 +197,30 @@ final class Runner {
             stdout.write("IP Virtual Server version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
                 + "\(info.version & 0xff) (size=\(Int32(bitPattern: info.connectionTableSize)))\n")
         }
-        let table: [(VirtualService, [Destination])]
+        let services: [VirtualService]
         do {
-            table = try backend.servicesWithDestinations()
+            services = try backend.services()
         } catch {
             throw Termination.exit(status: 1, stderr: error.message + "\n")
         }
         let order = format.noSort
-            ? Array(table.indices)
-            : Sorting.sortedOrder(table, key: { Sorting.ServiceOrderKey($0.0) }, by: Sorting.compareServices)
+            ? Array(services.indices)
+            : Sorting.sortedOrder(services, key: Sorting.ServiceOrderKey.init, by: Sorting.compareServices)
         let renderer = ListRenderer(format: format, resolver: resolver)
         var out = TextBuffer()
         out.append(renderer.title)
+        // As ipvsadm does: the real servers of each service are fetched when it is printed,
+        // so the table is never held whole with all its real servers; a failure ends the
+        // listing there, after what was printed before it.
         for index in order {
-            let (service, destinations) = table[index]
+            let service = services[index]
+            let destinations: [Destination]
+            do {
+                destinations = try backend.destinations(of: service)
+            } catch {
+                stdout.write(utf8: out.bytes)
+                throw Termination.exit(status: 1, stderr: error.message + "\n")
+            }
             renderer.render(service, destinations, into: &out)
             if out.count > 1 << 16 {
                 stdout.write(utf8: out.bytes)

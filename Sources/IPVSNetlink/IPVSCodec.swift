@@ -225,7 +225,7 @@ enum IPVSCodec {
             key: key, scheduler: scheduler, flags: ServiceFlags(rawValue: flags), timeout: timeout,
             netmask: netmask, persistenceEngine: nest.string(ServiceAttribute.persistenceEngineName) ?? "",
             stats: decodeStats(
-                stats64: nest.nested(ServiceAttribute.stats64), stats32: nest.nested(ServiceAttribute.stats)))
+                stats64: nest.nested(ServiceAttribute.stats64), stats32: { nest.nested(ServiceAttribute.stats) }))
     }
 
     static func decodeDestination(_ nest: AttributeSet, family serviceFamily: AddressFamily) throws(MalformedReply)
@@ -256,13 +256,12 @@ enum IPVSCodec {
             tunnelFlags: TunnelFlags(rawValue: nest.u16(DestinationAttribute.tunnelFlags) ?? 0),
             activeConnections: active, inactiveConnections: inactive, persistentConnections: persistent,
             stats: decodeStats(
-                stats64: nest.nested(DestinationAttribute.stats64),
-                stats32: nest.nested(DestinationAttribute.stats)))
+                stats64: nest.nested(DestinationAttribute.stats64), stats32: { nest.nested(DestinationAttribute.stats) }))
     }
 
-    /// STATS64 (all u64) when present, else STATS (u32 except the byte counters).
-    /// Unlike ipvsadm 1.31, destination STATS64 is read as 64-bit (a deliberate fix).
-    static func decodeStats(stats64: AttributeSet?, stats32: AttributeSet?) -> Statistics {
+    /// STATS64 (all u64) when present, else STATS (u32 except the byte counters; parsed only
+    /// when needed). Unlike ipvsadm 1.31, destination STATS64 is read as 64-bit (a deliberate fix).
+    static func decodeStats(stats64: AttributeSet?, stats32: () -> AttributeSet?) -> Statistics {
         var stats = Statistics()
         if let s = stats64 {
             stats.connections = s.u64(StatsAttribute.connections) ?? 0
@@ -275,7 +274,7 @@ enum IPVSCodec {
             stats.outPacketRate = s.u64(StatsAttribute.outPacketRate) ?? 0
             stats.inByteRate = s.u64(StatsAttribute.inByteRate) ?? 0
             stats.outByteRate = s.u64(StatsAttribute.outByteRate) ?? 0
-        } else if let s = stats32 {
+        } else if let s = stats32() {
             func u32(_ a: StatsAttribute) -> UInt64 { UInt64(s.u32(a) ?? 0) }
             stats.connections = u32(.connections)
             stats.inPackets = u32(.inPackets)

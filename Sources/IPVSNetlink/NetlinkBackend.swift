@@ -222,16 +222,6 @@ public final class NetlinkBackend: IPVSBackend {
         }
     }
 
-    public func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])] {
-        let services = try services()
-        var result: [(VirtualService, [Destination])] = []
-        result.reserveCapacity(services.count)
-        for service in services {
-            result.append((service, try destinations(of: service)))
-        }
-        return result
-    }
-
     /// The floor of a listing, for the benchmark: the requests of `-Ln` (the services dump,
     /// then one destinations dump per service) back to back on this socket, with the
     /// replies received but not decoded (beyond the service keys) and nothing printed.

@@ -20,9 +20,13 @@ struct ListRenderer {
     func append(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber, into out: inout TextBuffer) {
         let bracketed = address.family != .inet
         if format.numeric {
-            if bracketed { out.append(byte: 0x5b) }
-            out.append(address.text)
-            if bracketed { out.append(byte: 0x5d) }
+            if bracketed {
+                out.append(byte: 0x5b)
+                out.append(address.text)
+                out.append(byte: 0x5d)
+            } else {
+                out.append(dottedQuad: address.ipv4)
+            }
             out.append(byte: 0x3a)
             out.append(decimal: port)
             return

@@ -84,6 +84,17 @@ struct TextBuffer {
         bytes[index] = UInt8(truncatingIfNeeded: 0x30 + rest)
     }
 
+    /// An IPv4 address in host order as `a.b.c.d` (`inet_ntop`).
+    mutating func append(dottedQuad value: UInt32) {
+        append(decimal: value >> 24)
+        append(byte: 0x2e)
+        append(decimal: (value >> 16) & 0xff)
+        append(byte: 0x2e)
+        append(decimal: (value >> 8) & 0xff)
+        append(byte: 0x2e)
+        append(decimal: value & 0xff)
+    }
+
     /// Characters of `%d` of `value` (sign included).
     static func digitCount(_ value: some BinaryInteger) -> Int {
         var count = value < 0 ? 2 : 1
