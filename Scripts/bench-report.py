@@ -398,17 +398,17 @@ def markdown(doc, rows, host, notes):
               "", "![time against table size](benchmarks.svg)", ""]
     if doc.get("floors"):
         lines += ["## The floor", "",
-                  "What the kernel costs for the requests `-Ln` makes, with no process start, no libnl and no text:",
-                  "`bench-guest.py` issues them back to back from its own (Python) process over one raw netlink",
-                  "socket: resolve the family, `GET_INFO`, dump the services, then one `GET_DEST` dump per service.",
-                  "Its wall time includes the Python interpreter's per-message work (slow under emulation), so it",
-                  "is an upper bound for one-request-at-a-time; its sys time is the kernel's share when asking that",
-                  "way (receiving into a large buffer, as ours does: see the notes on dump buffers).", "",
-                  md_floor(doc, rows), "",
-                  "A truer floor, to come: a hidden `--bench-floor`-style hook in our binary that repeats the same",
-                  "requests (the `-Ln`/`-Sn` dumps, or a `-R` batch) back to back inside one process, with no start-up",
-                  "and no rendering, timed from inside; `ours - floor` is then what start-up, decoding, sorting and",
-                  "rendering cost, and `floor / oracle` is the best ratio reachable with the same requests.", ""]
+                  "What the requests `-Ln` makes cost by themselves (resolve the family, `GET_INFO`, dump the",
+                  "services, then one `GET_DEST` dump per service), measured two ways:",
+                  "- *floor*: `bench-guest.py` issues them back to back from its own (Python) process over one raw",
+                  "  netlink socket reading 128 KiB at a time; no process start, but the interpreter's per-message",
+                  "  work (slow under emulation) is in its wall time;",
+                  "- *ipvsadm-floor*: our own code (`Sources/ipvsadm-floor`, built by `Scripts/build --floor`) in a",
+                  "  process of its own: our netlink layer, one socket, one-page reads, the same requests, with no",
+                  "  decoding of real servers, no sorting and no output. `ours / ipvsadm-floor` is what decoding,",
+                  "  sorting and printing add to the requests; `ipvsadm-floor / oracle` is the best ratio reachable",
+                  "  with one request per service.", "",
+                  md_floor(doc, rows), ""]
     lines += [NOTES_BEGIN, notes.strip("\n"), NOTES_END, ""]
     return "\n".join(lines)
 
