@@ -54,22 +54,53 @@ public final class SystemResolver: NameResolver {
         return name
     }
 
+    // The services database is read with the reentrant `getserv*_r` calls: the answer of
+    // `getservbyname` lives in a static buffer that another thread's call (the parallel
+    // golden-replay tests) can overwrite before it is read.
+
     public func port(ofService name: String, protocol proto: IPProtocolNumber) -> UInt16? {
-        guard let protoName = serviceProtocolName(proto), let entry = getservbyname(name, protoName) else {
-            return nil
-        }
-        return UInt16(bigEndian: UInt16(truncatingIfNeeded: entry.pointee.s_port))
+        guard let protoName = serviceProtocolName(proto) else { return nil }
+        return SystemResolver.withServiceEntry({ entry, buffer, size, result in
+            getservbyname_r(name, protoName, entry, buffer, size, result)
+        }) { UInt16(bigEndian: UInt16(truncatingIfNeeded: $0.s_port)) }
     }
 
     public func serviceName(ofPort port: UInt16, protocol proto: IPProtocolNumber) -> String? {
         let key = UInt32(proto.rawValue) << 16 | UInt32(port)
         if let cached = serviceCache[key] { return cached }
         var name: String?
-        if let protoName = serviceProtocolName(proto),
-           let entry = getservbyport(Int32(UInt16(port).bigEndian), protoName) {
-            name = String(cString: entry.pointee.s_name)
+        if let protoName = serviceProtocolName(proto) {
+            name = SystemResolver.withServiceEntry({ entry, buffer, size, result in
+                getservbyport_r(Int32(UInt16(port).bigEndian), protoName, entry, buffer, size, result)
+            }) { String(cString: $0.s_name) }
         }
         serviceCache[key] = name
         return name
+    }
+
+    /// Runs a `getserv*_r` lookup with a buffer that grows while it reports ERANGE, and reads
+    /// the entry found; nil when there is none.
+    private static func withServiceEntry<T>(
+        _ lookup: (
+            UnsafeMutablePointer<servent>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<servent>?>
+        ) -> Int32,
+        _ read: (servent) -> T
+    ) -> T? {
+        var size = 1024
+        while size <= 1 << 20 {
+            var entry = servent()
+            var result: UnsafeMutablePointer<servent>?
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
+            defer { buffer.deallocate() }
+            let rc = lookup(&entry, buffer, size, &result)
+            if rc == ERANGE {
+                size *= 4
+                continue
+            }
+            guard rc == 0, let found = result else { return nil }
+            return read(found.pointee)
+        }
+        return nil
     }
 }
