@@ -205,7 +205,7 @@ final class Runner {
         }
         let order = format.noSort
             ? Array(services.indices)
-            : Sorting.sortedOrder(services, key: Sorting.ServiceOrderKey.init, by: Sorting.compareServices)
+            : Sorting.sortedOrder(services, key: Sorting.ServiceOrderKey.init)
         let renderer = ListRenderer(format: format, resolver: resolver)
         var out = TextBuffer()
         out.append(renderer.title)

@@ -11,7 +11,8 @@ enum Sorting {
     /// the left element first. It compares each element's `key` (extracted once, so the
     /// comparisons touch only small plain values) and orders positions: the caller visits
     /// the items in that order, nothing is moved or copied.
-    static func sortedOrder<T, Key>(_ items: [T], key: (T) -> Key, by compare: (Key, Key) -> Int32) -> [Int] {
+    /// `Key.compare` is ipvsadm's comparator; the sort is specialised for each key type.
+    static func sortedOrder<T, Key: OrderKey>(_ items: [T], key: (T) -> Key) -> [Int] {
         var order = Array(items.indices)
         guard items.count > 1 else { return order }
         let keys = items.map(key)
@@ -19,28 +20,28 @@ enum Sorting {
         keys.withUnsafeBufferPointer { keys in
             order.withUnsafeMutableBufferPointer { positions in
                 scratch.withUnsafeMutableBufferPointer { tmp in
-                    sort(positions, 0, positions.count, tmp) { compare(keys[$0], keys[$1]) }
+                    sort(positions, 0, positions.count, tmp, keys)
                 }
             }
         }
         return order
     }
 
-    private static func sort(
+    private static func sort<Key: OrderKey>(
         _ a: UnsafeMutableBufferPointer<Int>, _ start: Int, _ count: Int, _ tmp: UnsafeMutableBufferPointer<Int>,
-        _ compare: (Int, Int) -> Int32
+        _ keys: UnsafeBufferPointer<Key>
     ) {
         guard count > 1 else { return }
         let leftCount = count / 2
-        sort(a, start, leftCount, tmp, compare)
-        sort(a, start + leftCount, count - leftCount, tmp, compare)
+        sort(a, start, leftCount, tmp, keys)
+        sort(a, start + leftCount, count - leftCount, tmp, keys)
         var i = start
         var j = start + leftCount
         let leftEnd = j
         let end = start + count
         var k = start
         while i < leftEnd && j < end {
-            if compare(a[i], a[j]) <= 0 {
+            if Key.compare(keys[a[i]], keys[a[j]]) <= 0 {
                 tmp[k] = a[i]; i += 1
             } else {
                 tmp[k] = a[j]; j += 1
@@ -58,8 +59,13 @@ enum Sorting {
         Int32(bitPattern: a &- b)
     }
 
+    /// What a comparator reads of an element, and the comparator.
+    protocol OrderKey {
+        static func compare(_ a: Self, _ b: Self) -> Int32
+    }
+
     /// What `ipvs_cmp_services` reads of a service.
-    struct ServiceOrderKey {
+    struct ServiceOrderKey: OrderKey {
         var fwmark: UInt32
         var family: UInt16
         var proto: UInt16
@@ -76,7 +82,7 @@ enum Sorting {
     }
 
     /// What `ipvs_cmp_dests` reads of a destination.
-    struct DestinationOrderKey {
+    struct DestinationOrderKey: OrderKey {
         var family: AddressFamily
         var address: (UInt32, UInt32, UInt32, UInt32)
         var port: UInt16
@@ -102,22 +108,27 @@ enum Sorting {
         return difference(x.0, y.0)
     }
 
+}
+
+extension Sorting.ServiceOrderKey {
     /// `ipvs_cmp_services`: fwmark, family, protocol, address, port.
-    static func compareServices(_ a: ServiceOrderKey, _ b: ServiceOrderKey) -> Int32 {
-        var r = difference(a.fwmark, b.fwmark)
+    static func compare(_ a: Self, _ b: Self) -> Int32 {
+        var r = Sorting.difference(a.fwmark, b.fwmark)
         if r != 0 { return r }
         r = Int32(a.family) - Int32(b.family)
         if r != 0 { return r }
         r = Int32(a.proto) - Int32(b.proto)
         if r != 0 { return r }
-        r = compareAddresses(a.address, b.address, inet6: a.family == AddressFamily.inet6.rawValue)
+        r = Sorting.compareAddresses(a.address, b.address, inet6: a.family == AddressFamily.inet6.rawValue)
         if r != 0 { return r }
         return Int32(a.port) - Int32(b.port)
     }
+}
 
+extension Sorting.DestinationOrderKey {
     /// `ipvs_cmp_dests`: address (by the first one's family), then port.
-    static func compareDestinations(_ a: DestinationOrderKey, _ b: DestinationOrderKey) -> Int32 {
-        let r = compareAddresses(a.address, b.address, inet6: a.family == .inet6)
+    static func compare(_ a: Self, _ b: Self) -> Int32 {
+        let r = Sorting.compareAddresses(a.address, b.address, inet6: a.family == .inet6)
         if r != 0 { return r }
         return Int32(a.port) - Int32(b.port)
     }

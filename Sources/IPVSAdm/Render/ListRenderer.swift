@@ -176,8 +176,7 @@ struct ListRenderer {
         if format.noSort || destinations.count < 2 {
             for destination in destinations { render(destination, of: service, label: label, into: &out) }
         } else {
-            let order = Sorting.sortedOrder(
-                destinations, key: Sorting.DestinationOrderKey.init, by: Sorting.compareDestinations)
+            let order = Sorting.sortedOrder(destinations, key: Sorting.DestinationOrderKey.init)
             for index in order { render(destinations[index], of: service, label: label, into: &out) }
         }
     }

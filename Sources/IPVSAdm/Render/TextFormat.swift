@@ -38,7 +38,8 @@ struct TextBuffer {
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
     mutating func spaces(_ count: Int) {
-        if count > 0 { bytes.append(contentsOf: repeatElement(0x20, count: count)) }
+        guard count > 0 else { return }
+        for _ in 0..<count { bytes.append(0x20) }
     }
 
     /// `%-Ns`.
@@ -70,18 +71,18 @@ struct TextBuffer {
     /// `%u` / `%d`.
     mutating func append(decimal value: some BinaryInteger) {
         if value < 0 { bytes.append(0x2d) }
-        let magnitude = UInt64(value.magnitude)
-        let digits = TextBuffer.digitCount(magnitude)
-        let end = bytes.count + digits
-        bytes.append(contentsOf: repeatElement(0x30, count: digits))
-        var rest = magnitude
-        var index = end - 1
-        while rest >= 10 {
-            bytes[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
-            rest /= 10
-            index -= 1
+        var rest = UInt64(value.magnitude)
+        // Digits least significant first into a local buffer, then copied in order.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
         }
-        bytes[index] = UInt8(truncatingIfNeeded: 0x30 + rest)
     }
 
     /// An IPv4 address in host order as `a.b.c.d` (`inet_ntop`).
