@@ -305,22 +305,6 @@ int ipvs_nl_receive(ipvs_nl *nl, ipvs_nl_buffer *reply, int *done) {
     return -error;
 }
 
-int ipvs_nl_transact(ipvs_nl *nl, uint8_t cmd, int flags, const void *attrs, size_t attrs_len,
-                     ipvs_nl_buffer *reply) {
-    for (int attempt = 0;; attempt++) {
-        int rc = ipvs_nl_send(nl, cmd, flags, attrs, attrs_len);
-        if (rc < 0) return rc;
-        int done = 0;
-        int first_error = 0;
-        while (!done) {
-            rc = ipvs_nl_receive(nl, reply, &done);
-            if (rc < 0 && !first_error) first_error = rc;
-        }
-        if (first_error != -EMSGSIZE || attempt > 0) return first_error == -EMSGSIZE ? -EINVAL : first_error;
-        if (reply) reply->length = 0;
-    }
-}
-
 // Records the acknowledgements found in one received datagram. Returns how many of the
 // batch's statuses it filled.
 static size_t batch_collect(const unsigned char *data, int length, uint32_t first_seq, size_t count,

@@ -39,16 +39,3 @@ public protocol IPVSBackend: AnyObject {
     /// The default implementation reads that file.
     func connectionTable() -> String?
 }
-
-extension IPVSBackend {
-    /// All services with their real servers, one `destinations(of:)` per service. (The
-    /// listings do not use it: they fetch and print one service at a time, as ipvsadm does,
-    /// so that a large table is never held with all its real servers.)
-    public func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])] {
-        var result: [(VirtualService, [Destination])] = []
-        for service in try services() {
-            result.append((service, try destinations(of: service)))
-        }
-        return result
-    }
-}

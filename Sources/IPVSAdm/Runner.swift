@@ -33,13 +33,7 @@ final class Runner {
         do throws(ParseFailure) {
             entry = try parse(arguments)
         } catch {
-            switch error {
-            case .line(let failure):
-                stderr.write(failure.message + "\n")
-                return 255
-            case .end(let termination):
-                throw termination
-            }
+            return try report(error)
         }
         if let modification = modification(for: entry) {
             do {
@@ -59,6 +53,17 @@ final class Runner {
         case line(LineFailure)
         /// The process ends.
         case end(Termination)
+    }
+
+    /// A line's parse failure: its message and the line's status 255, or the end of the process.
+    private func report(_ failure: ParseFailure) throws(Termination) -> Int32 {
+        switch failure {
+        case .line(let failure):
+            stderr.write(failure.message + "\n")
+            return 255
+        case .end(let termination):
+            throw termination
+        }
     }
 
     private func parse(_ arguments: [String]) throws(ParseFailure) -> CommandEntry {
@@ -259,14 +264,8 @@ final class Runner {
                 entry = try parse(words)
             } catch {
                 flush()
-                switch error {
-                case .line(let failure):
-                    stderr.write(failure.message + "\n")
-                    result = 255
-                    continue
-                case .end(let termination):
-                    throw termination
-                }
+                result = try report(error)
+                continue
             }
             if let modification = modification(for: entry) {
                 pending.append(modification)

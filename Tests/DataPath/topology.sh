@@ -139,16 +139,22 @@ _udp() {
         >/dev/null 2>&1 < /dev/null &
 }
 
-# LVS-DR: one segment; the real servers are set up by Docs/examples/lvs_dr_rs.sh.
-topo_dr() {
+# _segment RS-SCRIPT: client, director and both real servers on one segment "lan", each real
+# server set up by Docs/examples/RS-SCRIPT and serving its name on port 80 (DR and TUN).
+_segment() {
     _base lan || return 1
     _plug client   eth0 lan "$DR_CIP/24"  || return 1
     _plug director eth0 lan "$DR_DIP/24"  || return 1
     _plug rs1      eth0 lan "$DR_RIP1/24" || return 1
     _plug rs2      eth0 lan "$DR_RIP2/24" || return 1
-    VIP=$DR_VIP DEV=eth0 on rs1 sh "$LVS_EXAMPLES/lvs_dr_rs.sh" start >/dev/null || return 1
-    VIP=$DR_VIP DEV=eth0 on rs2 sh "$LVS_EXAMPLES/lvs_dr_rs.sh" start >/dev/null || return 1
-    _web rs1 rs1 80 && _web rs2 rs2 80 || return 1
+    VIP=$DR_VIP DEV=eth0 on rs1 sh "$LVS_EXAMPLES/$1" start >/dev/null || return 1
+    VIP=$DR_VIP DEV=eth0 on rs2 sh "$LVS_EXAMPLES/$1" start >/dev/null || return 1
+    _web rs1 rs1 80 && _web rs2 rs2 80
+}
+
+# LVS-DR: one segment; the real servers are set up by Docs/examples/lvs_dr_rs.sh.
+topo_dr() {
+    _segment lvs_dr_rs.sh || return 1
     _udp rs1 rs1 53 "$DR_VIP"; _udp rs2 rs2 53 "$DR_VIP"
     LVS_TOPO=dr LVS_VIP=$DR_VIP LVS_PORT=80
 }
@@ -180,14 +186,7 @@ topo_nat() {
 
 # LVS-TUN: the DR segment; real servers decapsulate ipip on tunl0 (Docs/examples/lvs_tun_rs.sh).
 topo_tun() {
-    _base lan || return 1
-    _plug client   eth0 lan "$DR_CIP/24"  || return 1
-    _plug director eth0 lan "$DR_DIP/24"  || return 1
-    _plug rs1      eth0 lan "$DR_RIP1/24" || return 1
-    _plug rs2      eth0 lan "$DR_RIP2/24" || return 1
-    VIP=$DR_VIP DEV=eth0 on rs1 sh "$LVS_EXAMPLES/lvs_tun_rs.sh" start >/dev/null || return 1
-    VIP=$DR_VIP DEV=eth0 on rs2 sh "$LVS_EXAMPLES/lvs_tun_rs.sh" start >/dev/null || return 1
-    _web rs1 rs1 80 && _web rs2 rs2 80 || return 1
+    _segment lvs_tun_rs.sh || return 1
     LVS_TOPO=tun LVS_VIP=$DR_VIP LVS_PORT=80
 }
 

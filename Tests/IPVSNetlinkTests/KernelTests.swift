@@ -281,3 +281,14 @@ struct KernelTests {
         try backend.flush()
     }
 }
+
+extension NetlinkBackend {
+    /// All services with their real servers, one destinations dump per service.
+    func servicesWithDestinations() throws(IPVSError) -> [(VirtualService, [Destination])] {
+        var result: [(VirtualService, [Destination])] = []
+        for service in try services() {
+            result.append((service, try destinations(of: service)))
+        }
+        return result
+    }
+}

@@ -37,41 +37,31 @@ int ipvs_nl_open(ipvs_nl *_Nullable *_Nonnull out);
 /// Closes the socket and frees the handle. Accepts NULL.
 void ipvs_nl_close(ipvs_nl *_Nullable nl);
 
-/// Sends one IPVS request and collects its replies.
+/// One IPVS request and its reply, in two halves, so that a reply too large to hold at once
+/// (a dump of thousands of services) is handed over as it arrives.
 ///
-/// The message is `nlmsghdr` + `genlmsghdr {cmd, version 1}` followed by `attrs`
-/// (`attrs_len` bytes of already-encoded netlink attributes, appended verbatim).
-/// `flags` are extra `nlmsg_flags` (`IPVS_NL_F_DUMP` or 0); `NLM_F_REQUEST` and `NLM_F_ACK`
-/// are always added. The call returns once the request is complete: the ACK for a
-/// plain request, `NLMSG_DONE` for a dump, or an `NLMSG_ERROR`.
+/// `ipvs_nl_send` sends `nlmsghdr` + `genlmsghdr {cmd, version 1}` followed by `attrs`
+/// (`attrs_len` bytes of already-encoded netlink attributes, appended verbatim). `flags` are
+/// extra `nlmsg_flags` (`IPVS_NL_F_DUMP` or 0); `NLM_F_REQUEST` and `NLM_F_ACK` are always added.
 ///
-/// Reply format: for every data message received (every message that is not an ACK,
-/// error or DONE), `reply` gets a 4-byte record header followed by the message's genl
-/// payload — that is, the attributes after the `genlmsghdr`:
+/// Each `ipvs_nl_receive` then reads one datagram of the reply and sets `*done` once the
+/// request is complete: the ACK for a plain request, `NLMSG_DONE` for a dump, or an
+/// `NLMSG_ERROR`. Every request must be received to completion before the next one is sent.
+/// For every data message of the datagram (every message that is not an ACK, error or DONE),
+/// `reply` gets a 4-byte record header followed by the message's genl payload, that is the
+/// attributes after the `genlmsghdr`:
 ///
 ///     u32 length (host order) of the attributes that follow; attributes; padding to 4 bytes
 ///
-/// `reply` may be NULL when no data is expected (data messages are then dropped).
+/// The caller empties `reply` between calls; it may be NULL when no data is expected (data
+/// messages are then dropped).
 ///
-/// Returns 0, or `-errno`: for `NLMSG_ERROR` the kernel's own errno (for example
-/// `-EEXIST`), never a libnl `NLE_*` code; any other failure of the transport is
-/// `-EINVAL`, except allocation failures (`-ENOMEM`).
-int ipvs_nl_transact(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags,
-                     const void *_Nullable attrs, size_t attrs_len,
-                     ipvs_nl_buffer *_Nullable reply);
-/// (`ipvs_nl_transact` itself sends the request again after an `-EMSGSIZE`, with `reply`
-/// emptied first.)
-
-/// The two halves of `ipvs_nl_transact`, for replies too large to hold at once (a dump of
-/// thousands of services): `ipvs_nl_send` sends the request; each `ipvs_nl_receive` then
-/// reads one datagram of its reply and appends that datagram's data records to `reply`
-/// (same format as above; the caller empties it between calls), and sets `*done` once the
-/// request is complete. Every request must be received to completion before the next one.
-/// Both return 0 or `-errno`, as `ipvs_nl_transact` does, with one addition:
-/// `ipvs_nl_receive` returns `-EMSGSIZE` (and sets `*done`) when a datagram was larger than
-/// the socket's reads. It has then finished the request unread and enlarged the reads for
-/// good: the caller drops what it received and sends the same request again. Only dumps
-/// (reads) have replies large enough for that.
+/// Both return 0, or `-errno`: for `NLMSG_ERROR` the kernel's own errno (for example
+/// `-EEXIST`), never a libnl `NLE_*` code; any other failure of the transport is `-EINVAL`,
+/// except allocation failures (`-ENOMEM`), and one addition: `ipvs_nl_receive` returns
+/// `-EMSGSIZE` (and sets `*done`) when a datagram was larger than the socket's reads. It has
+/// then finished the request unread and enlarged the reads for good: the caller drops what it
+/// received and sends the same request again. Only dumps (reads) have replies that large.
 int ipvs_nl_send(ipvs_nl *_Nonnull nl, uint8_t cmd, int flags, const void *_Nullable attrs, size_t attrs_len);
 int ipvs_nl_receive(ipvs_nl *_Nonnull nl, ipvs_nl_buffer *_Nullable reply, int *_Nonnull done);
 

@@ -20,13 +20,9 @@ struct ListRenderer {
     func append(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber, into out: inout TextBuffer) {
         let bracketed = address.family != .inet
         if format.numeric {
-            if bracketed {
-                out.append(byte: 0x5b)
-                out.append(address.text)
-                out.append(byte: 0x5d)
-            } else {
-                out.append(dottedQuad: address.ipv4)
-            }
+            if bracketed { out.append(byte: 0x5b) }
+            out.append(address.text)
+            if bracketed { out.append(byte: 0x5d) }
             out.append(byte: 0x3a)
             out.append(decimal: port)
             return
@@ -263,45 +259,28 @@ struct ListRenderer {
             }
         } else if format.rate {
             let s = d.stats
-            out.append(byte: 0x20)
-            out.append(decimal: s.connectionRate, right: 8)
-            out.append(byte: 0x20)
-            out.append(decimal: s.inPacketRate, right: 8)
-            out.append(byte: 0x20)
-            out.append(decimal: s.outPacketRate, right: 8)
+            for value in [s.connectionRate, s.inPacketRate, s.outPacketRate] {
+                out.append(byte: 0x20)
+                out.append(decimal: value, right: 8)
+            }
             out.append(largeNumber: s.inByteRate, exact: format.exact)
             out.append(largeNumber: s.outByteRate, exact: format.exact)
         } else if format.thresholds {
-            out.append(byte: 0x20)
-            out.append(decimal: d.upperThreshold, left: 10)
-            out.append(byte: 0x20)
-            out.append(decimal: d.lowerThreshold, left: 10)
-            out.append(byte: 0x20)
-            out.append(decimal: d.activeConnections, left: 10)
-            out.append(byte: 0x20)
-            out.append(decimal: d.inactiveConnections, left: 10)
+            out.column(d.upperThreshold, left: 10)
+            out.column(d.lowerThreshold, left: 10)
+            out.column(d.activeConnections, left: 10)
+            out.column(d.inactiveConnections, left: 10)
         } else if format.persistentConn {
-            out.append(byte: 0x20)
-            out.append(decimal: UInt32(bitPattern: d.weight), left: 9)
-            out.append(byte: 0x20)
-            out.append(decimal: d.persistentConnections, left: 11)
-            out.append(byte: 0x20)
-            out.append(decimal: d.activeConnections, left: 10)
-            out.append(byte: 0x20)
-            out.append(decimal: d.inactiveConnections, left: 10)
+            out.column(UInt32(bitPattern: d.weight), left: 9)
+            out.column(d.persistentConnections, left: 11)
+            out.column(d.activeConnections, left: 10)
+            out.column(d.inactiveConnections, left: 10)
         } else {
-            out.append(byte: 0x20)
-            out.append(ListRenderer.forwardingName(d.forwarding), left: 7)
-            out.append(byte: 0x20)
-            if format.tunnelInfo {
-                out.append(ListRenderer.tunnelInfo(d) ?? "n/a", left: 13)
-                out.append(byte: 0x20)
-            }
-            out.append(decimal: d.weight, left: 6)
-            out.append(byte: 0x20)
-            out.append(decimal: d.activeConnections, left: 10)
-            out.append(byte: 0x20)
-            out.append(decimal: d.inactiveConnections, left: 10)
+            out.column(ListRenderer.forwardingName(d.forwarding), left: 7)
+            if format.tunnelInfo { out.column(ListRenderer.tunnelInfo(d) ?? "n/a", left: 13) }
+            out.column(d.weight, left: 6)
+            out.column(d.activeConnections, left: 10)
+            out.column(d.inactiveConnections, left: 10)
         }
         out.append(byte: 0x0a)
     }

@@ -33,8 +33,6 @@ struct TextBuffer {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
-
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
     mutating func spaces(_ count: Int) {
@@ -62,6 +60,18 @@ struct TextBuffer {
         spaces(width - (bytes.count - start))
     }
 
+    /// `" %-Nu"`: a table column, a space then the left-justified number.
+    mutating func column(_ value: some BinaryInteger, left width: Int) {
+        append(byte: 0x20)
+        append(decimal: value, left: width)
+    }
+
+    /// `" %-Ns"`: a table column, a space then the left-justified text.
+    mutating func column(_ text: String, left width: Int) {
+        append(byte: 0x20)
+        append(text, left: width)
+    }
+
     /// `%Nu` / `%Nd`.
     mutating func append(decimal value: some BinaryInteger, right width: Int) {
         spaces(width - TextBuffer.digitCount(value))
@@ -83,17 +93,6 @@ struct TextBuffer {
             } while rest > 0
             for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
         }
-    }
-
-    /// An IPv4 address in host order as `a.b.c.d` (`inet_ntop`).
-    mutating func append(dottedQuad value: UInt32) {
-        append(decimal: value >> 24)
-        append(byte: 0x2e)
-        append(decimal: (value >> 16) & 0xff)
-        append(byte: 0x2e)
-        append(decimal: (value >> 8) & 0xff)
-        append(byte: 0x2e)
-        append(decimal: value & 0xff)
     }
 
     /// Characters of `%d` of `value` (sign included).
