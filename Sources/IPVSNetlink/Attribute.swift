@@ -14,17 +14,20 @@ enum NetlinkAttribute {
     static func aligned(_ length: Int) -> Int { (length + alignment - 1) & ~(alignment - 1) }
 }
 
-/// Builds a sequence of attributes, as libnl's `nla_put_*` would.
+/// Builds a sequence of attributes, as libnl's `nla_put_*` would. Bytes are appended one at
+/// a time into room reserved up front: a listing encodes one request per service, and
+/// appending small buffers through the generic `append(contentsOf:)` cost more than the
+/// rest of the request's work.
 struct AttributeEncoder {
     private(set) var bytes: [UInt8] = []
 
-    init() {}
+    /// `capacity`: the bytes expected (more only costs a reallocation).
+    init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
 
     /// Appends one attribute with a raw payload, plus padding.
     mutating func append<C: Collection>(_ type: UInt16, payload: C) where C.Element == UInt8 {
-        let length = NetlinkAttribute.headerLength + payload.count
-        appendHeader(type, length: length)
-        bytes.append(contentsOf: payload)
+        appendHeader(type, length: NetlinkAttribute.headerLength + payload.count)
+        for byte in payload { bytes.append(byte) }
         pad()
     }
 
@@ -40,11 +43,20 @@ struct AttributeEncoder {
     /// Network byte order (IPv4 netmask, IPv4 multicast group).
     mutating func append(_ type: UInt16, be32 value: UInt32) { appendInteger(type, value.bigEndian) }
 
+    /// The 16 network-order bytes of `union nf_inet_addr`.
+    mutating func append(_ type: UInt16, address: IPAddress) {
+        appendHeader(type, length: NetlinkAttribute.headerLength + 16)
+        appendBytes(of: address.high.bigEndian)
+        appendBytes(of: address.low.bigEndian)
+    }
+
     /// A NUL-terminated string (`nla_put_string`).
     mutating func append(_ type: UInt16, string: String) {
-        var payload = Array(string.utf8)
-        payload.append(0)
-        append(type, payload: payload)
+        let utf8 = string.utf8
+        appendHeader(type, length: NetlinkAttribute.headerLength + utf8.count + 1)
+        bytes.append(contentsOf: utf8)
+        bytes.append(0)
+        pad()
     }
 
     /// A nested attribute whose payload is built by `body`. The type carries NLA_F_NESTED,
@@ -63,18 +75,24 @@ struct AttributeEncoder {
 
     private mutating func appendInteger<T: FixedWidthInteger>(_ type: UInt16, _ value: T) {
         appendHeader(type, length: NetlinkAttribute.headerLength + MemoryLayout<T>.size)
-        withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) }
+        appendBytes(of: value)
         pad()
     }
 
     private mutating func appendHeader(_ type: UInt16, length: Int) {
-        withUnsafeBytes(of: UInt16(truncatingIfNeeded: length)) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: type) { bytes.append(contentsOf: $0) }
+        appendBytes(of: UInt16(truncatingIfNeeded: length))
+        appendBytes(of: type)
+    }
+
+    /// The in-memory (host-order) bytes of `value`.
+    private mutating func appendBytes<T: FixedWidthInteger>(of value: T) {
+        withUnsafeBytes(of: value) { raw in
+            for byte in raw { bytes.append(byte) }
+        }
     }
 
     private mutating func pad() {
-        let padding = NetlinkAttribute.aligned(bytes.count) - bytes.count
-        if padding > 0 { bytes.append(contentsOf: repeatElement(0, count: padding)) }
+        while bytes.count % NetlinkAttribute.alignment != 0 { bytes.append(0) }
     }
 }
 
@@ -107,15 +125,44 @@ struct AttributeSet {
     /// Calls `body` with each well-formed attribute's masked type and payload range, in order.
     private static func walk(_ bytes: ArraySlice<UInt8>, _ body: (UInt16, Range<Int>) -> Void) {
         bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while raw.count - offset >= NetlinkAttribute.headerLength {
-                let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-                let type = raw.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self) & NetlinkAttribute.typeMask
-                guard length >= NetlinkAttribute.headerLength, length <= raw.count - offset else { break }
-                let start = bytes.startIndex + offset + NetlinkAttribute.headerLength
-                body(type, start..<(bytes.startIndex + offset + length))
-                offset += NetlinkAttribute.aligned(length)
+            scan(raw) { type, offset, length in
+                body(type, (bytes.startIndex + offset)..<(bytes.startIndex + offset + length))
             }
+        }
+    }
+
+    /// Calls `body` with each well-formed attribute's masked type, payload bytes and payload
+    /// range (indices of `bytes`), in order, in one pass: for a nest read whole (a real
+    /// server, statistics), cheaper than indexing it first.
+    static func forEach(in bytes: ArraySlice<UInt8>, _ body: (UInt16, UnsafeRawBufferPointer, Range<Int>) -> Void) {
+        bytes.withUnsafeBytes { raw in
+            scan(raw) { type, offset, length in
+                body(
+                    type, UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)]),
+                    (bytes.startIndex + offset)..<(bytes.startIndex + offset + length))
+            }
+        }
+    }
+
+    /// The payload of the last attribute of `type` in `bytes`, by a scan: for a message read
+    /// for one attribute (the nest around a service or a real server).
+    static func payload(of type: UInt16, in bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        var found: Range<Int>?
+        walk(bytes) { candidate, range in if candidate == type { found = range } }
+        return found.map { bytes[$0] }
+    }
+
+    /// The attribute walk itself: type, payload offset and payload length of each attribute
+    /// until the first malformed header (a truncated tail is ignored).
+    @inline(__always)
+    private static func scan(_ raw: UnsafeRawBufferPointer, _ body: (UInt16, Int, Int) -> Void) {
+        var offset = 0
+        while raw.count - offset >= NetlinkAttribute.headerLength {
+            let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+            let type = raw.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self) & NetlinkAttribute.typeMask
+            guard length >= NetlinkAttribute.headerLength, length <= raw.count - offset else { break }
+            body(type, offset + NetlinkAttribute.headerLength, length - NetlinkAttribute.headerLength)
+            offset += NetlinkAttribute.aligned(length)
         }
     }
 

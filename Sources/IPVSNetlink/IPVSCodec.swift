@@ -13,7 +13,7 @@ enum IPVSCodec {
 
     /// `{SERVICE full}`: NEW/SET/DEL_SERVICE, ZERO and single GET_SERVICE.
     static func serviceRequest(_ service: VirtualService) -> [UInt8] {
-        var encoder = AttributeEncoder()
+        var encoder = AttributeEncoder(capacity: 128)
         encodeService(service, into: &encoder)
         return encoder.bytes
     }
@@ -27,11 +27,11 @@ enum IPVSCodec {
 
     /// `{SERVICE full, DEST full}`: NEW/SET/DEL_DEST.
     static func destinationRequest(_ destination: Destination, service: VirtualService) -> [UInt8] {
-        var encoder = AttributeEncoder()
+        var encoder = AttributeEncoder(capacity: 256)
         encodeService(service, into: &encoder)
         encoder.nest(CommandAttribute.destination) { nest in
             nest.append(DestinationAttribute.addressFamily, u16: destination.address.family.rawValue)
-            nest.append(DestinationAttribute.address, payload: destination.address.bytes)
+            nest.append(DestinationAttribute.address, address: destination.address)
             nest.append(DestinationAttribute.port, be16: destination.port)
             nest.append(DestinationAttribute.forwardingMethod, u32: destination.forwarding.rawValue & 7)
             nest.append(DestinationAttribute.weight, u32: UInt32(bitPattern: destination.weight))
@@ -71,7 +71,7 @@ enum IPVSCodec {
             if daemon.ttl != 0 { nest.append(DaemonAttribute.multicastTTL, u8: daemon.ttl) }
             if let group = daemon.group {
                 switch group.family {
-                case .inet6: nest.append(DaemonAttribute.multicastGroup6, payload: group.bytes)
+                case .inet6: nest.append(DaemonAttribute.multicastGroup6, address: group)
                 case .inet: nest.append(DaemonAttribute.multicastGroup, be32: group.ipv4)
                 }
             }
@@ -117,7 +117,7 @@ enum IPVSCodec {
             nest.append(ServiceAttribute.firewallMark, u32: mark)
         case .address(let proto, let address, let port):
             nest.append(ServiceAttribute.protocol, u16: proto.rawValue)
-            nest.append(ServiceAttribute.address, payload: address.bytes)
+            nest.append(ServiceAttribute.address, address: address)
             nest.append(ServiceAttribute.port, be16: port)
         }
     }
@@ -143,7 +143,7 @@ enum IPVSCodec {
         var destinations: [Destination] = []
         destinations.reserveCapacity(messages.count)
         for message in messages {
-            guard let nest = AttributeSet(message).nested(CommandAttribute.destination) else {
+            guard let nest = AttributeSet.payload(of: CommandAttribute.destination.rawValue, in: message) else {
                 throw MalformedReply(what: "destination nest")
             }
             destinations.append(try decodeDestination(nest, family: family))
@@ -224,68 +224,88 @@ enum IPVSCodec {
         return VirtualService(
             key: key, scheduler: scheduler, flags: ServiceFlags(rawValue: flags), timeout: timeout,
             netmask: netmask, persistenceEngine: nest.string(ServiceAttribute.persistenceEngineName) ?? "",
-            stats: decodeStats(
-                stats64: nest.nested(ServiceAttribute.stats64), stats32: { nest.nested(ServiceAttribute.stats) }))
+            stats: decodeStats(stats64: nest[ServiceAttribute.stats64], stats32: nest[ServiceAttribute.stats]))
     }
 
-    static func decodeDestination(_ nest: AttributeSet, family serviceFamily: AddressFamily) throws(MalformedReply)
+    /// One real server's nest, read in one pass (a listing decodes thousands): as with
+    /// `AttributeSet`, the last copy of an attribute wins and one too short is absent.
+    static func decodeDestination(_ nest: ArraySlice<UInt8>, family serviceFamily: AddressFamily) throws(MalformedReply)
         -> Destination
     {
+        var rawFamily: UInt16?, port: UInt16?, tunnelPort: UInt16?, tunnelFlags: UInt16?, tunnelType: UInt8?
+        var forwarding: UInt32?, weight: UInt32?, upper: UInt32?, lower: UInt32?
+        var active: UInt32?, inactive: UInt32?, persistent: UInt32?
+        var address: Range<Int>?, stats: Range<Int>?, stats64: Range<Int>?
+        AttributeSet.forEach(in: nest) { type, raw, range in
+            typealias A = DestinationAttribute
+            switch type {  // on the numbers: a failable enum init per attribute costs a call
+            case A.addressFamily.rawValue: rawFamily = raw.integer()
+            case A.address.rawValue: address = range
+            case A.port.rawValue: port = raw.integer().map { UInt16(bigEndian: $0) }
+            case A.forwardingMethod.rawValue: forwarding = raw.integer()
+            case A.weight.rawValue: weight = raw.integer()
+            case A.upperThreshold.rawValue: upper = raw.integer()
+            case A.lowerThreshold.rawValue: lower = raw.integer()
+            case A.activeConnections.rawValue: active = raw.integer()
+            case A.inactiveConnections.rawValue: inactive = raw.integer()
+            case A.persistentConnections.rawValue: persistent = raw.integer()
+            case A.stats.rawValue: stats = range
+            case A.stats64.rawValue: stats64 = range
+            case A.tunnelType.rawValue: tunnelType = raw.integer()
+            case A.tunnelPort.rawValue: tunnelPort = raw.integer().map { UInt16(bigEndian: $0) }
+            case A.tunnelFlags.rawValue: tunnelFlags = raw.integer()
+            default: break
+            }
+        }
         var family = serviceFamily
-        if let raw = nest.u16(DestinationAttribute.addressFamily), raw != 0 {
+        if let raw = rawFamily, raw != 0 {
             guard let own = AddressFamily(rawValue: raw) else { throw MalformedReply(what: "destination family") }
             family = own
         }
-        guard let address = nest.address(DestinationAttribute.address, family: family),
-              let port = nest.be16(DestinationAttribute.port),
-              let forwarding = nest.u32(DestinationAttribute.forwardingMethod),
-              let weight = nest.u32(DestinationAttribute.weight),
-              let upper = nest.u32(DestinationAttribute.upperThreshold),
-              let lower = nest.u32(DestinationAttribute.lowerThreshold),
-              let active = nest.u32(DestinationAttribute.activeConnections),
-              let inactive = nest.u32(DestinationAttribute.inactiveConnections),
-              let persistent = nest.u32(DestinationAttribute.persistentConnections)
+        guard let address = address.map({ nest[$0].withUnsafeBytes { IPAddress(family: family, networkBytes: $0) } }),
+              let port, let forwarding, let weight, let upper, let lower, let active, let inactive, let persistent
         else { throw MalformedReply(what: "destination attributes") }
 
         return Destination(
             address: address, port: port,
             forwarding: ForwardingMethod(rawValue: forwarding), weight: Int32(bitPattern: weight),
             upperThreshold: upper, lowerThreshold: lower,
-            tunnelType: TunnelType(rawValue: nest.u8(DestinationAttribute.tunnelType) ?? 0),
-            tunnelPort: nest.be16(DestinationAttribute.tunnelPort) ?? 0,
-            tunnelFlags: TunnelFlags(rawValue: nest.u16(DestinationAttribute.tunnelFlags) ?? 0),
+            tunnelType: TunnelType(rawValue: tunnelType ?? 0),
+            tunnelPort: tunnelPort ?? 0,
+            tunnelFlags: TunnelFlags(rawValue: tunnelFlags ?? 0),
             activeConnections: active, inactiveConnections: inactive, persistentConnections: persistent,
-            stats: decodeStats(
-                stats64: nest.nested(DestinationAttribute.stats64), stats32: { nest.nested(DestinationAttribute.stats) }))
+            stats: decodeStats(stats64: stats64.map { nest[$0] }, stats32: stats.map { nest[$0] }))
     }
 
-    /// STATS64 (all u64) when present, else STATS (u32 except the byte counters; parsed only
-    /// when needed). Unlike ipvsadm 1.31, destination STATS64 is read as 64-bit (a deliberate fix).
-    static func decodeStats(stats64: AttributeSet?, stats32: () -> AttributeSet?) -> Statistics {
+    /// STATS64 (all u64) when present, else STATS (u32 except the byte counters). Unlike
+    /// ipvsadm 1.31, destination STATS64 is read as 64-bit (a deliberate fix). The nest is
+    /// read in one pass; as everywhere, the last copy of a field wins, and a field too short
+    /// for its width reads as 0.
+    static func decodeStats(stats64: ArraySlice<UInt8>?, stats32: ArraySlice<UInt8>?) -> Statistics {
         var stats = Statistics()
-        if let s = stats64 {
-            stats.connections = s.u64(StatsAttribute.connections) ?? 0
-            stats.inPackets = s.u64(StatsAttribute.inPackets) ?? 0
-            stats.outPackets = s.u64(StatsAttribute.outPackets) ?? 0
-            stats.inBytes = s.u64(StatsAttribute.inBytes) ?? 0
-            stats.outBytes = s.u64(StatsAttribute.outBytes) ?? 0
-            stats.connectionRate = s.u64(StatsAttribute.connectionRate) ?? 0
-            stats.inPacketRate = s.u64(StatsAttribute.inPacketRate) ?? 0
-            stats.outPacketRate = s.u64(StatsAttribute.outPacketRate) ?? 0
-            stats.inByteRate = s.u64(StatsAttribute.inByteRate) ?? 0
-            stats.outByteRate = s.u64(StatsAttribute.outByteRate) ?? 0
-        } else if let s = stats32() {
-            func u32(_ a: StatsAttribute) -> UInt64 { UInt64(s.u32(a) ?? 0) }
-            stats.connections = u32(.connections)
-            stats.inPackets = u32(.inPackets)
-            stats.outPackets = u32(.outPackets)
-            stats.inBytes = s.u64(StatsAttribute.inBytes) ?? 0
-            stats.outBytes = s.u64(StatsAttribute.outBytes) ?? 0
-            stats.connectionRate = u32(.connectionRate)
-            stats.inPacketRate = u32(.inPacketRate)
-            stats.outPacketRate = u32(.outPacketRate)
-            stats.inByteRate = u32(.inByteRate)
-            stats.outByteRate = u32(.outByteRate)
+        guard let payload = stats64 ?? stats32 else { return stats }
+        let wide = stats64 != nil
+        typealias A = StatsAttribute
+        AttributeSet.forEach(in: payload) { type, raw, _ in
+            let value: UInt64
+            if wide || type == A.inBytes.rawValue || type == A.outBytes.rawValue {
+                value = raw.integer() ?? 0
+            } else {
+                value = UInt64(raw.integer(UInt32.self) ?? 0)
+            }
+            switch type {
+            case A.connections.rawValue: stats.connections = value
+            case A.inPackets.rawValue: stats.inPackets = value
+            case A.outPackets.rawValue: stats.outPackets = value
+            case A.inBytes.rawValue: stats.inBytes = value
+            case A.outBytes.rawValue: stats.outBytes = value
+            case A.connectionRate.rawValue: stats.connectionRate = value
+            case A.inPacketRate.rawValue: stats.inPacketRate = value
+            case A.outPacketRate.rawValue: stats.outPacketRate = value
+            case A.inByteRate.rawValue: stats.inByteRate = value
+            case A.outByteRate.rawValue: stats.outByteRate = value
+            default: break  // PAD and unknown fields
+            }
         }
         return stats
     }
@@ -296,6 +316,13 @@ extension AttributeEncoder {
     struct Words {
         private(set) var bytes: [UInt8] = []
         mutating func append(_ word: UInt32) { withUnsafeBytes(of: word) { bytes.append(contentsOf: $0) } }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// A host-order integer payload; nil when the payload is too short for it.
+    func integer<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
+        count >= MemoryLayout<T>.size ? loadUnaligned(as: T.self) : nil
     }
 }
 

@@ -1,6 +1,8 @@
 // The IPVS generic-netlink vocabulary (linux/ip_vs.h, uapi). Numbers are facts of the
 // kernel ABI; names follow the header without the common prefix.
 
+import IPVS
+
 /// Generic-netlink family name and version.
 enum IPVSFamily {
     static let name = "IPVS"
@@ -129,6 +131,7 @@ extension AttributeEncoder {
     mutating func append(_ a: some AttributeKind, be16 value: UInt16) { append(a.rawValue, be16: value) }
     mutating func append(_ a: some AttributeKind, be32 value: UInt32) { append(a.rawValue, be32: value) }
     mutating func append(_ a: some AttributeKind, string: String) { append(a.rawValue, string: string) }
+    mutating func append(_ a: some AttributeKind, address: IPAddress) { append(a.rawValue, address: address) }
 }
 
 extension AttributeSet {

@@ -11,6 +11,9 @@ struct NetlinkSocket: ~Copyable {
     }
 
     private let handle: OpaquePointer
+    /// Where the shim collects each reply; kept for the socket's life, so that a listing's
+    /// thousands of requests do not allocate a reply buffer each.
+    private let reply: UnsafeMutablePointer<ipvs_nl_buffer>
 
     /// Opens the socket and resolves the "IPVS" family (ENOPROTOOPT when it is not registered).
     init() throws(Failure) {
@@ -18,9 +21,15 @@ struct NetlinkSocket: ~Copyable {
         let rc = ipvs_nl_open(&handle)
         guard rc == 0, let handle else { throw Failure(errno: rc < 0 ? -rc : rc) }
         self.handle = handle
+        reply = .allocate(capacity: 1)
+        reply.initialize(to: ipvs_nl_buffer())
     }
 
-    deinit { ipvs_nl_close(handle) }
+    deinit {
+        ipvs_nl_buffer_free(reply)
+        reply.deallocate()
+        ipvs_nl_close(handle)
+    }
 
     /// The size of the socket's reads (tests of the recovery from a cut datagram).
     func setReadSize(_ bytes: Int) { ipvs_nl_set_read_size(handle, bytes) }
@@ -47,8 +56,6 @@ struct NetlinkSocket: ~Copyable {
         eachDatagram body: ([ArraySlice<UInt8>]) -> Void
     ) throws(Failure) {
         let flags: Int32 = dump ? IPVS_NL_F_DUMP : 0
-        var reply = ipvs_nl_buffer()
-        defer { ipvs_nl_buffer_free(&reply) }
         for attempt in 0..<2 {
             let sent = attributes.withUnsafeBytes { raw in
                 ipvs_nl_send(handle, command.rawValue, flags, raw.baseAddress, raw.count)
@@ -57,14 +64,14 @@ struct NetlinkSocket: ~Copyable {
             var failure: Int32 = 0
             var done: Int32 = 0
             while done == 0 {
-                reply.length = 0
-                let rc = ipvs_nl_receive(handle, &reply, &done)
+                reply.pointee.length = 0
+                let rc = ipvs_nl_receive(handle, reply, &done)
                 if rc != 0 {
                     if failure == 0 { failure = -rc }
                     continue
                 }
-                if let data = reply.data, reply.length > 0 {
-                    body(Self.records(UnsafeRawBufferPointer(start: data, count: reply.length)))
+                if let data = reply.pointee.data, reply.pointee.length > 0 {
+                    body(Self.records(UnsafeRawBufferPointer(start: data, count: reply.pointee.length)))
                 }
             }
             if failure == EMSGSIZE && attempt == 0 {

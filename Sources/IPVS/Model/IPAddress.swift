@@ -119,17 +119,22 @@ public struct IPAddress: Hashable, Sendable {
 
     /// `a.b.c.d`, at most 15 bytes: a small string, no allocation.
     private static func dottedQuad(_ value: UInt32) -> String {
-        String(unsafeUninitializedCapacity: 15) { buffer in
-            var count = 0
-            for shift in stride(from: 24, through: 0, by: -8) {
-                let octet = Int((value >> UInt32(shift)) & 0xff)
-                if octet >= 100 { buffer[count] = UInt8(48 + octet / 100); count += 1 }
-                if octet >= 10 { buffer[count] = UInt8(48 + octet / 10 % 10); count += 1 }
-                buffer[count] = UInt8(48 + octet % 10); count += 1
-                if shift > 0 { buffer[count] = 0x2e; count += 1 }
-            }
-            return count
+        String(unsafeUninitializedCapacity: 15) { writeDottedQuad(value, into: $0) }
+    }
+
+    /// Writes `a.b.c.d` of an IPv4 address in host order into `buffer` (room for 15 bytes)
+    /// and returns the byte count: the one implementation of the IPv4 text, for `text` and
+    /// for output written straight into byte buffers.
+    public static func writeDottedQuad(_ value: UInt32, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var count = 0
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let octet = Int((value >> UInt32(shift)) & 0xff)
+            if octet >= 100 { buffer[count] = UInt8(48 + octet / 100); count += 1 }
+            if octet >= 10 { buffer[count] = UInt8(48 + octet / 10 % 10); count += 1 }
+            buffer[count] = UInt8(48 + octet % 10); count += 1
+            if shift > 0 { buffer[count] = 0x2e; count += 1 }
         }
+        return count
     }
 }
 
