@@ -21,7 +21,7 @@ struct ListRenderer {
         let bracketed = address.family != .inet
         if format.numeric {
             if bracketed { out.append(byte: 0x5b) }
-            out.append(address.text)
+            out.append(address)
             if bracketed { out.append(byte: 0x5d) }
             out.append(byte: 0x3a)
             out.append(decimal: port)
@@ -67,6 +67,19 @@ struct ListRenderer {
             let label = TextFormat.left(ListRenderer.protocolName(proto), 4) + " " + name
             return address.family == .inet6 ? label : TextFormat.truncated(label, 33)
         }
+    }
+
+    /// `serviceLabel` of a table, appended to `out`: written in place when numeric (an IPv4
+    /// label is then at most 26 bytes, under the 33 it is cut to).
+    func appendServiceLabel(_ service: VirtualService, into out: inout TextBuffer) {
+        guard !format.rule, format.numeric, case .address(let proto, let address, let port) = service.key else {
+            return out.append(serviceLabel(service))
+        }
+        let start = out.count
+        out.append(ListRenderer.protocolName(proto))
+        out.spaces(4 - (out.count - start))
+        out.append(byte: 0x20)
+        append(address, port: port, protocol: proto, into: &out)
     }
 
     // MARK: - Tables
@@ -127,7 +140,8 @@ struct ListRenderer {
 
     /// One service and its real servers, appended to `out`.
     func render(_ service: VirtualService, _ destinations: [Destination], into out: inout TextBuffer) {
-        let label = serviceLabel(service)
+        // Rules repeat the service options on every real server's line; tables print it once.
+        let label = format.rule ? serviceLabel(service) : ""
         let hasSchedFlags = !service.flags.isDisjoint(with: .schedulerFlags)
         if format.rule {
             out.append("-A ")
@@ -143,7 +157,9 @@ struct ListRenderer {
             if service.flags.contains(.onePacket) { out.append(" -o") }
             if hasSchedFlags { out.append(" -b "); out.append(ListRenderer.schedulerFlagText(service)) }
         } else if format.stats || format.rate {
-            out.append(label, left: 33)
+            let start = out.count
+            appendServiceLabel(service, into: &out)
+            out.spaces(33 - (out.count - start))
             let s = service.stats
             if format.stats {
                 for value in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes] {
@@ -155,7 +171,7 @@ struct ListRenderer {
                 }
             }
         } else {
-            out.append(label)
+            appendServiceLabel(service, into: &out)
             out.append(byte: 0x20)
             out.append(service.scheduler)
             if hasSchedFlags { out.append(" ("); out.append(ListRenderer.schedulerFlagText(service)); out.append(")") }

@@ -1,3 +1,5 @@
+import IPVS
+
 /// printf-style padding and ipvsadm's number formats, without Foundation.
 enum TextFormat {
     /// `%-Ns`: left-justified in `width` bytes.
@@ -35,10 +37,25 @@ struct TextBuffer {
 
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
+    /// An address as `inet_ntop` writes it; IPv4 without an intermediate string.
+    mutating func append(_ address: IPAddress) {
+        guard address.family == .inet else { return append(address.text) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            let count = IPAddress.writeDottedQuad(address.ipv4, into: buffer)
+            for index in 0..<count { bytes.append(buffer[index]) }
+        }
+    }
+
     mutating func spaces(_ count: Int) {
         guard count > 0 else { return }
-        for _ in 0..<count { bytes.append(0x20) }
+        if count <= TextBuffer.blanks.count {
+            bytes.append(contentsOf: TextBuffer.blanks[..<count])  // one copy, not a byte at a time
+        } else {
+            bytes.append(contentsOf: repeatElement(0x20, count: count))
+        }
     }
+
+    private static let blanks = [UInt8](repeating: 0x20, count: 64)
 
     /// `%-Ns`.
     mutating func append(_ text: String, left width: Int) {
