@@ -227,13 +227,15 @@ struct AttributeSet {
     }
 
     private func integer<T: FixedWidthInteger>(_ type: UInt16) -> T? {
-        guard let range = payloadRange(type), range.count >= MemoryLayout<T>.size else { return nil }
-        return Self.load(T.self, bytes, at: range.lowerBound)
+        guard let range = payloadRange(type) else { return nil }
+        return bytes[range].withUnsafeBytes { $0.integer() }
     }
+}
 
-    private static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: ArraySlice<UInt8>, at offset: Int) -> T {
-        bytes.withUnsafeBytes { raw in
-            raw.loadUnaligned(fromByteOffset: offset - bytes.startIndex, as: T.self)
-        }
+extension UnsafeRawBufferPointer {
+    /// A host-order integer payload; nil when the payload is too short for it (the one rule
+    /// for short payloads, for indexed and one-pass decoding alike).
+    func integer<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
+        count >= MemoryLayout<T>.size ? loadUnaligned(as: T.self) : nil
     }
 }

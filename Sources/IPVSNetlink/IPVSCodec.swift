@@ -319,13 +319,6 @@ extension AttributeEncoder {
     }
 }
 
-extension UnsafeRawBufferPointer {
-    /// A host-order integer payload; nil when the payload is too short for it.
-    func integer<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
-        count >= MemoryLayout<T>.size ? loadUnaligned(as: T.self) : nil
-    }
-}
-
 extension AttributeSet {
     func address(_ a: some AttributeKind, family: AddressFamily) -> IPAddress? { address(a.rawValue, family: family) }
 

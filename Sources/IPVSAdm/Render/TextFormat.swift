@@ -64,12 +64,6 @@ struct TextBuffer {
         spaces(width - (bytes.count - start))
     }
 
-    /// `%Ns`.
-    mutating func append(_ text: String, right width: Int) {
-        spaces(width - text.utf8.count)
-        append(text)
-    }
-
     /// `%-Nu` / `%-Nd`.
     mutating func append(decimal value: some BinaryInteger, left width: Int = 0) {
         let start = bytes.count
