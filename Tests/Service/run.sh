@@ -252,7 +252,7 @@ main() {
     check "ipvsadm-restore -n (arguments ignored) == oracle" compare_wrapper ipvsadm-restore "" "$g" -n
     check "installed ipvsadm-save runs the ipvsadm next to it (ours: unsigned fwmark)" \
         t_wrapper_uses_neighbour
-    check "repository Scripts/ipvsadm-save (no ipvsadm next to it) falls back to PATH (oracle)" \
+    check "repository Distribution/sbin/ipvsadm-save (no ipvsadm next to it) falls back to PATH (oracle)" \
         t_wrapper_falls_back
 
     echo "$passed passed, $failed failed"
@@ -265,7 +265,7 @@ t_wrapper_uses_neighbour() {
     [ "$out" = "-A -f 3000000000 -s rr" ] || { echo "got: $out"; return 1; }
 }
 t_wrapper_falls_back() {
-    local out; out=$(inns ns_save_with "$ORACLE" "$REPO/Scripts/ipvsadm-save")
+    local out; out=$(inns ns_save_with "$ORACLE" "$REPO/Distribution/sbin/ipvsadm-save")
     [ "$out" = "-A -f -1294967296 -s rr" ] || { echo "got: $out"; return 1; }
 }
 
