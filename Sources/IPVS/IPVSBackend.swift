@@ -1,4 +1,4 @@
-/// Everything ipvsadm asks of the kernel, one method per request (mirrors `libipvs.h`).
+/// Everything ipvsadm asks of the kernel: changes as `Modification` values, and the reads.
 ///
 /// Implementations: `NetlinkBackend` (the real kernel, over generic netlink) and
 /// `InMemoryBackend` (a fake with the kernel's rules and errnos, for tests).
@@ -6,20 +6,13 @@
 public protocol IPVSBackend: AnyObject {
     func info() throws(IPVSError) -> IPVSInfo
 
-    func addService(_ service: VirtualService) throws(IPVSError)
-    func updateService(_ service: VirtualService) throws(IPVSError)
-    func deleteService(_ service: VirtualService) throws(IPVSError)
-    /// Zeroes the counters of one service, or of all services and the global stats when nil.
-    func zero(_ service: VirtualService?) throws(IPVSError)
-    func flush() throws(IPVSError)
+    /// Carries out one change and waits for the kernel's answer.
+    func apply(_ modification: Modification) throws(IPVSError)
 
-    func addDestination(_ destination: Destination, to service: VirtualService) throws(IPVSError)
-    func updateDestination(_ destination: Destination, in service: VirtualService) throws(IPVSError)
-    func deleteDestination(_ destination: Destination, from service: VirtualService) throws(IPVSError)
-
-    func setTimeouts(_ timeouts: Timeouts) throws(IPVSError)
-    func startDaemon(_ daemon: SyncDaemon) throws(IPVSError)
-    func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError)
+    /// Carries out changes in order, each on its own (a failure does not stop the ones after
+    /// it, as with separate ipvsadm runs); one result per change, nil for success. The
+    /// default applies them one by one; the netlink backend sends many per system call.
+    func perform(_ modifications: [Modification]) -> [IPVSError?]
 
     /// All services, in the kernel's order.
     func services() throws(IPVSError) -> [VirtualService]
@@ -30,12 +23,23 @@ public protocol IPVSBackend: AnyObject {
     func timeouts() throws(IPVSError) -> Timeouts
     func daemons() throws(IPVSError) -> [SyncDaemon]
 
-    /// Carries out modifications in order, each independently; one result per
-    /// modification (nil for success). The default applies them one by one; the netlink
-    /// backend sends many per system call.
-    func perform(_ modifications: [Modification]) -> [IPVSError?]
+    /// The connection table in `/proc/net/ip_vs_conn`'s text format (there is no netlink
+    /// request for it; ipvsadm reads the same file, per network namespace).
+    func connectionTable() throws(Errno) -> String
+}
 
-    /// The connection table in `/proc/net/ip_vs_conn`'s text format, nil if unreadable.
-    /// The default implementation reads that file.
-    func connectionTable() -> String?
+extension IPVSBackend {
+    public func perform(_ modifications: [Modification]) -> [IPVSError?] {
+        var results: [IPVSError?] = []
+        results.reserveCapacity(modifications.count)
+        for modification in modifications {
+            do throws(IPVSError) {
+                try apply(modification)
+                results.append(nil)
+            } catch {
+                results.append(error)
+            }
+        }
+        return results
+    }
 }

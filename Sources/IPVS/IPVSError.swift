@@ -1,5 +1,3 @@
-import Glibc
-
 /// A request the kernel (or the transport to it) refused, with the kernel's own errno.
 ///
 /// `operation` plays the role of libipvs' `ipvs_func` global: some errnos read differently
@@ -15,10 +13,10 @@ public struct IPVSError: Error, Hashable, Sendable {
     }
 
     public var operation: Operation
-    /// Positive errno value (`EEXIST`, `ESRCH`, ...).
-    public var errno: Int32
+    /// What the kernel (or the transport to it) answered.
+    public var errno: Errno
 
-    public init(_ operation: Operation, errno: Int32) {
+    public init(_ operation: Operation, errno: Errno) {
         self.operation = operation
         self.errno = errno
     }
@@ -27,26 +25,28 @@ public struct IPVSError: Error, Hashable, Sendable {
     /// entries first, then the generic ones, then the C library's `strerror`.
     public var message: String {
         switch (operation, errno) {
-        case (.addService, EEXIST): return "Service already exists"
-        case (.addService, ENOENT), (.updateService, ENOENT): return "Scheduler or persistence engine not found"
-        case (.updateService, ESRCH), (.deleteService, ESRCH), (.zeroService, ESRCH): return "No such service"
-        case (.addDestination, ESRCH), (.updateDestination, ESRCH), (.deleteDestination, ESRCH):
+        case (.addService, .fileExists): return "Service already exists"
+        case (.addService, .noSuchFileOrDirectory), (.updateService, .noSuchFileOrDirectory):
+            return "Scheduler or persistence engine not found"
+        case (.updateService, .noSuchProcess), (.deleteService, .noSuchProcess), (.zeroService, .noSuchProcess):
+            return "No such service"
+        case (.addDestination, .noSuchProcess), (.updateDestination, .noSuchProcess), (.deleteDestination, .noSuchProcess):
             return "Service not defined"
-        case (.addDestination, EEXIST): return "Destination already exists"
-        case (.updateDestination, ENOENT), (.deleteDestination, ENOENT): return "No such destination"
-        case (.startDaemon, EEXIST): return "Daemon has already run"
-        case (.stopDaemon, ESRCH): return "No daemon is running"
-        case (.getServices, ESRCH), (.getDestinations, ESRCH), (.getService, ESRCH): return "No such service"
-        case (_, EPERM): return "Permission denied (you must be root)"
-        case (_, EINVAL): return "Invalid operation.  Possibly wrong module version, address not unicast, ..."
-        case (_, ENOPROTOOPT): return "Protocol not available"
-        case (_, ENOMEM): return "Memory allocation problem"
-        case (_, EOPNOTSUPP): return "Operation not supported with IPv6"
-        case (_, EAFNOSUPPORT): return "Operation not supported with specified address family"
-        case (_, EMSGSIZE): return "Module is wrong version"
-        default:
-            guard let text = strerror(errno) else { return "Unknown error \(errno)" }
-            return String(cString: text)
+        case (.addDestination, .fileExists): return "Destination already exists"
+        case (.updateDestination, .noSuchFileOrDirectory), (.deleteDestination, .noSuchFileOrDirectory):
+            return "No such destination"
+        case (.startDaemon, .fileExists): return "Daemon has already run"
+        case (.stopDaemon, .noSuchProcess): return "No daemon is running"
+        case (.getServices, .noSuchProcess), (.getDestinations, .noSuchProcess), (.getService, .noSuchProcess):
+            return "No such service"
+        case (_, .notPermitted): return "Permission denied (you must be root)"
+        case (_, .invalidArgument): return "Invalid operation.  Possibly wrong module version, address not unicast, ..."
+        case (_, .protocolNotAvailable): return "Protocol not available"
+        case (_, .noMemory): return "Memory allocation problem"
+        case (_, .notSupported): return "Operation not supported with IPv6"
+        case (_, .addressFamilyNotSupported): return "Operation not supported with specified address family"
+        case (_, .messageTooLong): return "Module is wrong version"
+        default: return errno.text
         }
     }
 }

@@ -22,12 +22,25 @@ public final class InMemoryBackend: IPVSBackend {
     /// Whether the kernel would accept this real-server address (unicast and routable).
     public var isRoutable: (IPAddress) -> Bool = { _ in true }
     public var kernelInfo = IPVSInfo(version: 0x01_02_01, connectionTableSize: 4096)
-    /// Every request made, for tests that check what was sent.
-    public private(set) var requests: [IPVSError.Operation] = []
-
     public init() {}
 
     public func info() throws(IPVSError) -> IPVSInfo { kernelInfo }
+
+    public func apply(_ modification: Modification) throws(IPVSError) {
+        switch modification {
+        case .addService(let service): try addService(service)
+        case .updateService(let service): try updateService(service)
+        case .deleteService(let service): try deleteService(service)
+        case .zero(let service): try zero(service)
+        case .flush: flush()
+        case .addDestination(let destination, let service): try addDestination(destination, to: service)
+        case .updateDestination(let destination, let service): try updateDestination(destination, in: service)
+        case .deleteDestination(let destination, let service): try deleteDestination(destination, from: service)
+        case .setTimeouts(let timeouts): try setTimeouts(timeouts)
+        case .startDaemon(let daemon): try startDaemon(daemon)
+        case .stopDaemon(let daemon): try stopDaemon(daemon)
+        }
+    }
 
     private func index(of key: ServiceKey) -> Int? {
         entries.firstIndex { $0.service.key == key }
@@ -35,13 +48,13 @@ public final class InMemoryBackend: IPVSBackend {
 
     private func checkService(_ service: VirtualService, _ operation: IPVSError.Operation) throws(IPVSError) {
         if service.scheduler != "none" && !schedulers.contains(service.scheduler) {
-            throw IPVSError(operation, errno: ENOENT)
+            throw IPVSError(operation, errno: .noSuchFileOrDirectory)
         }
         if !service.persistenceEngine.isEmpty && !persistenceEngines.contains(service.persistenceEngine) {
-            throw IPVSError(operation, errno: ENOENT)
+            throw IPVSError(operation, errno: .noSuchFileOrDirectory)
         }
         if service.key.family == .inet6 && !(1...128).contains(service.netmask) {
-            throw IPVSError(operation, errno: EINVAL)
+            throw IPVSError(operation, errno: .invalidArgument)
         }
     }
 
@@ -53,50 +66,45 @@ public final class InMemoryBackend: IPVSBackend {
         return copy
     }
 
-    public func addService(_ service: VirtualService) throws(IPVSError) {
-        requests.append(.addService)
-        if index(of: service.key) != nil { throw IPVSError(.addService, errno: EEXIST) }
+    private func addService(_ service: VirtualService) throws(IPVSError) {
+        if index(of: service.key) != nil { throw IPVSError(.addService, errno: .fileExists) }
         try checkService(service, .addService)
         entries.append(Entry(service: stored(service), destinations: []))
     }
 
-    public func updateService(_ service: VirtualService) throws(IPVSError) {
-        requests.append(.updateService)
-        guard let i = index(of: service.key) else { throw IPVSError(.updateService, errno: ESRCH) }
+    private func updateService(_ service: VirtualService) throws(IPVSError) {
+        guard let i = index(of: service.key) else { throw IPVSError(.updateService, errno: .noSuchProcess) }
         try checkService(service, .updateService)
         entries[i].service = stored(service)
     }
 
-    public func deleteService(_ service: VirtualService) throws(IPVSError) {
-        requests.append(.deleteService)
-        guard let i = index(of: service.key) else { throw IPVSError(.deleteService, errno: ESRCH) }
+    private func deleteService(_ service: VirtualService) throws(IPVSError) {
+        guard let i = index(of: service.key) else { throw IPVSError(.deleteService, errno: .noSuchProcess) }
         entries.remove(at: i)
     }
 
-    public func zero(_ service: VirtualService?) throws(IPVSError) {
-        requests.append(.zeroService)
+    private func zero(_ service: VirtualService?) throws(IPVSError) {
         if let service {
-            guard let i = index(of: service.key) else { throw IPVSError(.zeroService, errno: ESRCH) }
+            guard let i = index(of: service.key) else { throw IPVSError(.zeroService, errno: .noSuchProcess) }
             entries[i].service.stats = Statistics()
         }
     }
 
-    public func flush() throws(IPVSError) {
-        requests.append(.flush)
+    private func flush() {
         entries.removeAll()
     }
 
     private func checkDestination(
         _ d: Destination, _ service: VirtualService, _ operation: IPVSError.Operation
     ) throws(IPVSError) -> Int {
-        guard let i = index(of: service.key) else { throw IPVSError(operation, errno: ESRCH) }
-        if d.weight < 0 { throw IPVSError(operation, errno: ERANGE) }
-        if d.lowerThreshold > d.upperThreshold { throw IPVSError(operation, errno: ERANGE) }
+        guard let i = index(of: service.key) else { throw IPVSError(operation, errno: .noSuchProcess) }
+        if d.weight < 0 { throw IPVSError(operation, errno: .outOfRange) }
+        if d.lowerThreshold > d.upperThreshold { throw IPVSError(operation, errno: .outOfRange) }
         if d.forwarding == .tunnel && d.tunnelType == .gue && d.tunnelPort == 0 {
-            throw IPVSError(operation, errno: EINVAL)
+            throw IPVSError(operation, errno: .invalidArgument)
         }
         if d.address.family != service.key.family && (d.forwarding != .tunnel || !runningDaemons.isEmpty) {
-            throw IPVSError(operation, errno: EINVAL)
+            throw IPVSError(operation, errno: .invalidArgument)
         }
         return i
     }
@@ -114,44 +122,39 @@ public final class InMemoryBackend: IPVSBackend {
         return copy
     }
 
-    public func addDestination(_ d: Destination, to service: VirtualService) throws(IPVSError) {
-        requests.append(.addDestination)
+    private func addDestination(_ d: Destination, to service: VirtualService) throws(IPVSError) {
         let i = try checkDestination(d, service, .addDestination)
-        if !isRoutable(d.address) { throw IPVSError(.addDestination, errno: EINVAL) }
-        if findDestination(d, in: i) != nil { throw IPVSError(.addDestination, errno: EEXIST) }
+        if !isRoutable(d.address) { throw IPVSError(.addDestination, errno: .invalidArgument) }
+        if findDestination(d, in: i) != nil { throw IPVSError(.addDestination, errno: .fileExists) }
         entries[i].destinations.insert(stored(d), at: 0)
     }
 
-    public func updateDestination(_ d: Destination, in service: VirtualService) throws(IPVSError) {
-        requests.append(.updateDestination)
+    private func updateDestination(_ d: Destination, in service: VirtualService) throws(IPVSError) {
         let i = try checkDestination(d, service, .updateDestination)
-        guard let j = findDestination(d, in: i) else { throw IPVSError(.updateDestination, errno: ENOENT) }
+        guard let j = findDestination(d, in: i) else { throw IPVSError(.updateDestination, errno: .noSuchFileOrDirectory) }
         entries[i].destinations[j] = stored(d)
     }
 
-    public func deleteDestination(_ d: Destination, from service: VirtualService) throws(IPVSError) {
-        requests.append(.deleteDestination)
-        guard let i = index(of: service.key) else { throw IPVSError(.deleteDestination, errno: ESRCH) }
-        guard let j = findDestination(d, in: i) else { throw IPVSError(.deleteDestination, errno: ENOENT) }
+    private func deleteDestination(_ d: Destination, from service: VirtualService) throws(IPVSError) {
+        guard let i = index(of: service.key) else { throw IPVSError(.deleteDestination, errno: .noSuchProcess) }
+        guard let j = findDestination(d, in: i) else { throw IPVSError(.deleteDestination, errno: .noSuchFileOrDirectory) }
         entries[i].destinations.remove(at: j)
     }
 
-    public func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) {
-        requests.append(.setTimeouts)
+    private func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) {
         // The kernel refuses more than INT_MAX/HZ seconds; Debian's HZ is 250.
         let limit = UInt32(Int32.max / 250)
         if timeouts.tcp > limit || timeouts.tcpFin > limit || timeouts.udp > limit {
-            throw IPVSError(.setTimeouts, errno: EINVAL)
+            throw IPVSError(.setTimeouts, errno: .invalidArgument)
         }
         if timeouts.tcp != 0 { currentTimeouts.tcp = timeouts.tcp }
         if timeouts.tcpFin != 0 { currentTimeouts.tcpFin = timeouts.tcpFin }
         if timeouts.udp != 0 { currentTimeouts.udp = timeouts.udp }
     }
 
-    public func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
-        requests.append(.startDaemon)
-        if runningDaemons.contains(where: { $0.state == daemon.state }) { throw IPVSError(.startDaemon, errno: EEXIST) }
-        if !interfaces.contains(daemon.interface) { throw IPVSError(.startDaemon, errno: ENODEV) }
+    private func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
+        if runningDaemons.contains(where: { $0.state == daemon.state }) { throw IPVSError(.startDaemon, errno: .fileExists) }
+        if !interfaces.contains(daemon.interface) { throw IPVSError(.startDaemon, errno: .noSuchDevice) }
         var running = daemon
         let v6 = daemon.group?.family == .inet6
         if running.maxLength == 0 { running.maxLength = v6 ? 1452 : 1472 }
@@ -162,46 +165,40 @@ public final class InMemoryBackend: IPVSBackend {
         runningDaemons.sort { $0.state.rawValue < $1.state.rawValue }
     }
 
-    public func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
-        requests.append(.stopDaemon)
+    private func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
         guard let i = runningDaemons.firstIndex(where: { $0.state == daemon.state }) else {
-            throw IPVSError(.stopDaemon, errno: ESRCH)
+            throw IPVSError(.stopDaemon, errno: .noSuchProcess)
         }
         runningDaemons.remove(at: i)
     }
 
     public func services() throws(IPVSError) -> [VirtualService] {
-        requests.append(.getServices)
         return entries.map(\.service)
     }
 
     public func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService {
-        requests.append(.getService)
-        guard let i = index(of: key) else { throw IPVSError(.getService, errno: ESRCH) }
+        guard let i = index(of: key) else { throw IPVSError(.getService, errno: .noSuchProcess) }
         return entries[i].service
     }
 
     public func destinations(of service: VirtualService) throws(IPVSError) -> [Destination] {
-        requests.append(.getDestinations)
         guard let i = index(of: service.key) else { return [] }
         return entries[i].destinations
     }
 
     public func timeouts() throws(IPVSError) -> Timeouts {
-        requests.append(.getTimeouts)
         return currentTimeouts
     }
 
     /// Connections to report, in `/proc/net/ip_vs_conn` lines (without the header).
     public var connectionLines: [String] = []
 
-    public func connectionTable() -> String? {
+    public func connectionTable() throws(Errno) -> String {
         "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
             + connectionLines.map { $0 + "\n" }.joined()
     }
 
     public func daemons() throws(IPVSError) -> [SyncDaemon] {
-        requests.append(.getDaemons)
         return runningDaemons
     }
 }

@@ -15,39 +15,21 @@ public enum Modification: Sendable, Hashable {
     case setTimeouts(Timeouts)
     case startDaemon(SyncDaemon)
     case stopDaemon(SyncDaemon)
-}
 
-extension IPVSBackend {
-    /// Carries out one modification with the matching request.
-    public func apply(_ modification: Modification) throws(IPVSError) {
-        switch modification {
-        case .addService(let service): try addService(service)
-        case .updateService(let service): try updateService(service)
-        case .deleteService(let service): try deleteService(service)
-        case .zero(let service): try zero(service)
-        case .flush: try flush()
-        case .addDestination(let destination, let service): try addDestination(destination, to: service)
-        case .updateDestination(let destination, let service): try updateDestination(destination, in: service)
-        case .deleteDestination(let destination, let service): try deleteDestination(destination, from: service)
-        case .setTimeouts(let timeouts): try setTimeouts(timeouts)
-        case .startDaemon(let daemon): try startDaemon(daemon)
-        case .stopDaemon(let daemon): try stopDaemon(daemon)
+    /// What a refusal of this change is reported as.
+    public var operation: IPVSError.Operation {
+        switch self {
+        case .addService: return .addService
+        case .updateService: return .updateService
+        case .deleteService: return .deleteService
+        case .zero: return .zeroService
+        case .flush: return .flush
+        case .addDestination: return .addDestination
+        case .updateDestination: return .updateDestination
+        case .deleteDestination: return .deleteDestination
+        case .setTimeouts: return .setTimeouts
+        case .startDaemon: return .startDaemon
+        case .stopDaemon: return .stopDaemon
         }
-    }
-
-    /// Carries out modifications in order, each on its own (a failure does not stop the
-    /// ones after it, as with separate ipvsadm runs); one result per modification.
-    public func perform(_ modifications: [Modification]) -> [IPVSError?] {
-        var results: [IPVSError?] = []
-        results.reserveCapacity(modifications.count)
-        for modification in modifications {
-            do throws(IPVSError) {
-                try apply(modification)
-                results.append(nil)
-            } catch {
-                results.append(error)
-            }
-        }
-        return results
     }
 }

@@ -145,7 +145,7 @@ final class Runner {
     }
 
     private func listConnections(_ format: ListFormat) throws(Termination) {
-        guard let table = backend.connectionTable() else {
+        guard let table = try? backend.connectionTable() else {
             throw Termination.exit(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
         }
         var lines = table.split(separator: "\n", omittingEmptySubsequences: false)

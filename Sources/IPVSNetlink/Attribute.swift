@@ -104,19 +104,22 @@ struct AttributeEncoder {
 struct AttributeSet {
     private let bytes: ArraySlice<UInt8>
     /// Per type: `(payload offset from bytes.startIndex) << 16 | payload length`, 0 if absent.
-    /// A payload starts after a 4-byte header, so a present entry is never 0.
-    private var slots = InlineArray<32, UInt32>(repeating: 0)
+    /// A payload starts after a 4-byte header, so a present entry is never 0. The length fits
+    /// in 16 bits (an attribute's `len` is a u16), the offset in the 48 left: `init` refuses
+    /// a buffer larger than that, so no payload can be looked up at a wrong place.
+    private var slots = InlineArray<32, UInt64>(repeating: 0)
     private static let indexedTypes = 32
+    private static let largestBuffer = 1 << 48
 
     init(_ bytes: [UInt8]) { self.init(bytes[...]) }
 
     init(_ bytes: ArraySlice<UInt8>) {
+        precondition(bytes.count < AttributeSet.largestBuffer, "attribute buffer beyond 2^48 bytes")
         self.bytes = bytes
-        var slots = InlineArray<32, UInt32>(repeating: 0)
+        var slots = InlineArray<32, UInt64>(repeating: 0)
         Self.walk(bytes) { type, payload in
             if Int(type) < Self.indexedTypes {
-                slots[Int(type)] = UInt32(truncatingIfNeeded: payload.lowerBound - bytes.startIndex) << 16
-                    | UInt32(truncatingIfNeeded: payload.count)
+                slots[Int(type)] = UInt64(payload.lowerBound - bytes.startIndex) << 16 | UInt64(payload.count)
             }
         }
         self.slots = slots
@@ -192,8 +195,6 @@ struct AttributeSet {
         return bytes[range]
     }
 
-    func contains(_ type: UInt16) -> Bool { payloadRange(type) != nil }
-
     func u8(_ type: UInt16) -> UInt8? { integer(type) }
     /// Host byte order.
     func u16(_ type: UInt16) -> UInt16? { integer(type) }
@@ -229,6 +230,21 @@ struct AttributeSet {
     private func integer<T: FixedWidthInteger>(_ type: UInt16) -> T? {
         guard let range = payloadRange(type) else { return nil }
         return bytes[range].withUnsafeBytes { $0.integer() }
+    }
+}
+
+extension AttributeSet {
+    /// The `index`th host-order u32 of a struct payload (`ip_vs_flags` is two of them).
+    static func word(_ payload: ArraySlice<UInt8>, _ index: Int) -> UInt32 {
+        payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self) }
+    }
+}
+
+extension AttributeEncoder {
+    /// Host-order 32-bit words, for struct payloads such as `ip_vs_flags`.
+    struct Words {
+        private(set) var bytes: [UInt8] = []
+        mutating func append(_ word: UInt32) { withUnsafeBytes(of: word) { bytes.append(contentsOf: $0) } }
     }
 }
 

@@ -124,36 +124,27 @@ enum IPVSCodec {
 
     // MARK: Replies
 
-    /// The messages of a GET_SERVICE reply (dump or single): one service each.
-    static func decodeServices(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> [VirtualService] {
-        var services: [VirtualService] = []
-        services.reserveCapacity(messages.count)
-        for message in messages {
-            guard let nest = AttributeSet(message).nested(CommandAttribute.service) else {
-                throw MalformedReply(what: "service nest")
-            }
-            services.append(try decodeService(nest))
+    /// One message of a GET_SERVICE reply (dump or single): one service.
+    static func decodeService(message: ArraySlice<UInt8>) throws(MalformedReply) -> VirtualService {
+        guard let nest = AttributeSet(message).nested(CommandAttribute.service) else {
+            throw MalformedReply(what: "service nest")
         }
-        return services
+        return try decodeService(nest)
     }
 
-    /// The messages of a GET_DEST dump; `family` is the service's, used when a
-    /// destination does not say its own (kernels before 3.18).
-    static func decodeDestinations(_ messages: [ArraySlice<UInt8>], family: AddressFamily) throws(MalformedReply) -> [Destination] {
-        var destinations: [Destination] = []
-        destinations.reserveCapacity(messages.count)
-        for message in messages {
-            guard let nest = AttributeSet.payload(of: CommandAttribute.destination.rawValue, in: message) else {
-                throw MalformedReply(what: "destination nest")
-            }
-            destinations.append(try decodeDestination(nest, family: family))
+    /// One message of a GET_DEST dump; `family` is the service's, used when a destination
+    /// does not say its own (kernels before 3.18).
+    static func decodeDestination(message: ArraySlice<UInt8>, family: AddressFamily) throws(MalformedReply)
+        -> Destination
+    {
+        guard let nest = AttributeSet.payload(of: CommandAttribute.destination.rawValue, in: message) else {
+            throw MalformedReply(what: "destination nest")
         }
-        return destinations
+        return try decodeDestination(nest, family: family)
     }
 
     /// The SET_INFO reply of GET_INFO: both attributes are required.
-    static func decodeInfo(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> IPVSInfo {
-        guard let message = messages.first else { throw MalformedReply(what: "info reply") }
+    static func decodeInfo(message: ArraySlice<UInt8>) throws(MalformedReply) -> IPVSInfo {
         let attributes = AttributeSet(message)
         guard let version = attributes.u32(InfoAttribute.version),
               let size = attributes.u32(InfoAttribute.connectionTableSize)
@@ -163,8 +154,7 @@ enum IPVSCodec {
 
     /// The SET_CONFIG reply of GET_CONFIG: each timeout is optional (a kernel without the
     /// TCP or UDP protocol omits it) and reads as 0 when absent.
-    static func decodeTimeouts(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> Timeouts {
-        guard let message = messages.first else { throw MalformedReply(what: "config reply") }
+    static func decodeTimeouts(message: ArraySlice<UInt8>) -> Timeouts {
         let attributes = AttributeSet(message)
         return Timeouts(
             tcp: attributes.u32(CommandAttribute.timeoutTCP) ?? 0,
@@ -172,29 +162,25 @@ enum IPVSCodec {
             udp: attributes.u32(CommandAttribute.timeoutUDP) ?? 0)
     }
 
-    /// The messages of a GET_DAEMON dump (0–2, master first).
-    static func decodeDaemons(_ messages: [ArraySlice<UInt8>]) throws(MalformedReply) -> [SyncDaemon] {
-        var daemons: [SyncDaemon] = []
-        for message in messages {
-            guard let nest = AttributeSet(message).nested(CommandAttribute.daemon),
-                  let rawState = nest.u32(DaemonAttribute.state),
-                  let state = SyncDaemon.State(rawValue: rawState),
-                  let interface = nest.string(DaemonAttribute.multicastInterface),
-                  let syncID = nest.u32(DaemonAttribute.syncID)
-            else { throw MalformedReply(what: "daemon") }
-            var group: IPAddress?
-            if let bytes = nest[DaemonAttribute.multicastGroup6], bytes.count >= 16 {
-                group = nest.address(DaemonAttribute.multicastGroup6, family: .inet6)
-            } else if let value = nest.be32(DaemonAttribute.multicastGroup) {
-                group = IPAddress(ipv4: value)
-            }
-            daemons.append(SyncDaemon(
-                state: state, interface: interface, syncID: syncID,
-                maxLength: nest.u16(DaemonAttribute.syncMaxLength) ?? 0, group: group,
-                port: nest.u16(DaemonAttribute.multicastPort) ?? 0,
-                ttl: nest.u8(DaemonAttribute.multicastTTL) ?? 0))
+    /// One message of a GET_DAEMON dump (0–2 of them, master first).
+    static func decodeDaemon(message: ArraySlice<UInt8>) throws(MalformedReply) -> SyncDaemon {
+        guard let nest = AttributeSet(message).nested(CommandAttribute.daemon),
+              let rawState = nest.u32(DaemonAttribute.state),
+              let state = SyncDaemon.State(rawValue: rawState),
+              let interface = nest.string(DaemonAttribute.multicastInterface),
+              let syncID = nest.u32(DaemonAttribute.syncID)
+        else { throw MalformedReply(what: "daemon") }
+        var group: IPAddress?
+        if let bytes = nest[DaemonAttribute.multicastGroup6], bytes.count >= 16 {
+            group = nest.address(DaemonAttribute.multicastGroup6, family: .inet6)
+        } else if let value = nest.be32(DaemonAttribute.multicastGroup) {
+            group = IPAddress(ipv4: value)
         }
-        return daemons
+        return SyncDaemon(
+            state: state, interface: interface, syncID: syncID,
+            maxLength: nest.u16(DaemonAttribute.syncMaxLength) ?? 0, group: group,
+            port: nest.u16(DaemonAttribute.multicastPort) ?? 0,
+            ttl: nest.u8(DaemonAttribute.multicastTTL) ?? 0)
     }
 
     static func decodeService(_ nest: AttributeSet) throws(MalformedReply) -> VirtualService {
@@ -308,22 +294,5 @@ enum IPVSCodec {
             }
         }
         return stats
-    }
-}
-
-extension AttributeEncoder {
-    /// Host-order 32-bit words, for struct payloads such as `ip_vs_flags`.
-    struct Words {
-        private(set) var bytes: [UInt8] = []
-        mutating func append(_ word: UInt32) { withUnsafeBytes(of: word) { bytes.append(contentsOf: $0) } }
-    }
-}
-
-extension AttributeSet {
-    func address(_ a: some AttributeKind, family: AddressFamily) -> IPAddress? { address(a.rawValue, family: family) }
-
-    /// The `index`th host-order u32 of a struct payload.
-    static func word(_ payload: ArraySlice<UInt8>, _ index: Int) -> UInt32 {
-        payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self) }
     }
 }

@@ -3,12 +3,6 @@
 
 import IPVS
 
-/// Generic-netlink family name and version.
-enum IPVSFamily {
-    static let name = "IPVS"
-    static let version: UInt8 = 1
-}
-
 /// `IPVS_CMD_*`.
 enum IPVSCommand: UInt8 {
     case newService = 1
@@ -136,7 +130,6 @@ extension AttributeEncoder {
 
 extension AttributeSet {
     subscript(a: some AttributeKind) -> ArraySlice<UInt8>? { self[a.rawValue] }
-    func contains(_ a: some AttributeKind) -> Bool { contains(a.rawValue) }
     func u8(_ a: some AttributeKind) -> UInt8? { u8(a.rawValue) }
     func u16(_ a: some AttributeKind) -> UInt16? { u16(a.rawValue) }
     func u32(_ a: some AttributeKind) -> UInt32? { u32(a.rawValue) }
@@ -145,4 +138,5 @@ extension AttributeSet {
     func be32(_ a: some AttributeKind) -> UInt32? { be32(a.rawValue) }
     func string(_ a: some AttributeKind) -> String? { string(a.rawValue) }
     func nested(_ a: some AttributeKind) -> AttributeSet? { nested(a.rawValue) }
+    func address(_ a: some AttributeKind, family: AddressFamily) -> IPAddress? { address(a.rawValue, family: family) }
 }

@@ -2,200 +2,155 @@ import Glibc
 import IPVS
 
 /// The real kernel, over the generic-netlink family "IPVS". One socket serves every
-/// request of the process (ipvsadm opens and resolves one per request).
+/// request of the process (ipvsadm opens one and resolves the family per request).
 public final class NetlinkBackend: IPVSBackend {
-    private let socket: NetlinkSocket
+    private let client: NetlinkClient
     private let cachedInfo: IPVSInfo
+    /// Keeps the kernel's socket open as long as the client talks over it.
+    private let socket: AnyObject?
 
-    private init(socket: consuming NetlinkSocket, info: IPVSInfo) {
+    init(client: NetlinkClient, socket: AnyObject? = nil) throws(IPVSError) {
+        self.client = client
         self.socket = socket
-        self.cachedInfo = info
+        var info: IPVSInfo?
+        var malformed = false
+        do throws(Errno) {
+            try client.request(.getInfo) { message in
+                do throws(MalformedReply) { info = try IPVSCodec.decodeInfo(message: message) } catch { malformed = true }
+            }
+        } catch {
+            throw IPVSError(.initialize, errno: error)
+        }
+        guard let info, !malformed else { throw IPVSError(.initialize, errno: .invalidArgument) }
+        cachedInfo = info
     }
 
-    /// Connects as ipvsadm's start-up does: open the socket and ask GET_INFO; on failure
-    /// run `/sbin/modprobe -- ip_vs` and, if it exits 0, try once more. Throws
-    /// `IPVSError(.initialize, …)` with the errno of the first attempt when modprobe fails,
-    /// or of the second attempt when that one fails.
+    /// Connects as ipvsadm's start-up does: open the socket and ask GET_INFO. When the IPVS
+    /// family is not registered, runs `/sbin/modprobe -- ip_vs` and, if it exits 0, tries once
+    /// more. Throws with the errno of the first attempt when modprobe is not run or fails,
+    /// else of the second attempt.
     public static func open() throws(IPVSError) -> NetlinkBackend {
-        let firstErrno: Int32
+        let first: IPVSError
         do {
-            return try attempt()
+            return try connect()
         } catch {
-            firstErrno = error.errno
+            first = error
         }
-        guard loadModule() else { throw IPVSError(.initialize, errno: firstErrno) }
-        do {
-            return try attempt()
-        } catch {
-            throw IPVSError(.initialize, errno: error.errno)
-        }
+        // Only a missing family is cured by loading the module: not EPERM (no privilege),
+        // not a reply we could not read.
+        guard first.errno == .protocolNotAvailable, loadModule() else { throw first }
+        return try connect()
     }
 
-    private static func attempt() throws(NetlinkSocket.Failure) -> NetlinkBackend {
-        let socket = try NetlinkSocket()
-        let messages = try socket.transact(.getInfo)
-        guard let info = try? IPVSCodec.decodeInfo(messages) else {
-            throw NetlinkSocket.Failure(errno: EINVAL)
+    private static func connect() throws(IPVSError) -> NetlinkBackend {
+        let socket: NetlinkSocket
+        do {
+            socket = try NetlinkSocket(readSize: NetlinkClient.initialReadSize)
+        } catch {
+            throw IPVSError(.initialize, errno: error)
         }
-        return NetlinkBackend(socket: socket, info: info)
+        let client = NetlinkClient(transport: socket, family: socket.family, port: socket.port)
+        return try NetlinkBackend(client: client, socket: socket)
     }
 
-    /// `/sbin/modprobe -- ip_vs`, with our standard streams; true if it exited with 0.
+    /// `/sbin/modprobe -- ip_vs` with our standard streams and a fixed minimal environment
+    /// (never the caller's: `MODPROBE_OPTIONS` could name a configuration that runs commands);
+    /// true if it exited with 0.
     private static func loadModule() -> Bool {
         let arguments = ["/sbin/modprobe", "--", "ip_vs"]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        argv.append(nil)
-        defer { for pointer in argv { free(pointer) } }
+        let environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
         var pid: pid_t = 0
-        guard posix_spawn(&pid, arguments[0], nil, nil, argv, environ) == 0 else { return false }
+        guard posix_spawn(&pid, arguments[0], nil, nil, &argv, &envp) == 0 else { return false }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { return false }
-        }
+        guard (try? Errno.retryingInterrupts({ waitpid(pid, &status, 0) })) != nil else { return false }
         // WIFEXITED(status) && WEXITSTATUS(status) == 0
         return status & 0x7f == 0 && (status >> 8) & 0xff == 0
     }
 
-    // MARK: Requests
-
-    private func request(
-        _ operation: IPVSError.Operation, _ command: IPVSCommand, dump: Bool = false, _ attributes: [UInt8] = []
-    ) throws(IPVSError) -> [ArraySlice<UInt8>] {
-        do {
-            return try socket.transact(command, dump: dump, attributes: attributes)
-        } catch {
-            throw IPVSError(operation, errno: error.errno)
-        }
-    }
-
-    private func decode<T>(
-        _ operation: IPVSError.Operation, _ body: () throws(MalformedReply) -> T
-    ) throws(IPVSError) -> T {
-        do {
-            return try body()
-        } catch {
-            throw IPVSError(operation, errno: EINVAL)
-        }
-    }
-
     /// Makes the socket read `bytes` at a time: below the kernel's datagram size, the first
     /// dump is cut, and must be recovered (for tests).
-    func setReadSize(_ bytes: Int) { socket.setReadSize(bytes) }
+    func setReadSize(_ bytes: Int) { client.setReadSize(bytes) }
 
     /// Version and connection-table size, as read at start-up (they cannot change while
     /// the module is loaded, so no second GET_INFO is sent).
     public func info() throws(IPVSError) -> IPVSInfo { cachedInfo }
 
-    public func addService(_ service: VirtualService) throws(IPVSError) { try send(.addService(service)) }
-    public func updateService(_ service: VirtualService) throws(IPVSError) { try send(.updateService(service)) }
-    public func deleteService(_ service: VirtualService) throws(IPVSError) { try send(.deleteService(service)) }
-    public func zero(_ service: VirtualService?) throws(IPVSError) { try send(.zero(service)) }
-    public func flush() throws(IPVSError) { try send(.flush) }
-    public func setTimeouts(_ timeouts: Timeouts) throws(IPVSError) { try send(.setTimeouts(timeouts)) }
-    public func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) { try send(.startDaemon(daemon)) }
-    public func stopDaemon(_ daemon: SyncDaemon) throws(IPVSError) { try send(.stopDaemon(daemon)) }
+    // MARK: Changes
 
-    public func addDestination(_ destination: Destination, to service: VirtualService) throws(IPVSError) {
-        try send(.addDestination(destination, to: service))
-    }
-
-    public func updateDestination(_ destination: Destination, in service: VirtualService) throws(IPVSError) {
-        try send(.updateDestination(destination, in: service))
-    }
-
-    public func deleteDestination(_ destination: Destination, from service: VirtualService) throws(IPVSError) {
-        try send(.deleteDestination(destination, from: service))
-    }
-
-    /// One modification, one request, waiting for its acknowledgement.
-    private func send(_ modification: Modification) throws(IPVSError) {
-        let (operation, command, attributes) = NetlinkBackend.encode(modification)
-        _ = try request(operation, command, attributes)
-    }
-
-    /// The request, the operation it reports errors as, and its attributes.
-    private static func encode(_ modification: Modification) -> (IPVSError.Operation, IPVSCommand, [UInt8]) {
-        switch modification {
-        case .addService(let s): return (.addService, .newService, IPVSCodec.serviceRequest(s))
-        case .updateService(let s): return (.updateService, .setService, IPVSCodec.serviceRequest(s))
-        case .deleteService(let s): return (.deleteService, .deleteService, IPVSCodec.serviceRequest(s))
-        case .zero(let s): return (.zeroService, .zero, IPVSCodec.zeroRequest(s))
-        case .flush: return (.flush, .flush, [])
-        case .addDestination(let d, let s):
-            return (.addDestination, .newDestination, IPVSCodec.destinationRequest(d, service: s))
-        case .updateDestination(let d, let s):
-            return (.updateDestination, .setDestination, IPVSCodec.destinationRequest(d, service: s))
-        case .deleteDestination(let d, let s):
-            return (.deleteDestination, .deleteDestination, IPVSCodec.destinationRequest(d, service: s))
-        case .setTimeouts(let t): return (.setTimeouts, .setConfig, IPVSCodec.timeoutsRequest(t))
-        case .startDaemon(let d): return (.startDaemon, .newDaemon, IPVSCodec.startDaemonRequest(d))
-        case .stopDaemon(let d): return (.stopDaemon, .deleteDaemon, IPVSCodec.stopDaemonRequest(d))
+    public func apply(_ modification: Modification) throws(IPVSError) {
+        let (command, attributes) = NetlinkBackend.encode(modification)
+        do throws(Errno) {
+            try client.request(command, attributes: attributes) { _ in }
+        } catch {
+            throw IPVSError(modification.operation, errno: error)
         }
     }
 
-    /// Pipelines the modifications: as many per `sendmsg` as fit, acknowledgements matched
-    /// by sequence number. The kernel still handles them one by one, in order.
+    /// Pipelines the modifications (see `NetlinkClient.perform`): the kernel still handles
+    /// them one by one, in order.
     public func perform(_ modifications: [Modification]) -> [IPVSError?] {
-        var results: [IPVSError?] = []
-        results.reserveCapacity(modifications.count)
-        var batch: [(command: IPVSCommand, attributes: [UInt8])] = []
-        var operations: [IPVSError.Operation] = []
-        var bytes = 0
-        func send() {
-            guard !batch.isEmpty else { return }
-            do throws(NetlinkSocket.Failure) {
-                let statuses = try socket.transactBatch(batch)
-                for (operation, status) in zip(operations, statuses) {
-                    results.append(status == 0 ? nil : IPVSError(operation, errno: status))
+        let statuses = client.perform(modifications.map(NetlinkBackend.encode))
+        return zip(modifications, statuses).map { modification, status in
+            status.map { IPVSError(modification.operation, errno: $0) }
+        }
+    }
+
+    /// The request and its attributes.
+    private static func encode(_ modification: Modification) -> (command: IPVSCommand, attributes: [UInt8]) {
+        switch modification {
+        case .addService(let s): return (.newService, IPVSCodec.serviceRequest(s))
+        case .updateService(let s): return (.setService, IPVSCodec.serviceRequest(s))
+        case .deleteService(let s): return (.deleteService, IPVSCodec.serviceRequest(s))
+        case .zero(let s): return (.zero, IPVSCodec.zeroRequest(s))
+        case .flush: return (.flush, [])
+        case .addDestination(let d, let s): return (.newDestination, IPVSCodec.destinationRequest(d, service: s))
+        case .updateDestination(let d, let s): return (.setDestination, IPVSCodec.destinationRequest(d, service: s))
+        case .deleteDestination(let d, let s): return (.deleteDestination, IPVSCodec.destinationRequest(d, service: s))
+        case .setTimeouts(let t): return (.setConfig, IPVSCodec.timeoutsRequest(t))
+        case .startDaemon(let d): return (.newDaemon, IPVSCodec.startDaemonRequest(d))
+        case .stopDaemon(let d): return (.deleteDaemon, IPVSCodec.stopDaemonRequest(d))
+        }
+    }
+
+    // MARK: Reads
+
+    /// One read request whose reply messages `decode` turns into elements, as they arrive.
+    /// A reply libipvs could not parse is reported as it reports it, EINVAL.
+    private func read<T>(
+        _ operation: IPVSError.Operation, _ command: IPVSCommand, dump: Bool = true, attributes: [UInt8] = [],
+        _ decode: (ArraySlice<UInt8>) throws(MalformedReply) -> T
+    ) throws(IPVSError) -> [T] {
+        var items: [T] = []
+        var malformed = false
+        do throws(Errno) {
+            try client.request(
+                command, dump: dump, attributes: attributes,
+                restart: {
+                    items.removeAll()
+                    malformed = false
                 }
-            } catch {
-                for operation in operations { results.append(IPVSError(operation, errno: error.errno)) }
+            ) { message in
+                guard !malformed else { return }
+                do throws(MalformedReply) { items.append(try decode(message)) } catch { malformed = true }
             }
-            batch.removeAll(keepingCapacity: true)
-            operations.removeAll(keepingCapacity: true)
-            bytes = 0
+        } catch {
+            throw IPVSError(operation, errno: error)
         }
-        for modification in modifications {
-            let (operation, command, attributes) = NetlinkBackend.encode(modification)
-            // nlmsghdr + genlmsghdr + attributes, aligned.
-            let size = (16 + 4 + attributes.count + 3) & ~3
-            if bytes + size > NetlinkSocket.batchLimit { send() }
-            batch.append((command, attributes))
-            operations.append(operation)
-            bytes += size
-        }
-        send()
-        return results
+        if malformed { throw IPVSError(operation, errno: .invalidArgument) }
+        return items
     }
 
     /// All services. A dump that spans several reads resumes by position in the kernel's
     /// service table, which all network namespaces share: a change elsewhere between two
     /// reads can repeat an entry. A service key is unique in a namespace, so a repeated key
     /// is such an artefact, and only its first copy is kept.
-    ///
-    /// The reply is decoded datagram by datagram, so the raw dump is never held whole.
     public func services() throws(IPVSError) -> [VirtualService] {
-        var services: [VirtualService] = []
-        var malformed = false
-        do throws(NetlinkSocket.Failure) {
-            try socket.transact(
-                .getService, dump: true, attributes: [],
-                restart: {
-                    services.removeAll()
-                    malformed = false
-                }
-            ) { messages in
-                guard !malformed else { return }
-                do {
-                    services += try IPVSCodec.decodeServices(messages)
-                } catch {
-                    malformed = true
-                }
-            }
-        } catch {
-            throw IPVSError(.getServices, errno: error.errno)
+        var services = try read(.getServices, .getService) { (message) throws(MalformedReply) in
+            try IPVSCodec.decodeService(message: message)
         }
-        if malformed { throw IPVSError(.getServices, errno: EINVAL) }
         var seen = Set<ServiceKey>(minimumCapacity: services.count)
         services.removeAll { !seen.insert($0.key).inserted }
         return services
@@ -205,44 +160,63 @@ public final class NetlinkBackend: IPVSBackend {
     /// zero flags, timeout and netmask).
     public func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService {
         let query = VirtualService(key: key, netmask: 0)
-        let messages = try request(.getService, .getService, IPVSCodec.serviceRequest(query))
-        return try decode(.getService) { () throws(MalformedReply) in
-            guard let service = try IPVSCodec.decodeServices(messages).first else {
-                throw MalformedReply(what: "no service in reply")
-            }
-            return service
+        let services = try read(.getService, .getService, dump: false, attributes: IPVSCodec.serviceRequest(query)) {
+            (message) throws(MalformedReply) in try IPVSCodec.decodeService(message: message)
         }
+        guard let service = services.first else { throw IPVSError(.getService, errno: .invalidArgument) }
+        return service
     }
 
     public func destinations(of service: VirtualService) throws(IPVSError) -> [Destination] {
-        let messages = try request(
-            .getDestinations, .getDestination, dump: true, IPVSCodec.destinationsRequest(service.key))
-        return try decode(.getDestinations) { () throws(MalformedReply) in
-            try IPVSCodec.decodeDestinations(messages, family: service.key.family)
+        let family = service.key.family
+        return try read(.getDestinations, .getDestination, attributes: IPVSCodec.destinationsRequest(service.key)) {
+            (message) throws(MalformedReply) in try IPVSCodec.decodeDestination(message: message, family: family)
         }
     }
 
-    /// The floor of a listing, for the benchmark: the requests of `-Ln` (the services dump,
-    /// then one destinations dump per service) back to back on this socket, with the
-    /// replies received but not decoded (beyond the service keys) and nothing printed.
-    /// Returns the number of reply messages.
+    public func timeouts() throws(IPVSError) -> Timeouts {
+        let replies = try read(.getTimeouts, .getConfig, dump: false) { IPVSCodec.decodeTimeouts(message: $0) }
+        guard let timeouts = replies.first else { throw IPVSError(.getTimeouts, errno: .invalidArgument) }
+        return timeouts
+    }
+
+    public func daemons() throws(IPVSError) -> [SyncDaemon] {
+        try read(.getDaemons, .getDaemon) { (message) throws(MalformedReply) in try IPVSCodec.decodeDaemon(message: message) }
+    }
+
+    /// `/proc/net/ip_vs_conn` of the namespace the process is in.
+    public func connectionTable() throws(Errno) -> String {
+        let descriptor = try Errno.retryingInterrupts { Glibc.open("/proc/net/ip_vs_conn", O_RDONLY | O_CLOEXEC) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in try Errno.retryingInterrupts { Glibc.read(descriptor, raw.baseAddress, raw.count) } }
+            }.get()
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The floor of a listing, for the benchmark (`ipvsadm-floor`): the requests of `-Ln`
+    /// (the services dump, then one destinations dump per service) back to back on this
+    /// socket, the replies received but not decoded beyond the service keys, nothing
+    /// printed. Returns the number of reply messages.
+    @_spi(Benchmark)
     public func issueListingRequests() throws(IPVSError) -> Int {
         let services = try services()
         var messages = services.count
         for service in services {
-            messages += try request(
-                .getDestinations, .getDestination, dump: true, IPVSCodec.destinationsRequest(service.key)).count
+            do throws(Errno) {
+                try client.request(.getDestination, dump: true, attributes: IPVSCodec.destinationsRequest(service.key)) {
+                    _ in messages += 1
+                }
+            } catch {
+                throw IPVSError(.getDestinations, errno: error)
+            }
         }
         return messages
-    }
-
-    public func timeouts() throws(IPVSError) -> Timeouts {
-        let messages = try request(.getTimeouts, .getConfig)
-        return try decode(.getTimeouts) { () throws(MalformedReply) in try IPVSCodec.decodeTimeouts(messages) }
-    }
-
-    public func daemons() throws(IPVSError) -> [SyncDaemon] {
-        let messages = try request(.getDaemons, .getDaemon, dump: true)
-        return try decode(.getDaemons) { () throws(MalformedReply) in try IPVSCodec.decodeDaemons(messages) }
     }
 }

@@ -4,7 +4,7 @@
 // servers and no output but one line: "<services> services, <messages> messages".
 import Glibc
 import IPVS
-import IPVSNetlink
+@_spi(Benchmark) import IPVSNetlink
 
 do throws(IPVSError) {
     let backend = try NetlinkBackend.open()

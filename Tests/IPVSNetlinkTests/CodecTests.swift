@@ -293,25 +293,34 @@ enum KernelReply {
     }
 }
 
-/// The tests hand each reply message as its own array; the socket hands slices of one buffer.
+/// The tests hand each reply message as its own array; the client hands the codec one
+/// message at a time, a slice of its receive buffer.
 extension IPVSCodec {
     static func decodeServices(_ messages: [[UInt8]]) throws(MalformedReply) -> [VirtualService] {
-        try decodeServices(messages.map { $0[...] })
+        var services: [VirtualService] = []
+        for message in messages { services.append(try decodeService(message: message[...])) }
+        return services
     }
 
     static func decodeDestinations(_ messages: [[UInt8]], family: AddressFamily) throws(MalformedReply) -> [Destination] {
-        try decodeDestinations(messages.map { $0[...] }, family: family)
+        var destinations: [Destination] = []
+        for message in messages { destinations.append(try decodeDestination(message: message[...], family: family)) }
+        return destinations
     }
 
     static func decodeInfo(_ messages: [[UInt8]]) throws(MalformedReply) -> IPVSInfo {
-        try decodeInfo(messages.map { $0[...] })
+        guard let message = messages.first else { throw MalformedReply(what: "no message") }
+        return try decodeInfo(message: message[...])
     }
 
     static func decodeTimeouts(_ messages: [[UInt8]]) throws(MalformedReply) -> Timeouts {
-        try decodeTimeouts(messages.map { $0[...] })
+        guard let message = messages.first else { throw MalformedReply(what: "no message") }
+        return decodeTimeouts(message: message[...])
     }
 
     static func decodeDaemons(_ messages: [[UInt8]]) throws(MalformedReply) -> [SyncDaemon] {
-        try decodeDaemons(messages.map { $0[...] })
+        var daemons: [SyncDaemon] = []
+        for message in messages { daemons.append(try decodeDaemon(message: message[...])) }
+        return daemons
     }
 }

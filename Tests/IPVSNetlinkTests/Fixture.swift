@@ -1,10 +1,14 @@
 import Glibc
 
-/// Reads `Fixtures/<name>`: hex bytes separated by white space; `#` starts a comment.
-func fixtureBytes(_ name: String, filePath: String = #filePath) -> [UInt8] {
+/// The path of `Fixtures/<name>` beside this file.
+func fixturePath(_ name: String, filePath: String = #filePath) -> String {
     let directory = filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    let path = directory + "/Fixtures/" + name
-    guard let file = fopen(path, "r") else { return [] }
+    return directory + "/Fixtures/" + name
+}
+
+/// The bytes of `Fixtures/<name>` (empty if it cannot be read).
+func fixtureText(_ name: String, filePath: String = #filePath) -> [UInt8] {
+    guard let file = fopen(fixturePath(name, filePath: filePath), "r") else { return [] }
     defer { fclose(file) }
     var text: [UInt8] = []
     while true {
@@ -12,6 +16,12 @@ func fixtureBytes(_ name: String, filePath: String = #filePath) -> [UInt8] {
         if c == EOF { break }
         text.append(UInt8(c))
     }
+    return text
+}
+
+/// Reads `Fixtures/<name>`: hex bytes separated by white space; `#` starts a comment.
+func fixtureBytes(_ name: String, filePath: String = #filePath) -> [UInt8] {
+    let text = fixtureText(name, filePath: filePath)
     var bytes: [UInt8] = []
     for line in text.split(separator: UInt8(ascii: "\n")) {
         let content = line.prefix { $0 != UInt8(ascii: "#") }

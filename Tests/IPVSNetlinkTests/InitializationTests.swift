@@ -6,7 +6,8 @@ import Testing
 /// `IPVS_EXPECT_INIT_ERRNO=<n>` asserts that start-up fails with errno n, as ipvsadm's
 /// `Can't initialize ipvs` does: 92 (ENOPROTOOPT) as root without the module, 1 (EPERM) as an
 /// unprivileged user. Runs /sbin/modprobe, so it is opt-in.
-private let expectedInitErrno: Int32? = getenv("IPVS_EXPECT_INIT_ERRNO").flatMap { Int32(String(cString: $0)) }
+private let expectedInitErrno: Errno? = getenv("IPVS_EXPECT_INIT_ERRNO").flatMap { Int32(String(cString: $0)) }
+    .map { Errno(rawValue: $0) }
 
 @Suite(.enabled(if: expectedInitErrno != nil, "set IPVS_EXPECT_INIT_ERRNO to run"))
 struct InitializationTests {

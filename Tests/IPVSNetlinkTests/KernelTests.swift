@@ -6,7 +6,7 @@ import Testing
 /// True where a real IPVS is loaded, we may program it (root), and its table is empty:
 /// the tests flush, so they refuse to run against a table with rules in it (a real director).
 /// Off on development machines; in the VM, run inside a fresh network namespace.
-private let kernelAvailable = geteuid() == 0 && procIPVSLineCount() == 3
+let kernelAvailable = geteuid() == 0 && procIPVSLineCount() == 3
 
 /// Lines of `/proc/net/ip_vs` (3 header lines when no service exists), or nil without IPVS.
 private func procIPVSLineCount() -> Int? {
@@ -21,7 +21,7 @@ private func procIPVSLineCount() -> Int? {
     return lines
 }
 
-private func v4(_ a: UInt32) -> IPAddress { IPAddress(ipv4: a) }
+func v4(_ a: UInt32) -> IPAddress { IPAddress(ipv4: a) }
 
 /// The backend against the real kernel: requests, listings and the kernel's errnos.
 /// Expects an empty IPVS table in its own network namespace with 10.0.0.0/8 routable.
@@ -33,11 +33,11 @@ struct KernelTests {
 
     init() throws {
         backend = try NetlinkBackend.open()
-        try backend.flush()
+        try backend.apply(.flush)
     }
 
     private func expectError(
-        _ operation: IPVSError.Operation, _ errno: Int32, _ message: String,
+        _ operation: IPVSError.Operation, _ errno: Errno, _ message: String,
         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws(IPVSError) -> Void
     ) {
         do {
@@ -56,15 +56,15 @@ struct KernelTests {
     }
 
     @Test func serviceAndDestinationLifecycle() throws {
-        try backend.addService(web)
-        expectError(.addService, EEXIST, "Service already exists") { () throws(IPVSError) in
-            try backend.addService(web)
+        try backend.apply(.addService(web))
+        expectError(.addService, .fileExists, "Service already exists") { () throws(IPVSError) in
+            try backend.apply(.addService(web))
         }
 
         let real = Destination(address: v4(0x0a00_0002), port: 8080, forwarding: .masquerading, weight: 2)
-        try backend.addDestination(real, to: web)
-        expectError(.addDestination, EEXIST, "Destination already exists") { () throws(IPVSError) in
-            try backend.addDestination(real, to: web)
+        try backend.apply(.addDestination(real, to: web))
+        expectError(.addDestination, .fileExists, "Destination already exists") { () throws(IPVSError) in
+            try backend.apply(.addDestination(real, to: web))
         }
 
         let services = try backend.services()
@@ -87,68 +87,68 @@ struct KernelTests {
         heavier.weight = 5
         heavier.upperThreshold = 100
         heavier.lowerThreshold = 10
-        try backend.updateDestination(heavier, in: web)
+        try backend.apply(.updateDestination(heavier, in: web))
         destinations = try backend.destinations(of: listed)
         #expect(destinations.first?.weight == 5)
         #expect(destinations.first?.upperThreshold == 100)
         #expect(destinations.first?.lowerThreshold == 10)
 
         let missing = Destination(address: v4(0x0a00_0003), port: 8080, forwarding: .masquerading)
-        expectError(.updateDestination, ENOENT, "No such destination") { () throws(IPVSError) in
-            try backend.updateDestination(missing, in: web)
+        expectError(.updateDestination, .noSuchFileOrDirectory, "No such destination") { () throws(IPVSError) in
+            try backend.apply(.updateDestination(missing, in: web))
         }
-        expectError(.deleteDestination, ENOENT, "No such destination") { () throws(IPVSError) in
-            try backend.deleteDestination(missing, from: web)
+        expectError(.deleteDestination, .noSuchFileOrDirectory, "No such destination") { () throws(IPVSError) in
+            try backend.apply(.deleteDestination(missing, from: web))
         }
         var inverted = real
         inverted.upperThreshold = 1
         inverted.lowerThreshold = 2
-        expectError(.updateDestination, ERANGE, "Numerical result out of range") { () throws(IPVSError) in
-            try backend.updateDestination(inverted, in: web)
+        expectError(.updateDestination, .outOfRange, "Numerical result out of range") { () throws(IPVSError) in
+            try backend.apply(.updateDestination(inverted, in: web))
         }
 
-        try backend.zero(web)
-        try backend.zero(nil)
+        try backend.apply(.zero(web))
+        try backend.apply(.zero(nil))
 
         var edited = web
         edited.scheduler = "rr"
         edited.flags = .persistent
         edited.timeout = 300
         edited.netmask = 0xffff_ff00
-        try backend.updateService(edited)
+        try backend.apply(.updateService(edited))
         let reread = try backend.service(web.key)
         #expect(reread.scheduler == "rr")
         #expect(reread.flags == [.persistent, .hashed])
         #expect(reread.timeout == 300)
         #expect(reread.netmask == 0xffff_ff00)
 
-        try backend.deleteDestination(real, from: web)
+        try backend.apply(.deleteDestination(real, from: web))
         #expect(try backend.destinations(of: web).isEmpty)
-        try backend.deleteService(web)
+        try backend.apply(.deleteService(web))
         #expect(try backend.services().isEmpty)
     }
 
     @Test func errnosOfMissingThings() throws {
-        expectError(.deleteService, ESRCH, "No such service") { () throws(IPVSError) in
-            try backend.deleteService(web)
+        expectError(.deleteService, .noSuchProcess, "No such service") { () throws(IPVSError) in
+            try backend.apply(.deleteService(web))
         }
-        expectError(.updateService, ESRCH, "No such service") { () throws(IPVSError) in
-            try backend.updateService(web)
+        expectError(.updateService, .noSuchProcess, "No such service") { () throws(IPVSError) in
+            try backend.apply(.updateService(web))
         }
-        expectError(.getService, ESRCH, "No such service") { () throws(IPVSError) in
+        expectError(.getService, .noSuchProcess, "No such service") { () throws(IPVSError) in
             _ = try backend.service(web.key)
         }
-        expectError(.zeroService, ESRCH, "No such service") { () throws(IPVSError) in
-            try backend.zero(web)
+        expectError(.zeroService, .noSuchProcess, "No such service") { () throws(IPVSError) in
+            try backend.apply(.zero(web))
         }
         let real = Destination(address: v4(0x0a00_0002), port: 80)
-        expectError(.addDestination, ESRCH, "Service not defined") { () throws(IPVSError) in
-            try backend.addDestination(real, to: web)
+        expectError(.addDestination, .noSuchProcess, "Service not defined") { () throws(IPVSError) in
+            try backend.apply(.addDestination(real, to: web))
         }
         var unknown = web
         unknown.scheduler = "nosuchsched"
-        expectError(.addService, ENOENT, "Scheduler or persistence engine not found") { () throws(IPVSError) in
-            try backend.addService(unknown)
+        expectError(.addService, .noSuchFileOrDirectory, "Scheduler or persistence engine not found") { () throws(IPVSError) in
+            try backend.apply(.addService(unknown))
         }
         // GET_DEST of a missing service is an empty dump, not an error.
         #expect(try backend.destinations(of: web).isEmpty)
@@ -161,10 +161,10 @@ struct KernelTests {
         let v6 = VirtualService(
             key: .address(protocol: .udp, address: six, port: 53), scheduler: "rr", flags: .persistent,
             timeout: 600, netmask: 64)
-        try backend.addService(mark)
-        try backend.addService(v6)
+        try backend.apply(.addService(mark))
+        try backend.apply(.addService(v6))
         let realSix = try #require(IPAddress.parseIPv6("2001:db8::20"))
-        try backend.addDestination(Destination(address: realSix, port: 53, forwarding: .directRouting), to: v6)
+        try backend.apply(.addDestination(Destination(address: realSix, port: 53, forwarding: .directRouting), to: v6))
 
         let all = try backend.servicesWithDestinations()
         #expect(all.count == 2)
@@ -176,37 +176,37 @@ struct KernelTests {
         #expect(listedSix.0.netmask == 64)
         #expect(listedSix.0.timeout == 600)
         #expect(listedSix.1.map(\.address) == [realSix])
-        try backend.flush()
+        try backend.apply(.flush)
         #expect(try backend.services().isEmpty)
     }
 
     @Test func timeouts() throws {
         let before = try backend.timeouts()
-        try backend.setTimeouts(Timeouts(tcp: 1000, tcpFin: 0, udp: 200))
+        try backend.apply(.setTimeouts(Timeouts(tcp: 1000, tcpFin: 0, udp: 200)))
         let after = try backend.timeouts()
         #expect(after == Timeouts(tcp: 1000, tcpFin: before.tcpFin, udp: 200))
-        try backend.setTimeouts(before)
+        try backend.apply(.setTimeouts(before))
         #expect(try backend.timeouts() == before)
     }
 
     @Test func syncDaemons() throws {
         #expect(try backend.daemons().isEmpty)
         let master = SyncDaemon(state: .master, interface: "lo", syncID: 5)
-        try backend.startDaemon(master)
-        expectError(.startDaemon, EEXIST, "Daemon has already run") { () throws(IPVSError) in
-            try backend.startDaemon(master)
+        try backend.apply(.startDaemon(master))
+        expectError(.startDaemon, .fileExists, "Daemon has already run") { () throws(IPVSError) in
+            try backend.apply(.startDaemon(master))
         }
         let daemons = try backend.daemons()
         #expect(daemons.count == 1)
         #expect(daemons.first?.state == .master)
         #expect(daemons.first?.interface == "lo")
         #expect(daemons.first?.syncID == 5)
-        try backend.stopDaemon(master)
-        expectError(.stopDaemon, ESRCH, "No daemon is running") { () throws(IPVSError) in
-            try backend.stopDaemon(master)
+        try backend.apply(.stopDaemon(master))
+        expectError(.stopDaemon, .noSuchProcess, "No daemon is running") { () throws(IPVSError) in
+            try backend.apply(.stopDaemon(master))
         }
-        expectError(.startDaemon, ENODEV, "No such device") { () throws(IPVSError) in
-            try backend.startDaemon(SyncDaemon(state: .backup, interface: "nosuchif0"))
+        expectError(.startDaemon, .noSuchDevice, "No such device") { () throws(IPVSError) in
+            try backend.apply(.startDaemon(SyncDaemon(state: .backup, interface: "nosuchif0")))
         }
     }
 
@@ -215,16 +215,16 @@ struct KernelTests {
         for index in 0..<300 {
             let service = VirtualService(
                 key: .address(protocol: .tcp, address: v4(0x0a01_0000 + UInt32(index)), port: 80), scheduler: "rr")
-            try backend.addService(service)
+            try backend.apply(.addService(service))
             for server in 1...2 {
-                try backend.addDestination(
-                    Destination(address: v4(0x0a02_0000 + UInt32(index * 4 + server)), port: 80), to: service)
+                try backend.apply(.addDestination(
+                    Destination(address: v4(0x0a02_0000 + UInt32(index * 4 + server)), port: 80), to: service))
             }
         }
         let all = try backend.servicesWithDestinations()
         #expect(all.count == 300)
         #expect(all.allSatisfy { $0.1.count == 2 })
-        try backend.flush()
+        try backend.apply(.flush)
         #expect(try backend.services().isEmpty)
     }
 
@@ -235,10 +235,10 @@ struct KernelTests {
         for index in 0..<200 {
             let service = VirtualService(
                 key: .address(protocol: .udp, address: v4(0x0a04_0000 + UInt32(index)), port: 53), scheduler: "wrr")
-            try backend.addService(service)
+            try backend.apply(.addService(service))
             for server in 1...3 {
-                try backend.addDestination(
-                    Destination(address: v4(0x0a05_0000 + UInt32(index * 4 + server)), port: 53), to: service)
+                try backend.apply(.addDestination(
+                    Destination(address: v4(0x0a05_0000 + UInt32(index * 4 + server)), port: 53), to: service))
             }
             expected.append(service)
         }
@@ -250,7 +250,7 @@ struct KernelTests {
         #expect(destinations.count == 3)
         let all = try backend.servicesWithDestinations()
         #expect(all.count == 200 && all.allSatisfy { $0.1.count == 3 })
-        try backend.flush()
+        try backend.apply(.flush)
     }
 
     @Test func pipelinedModificationsKeepOrderAndErrnos() throws {
@@ -271,14 +271,14 @@ struct KernelTests {
         let results = backend.perform(batch)
         #expect(results.count == batch.count)
         #expect(results[0] == nil)
-        #expect(results[1] == IPVSError(.addService, errno: EEXIST))
-        #expect(results[2] == IPVSError(.addDestination, errno: ESRCH))
+        #expect(results[1] == IPVSError(.addService, errno: .fileExists))
+        #expect(results[2] == IPVSError(.addDestination, errno: .noSuchProcess))
         #expect(results[3] == nil)
         #expect(results[4] == nil)
-        #expect(results[5] == IPVSError(.deleteDestination, errno: ENOENT))
+        #expect(results[5] == IPVSError(.deleteDestination, errno: .noSuchFileOrDirectory))
         #expect(results.dropFirst(6).allSatisfy { $0 == nil })
         #expect(try backend.services().count == 3001)
-        try backend.flush()
+        try backend.apply(.flush)
     }
 }
 

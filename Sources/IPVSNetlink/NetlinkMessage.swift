@@ -1,0 +1,97 @@
+import IPVS
+
+/// Netlink framing, facts of the kernel ABI: every message is a 16-byte `nlmsghdr`
+/// `{u32 len; u16 type; u16 flags; u32 seq; u32 pid}` in host byte order, then its payload,
+/// padded to 4 bytes. A generic-netlink payload starts with the 4-byte `genlmsghdr`
+/// `{u8 cmd; u8 version; u16 reserved}`, then the attributes.
+enum NetlinkMessage {
+    /// `NLMSG_HDRLEN`
+    static let headerLength = 16
+    /// `GENL_HDRLEN`
+    static let genericHeaderLength = 4
+    /// `NLMSG_ALIGNTO`
+    static let alignment = 4
+    /// The IPVS family's generic-netlink version (`IPVS_GENL_VERSION`).
+    static let ipvsVersion: UInt8 = 1
+
+    /// `nlmsg_type` of the netlink core's own messages.
+    static let typeError: UInt16 = 2
+    static let typeDone: UInt16 = 3
+
+    /// `nlmsg_flags` of a request.
+    struct Flags: OptionSet {
+        let rawValue: UInt16
+        static let request = Flags(rawValue: 0x1)
+        static let acknowledge = Flags(rawValue: 0x4)
+        /// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`).
+        static let dump = Flags(rawValue: 0x300)
+    }
+
+    static func aligned(_ length: Int) -> Int { (length + alignment - 1) & ~(alignment - 1) }
+
+    /// The bytes one request takes in a send buffer.
+    static func requestLength(attributes: Int) -> Int {
+        aligned(headerLength + genericHeaderLength + attributes)
+    }
+
+    /// Appends one generic-netlink request to `buffer`: headers, `attributes` verbatim, padding.
+    static func appendRequest(
+        to buffer: inout [UInt8], family: UInt16, flags: Flags, sequence: UInt32, port: UInt32, command: UInt8,
+        attributes: [UInt8]
+    ) {
+        let length = headerLength + genericHeaderLength + attributes.count
+        appendBytes(of: UInt32(truncatingIfNeeded: length), to: &buffer)
+        appendBytes(of: family, to: &buffer)
+        appendBytes(of: flags.rawValue, to: &buffer)
+        appendBytes(of: sequence, to: &buffer)
+        appendBytes(of: port, to: &buffer)
+        buffer.append(command)
+        buffer.append(ipvsVersion)
+        buffer.append(0)
+        buffer.append(0)
+        buffer.append(contentsOf: attributes)
+        for _ in length..<aligned(length) { buffer.append(0) }
+    }
+
+    private static func appendBytes<T: FixedWidthInteger>(of value: T, to buffer: inout [UInt8]) {
+        withUnsafeBytes(of: value) { buffer.append(contentsOf: $0) }
+    }
+
+    /// One message of a received datagram; `payload` are indices of the datagram's bytes.
+    struct Header {
+        var type: UInt16
+        var sequence: UInt32
+        var payload: Range<Int>
+    }
+
+    /// Calls `body` with each message of a datagram, in order. Returns false when the
+    /// datagram does not end with a whole message (a header that claims more bytes than
+    /// are left, or fewer than a header): the kernel never sends one.
+    static func forEach(in datagram: UnsafeRawBufferPointer, _ body: (Header) -> Void) -> Bool {
+        var offset = 0
+        while offset < datagram.count {
+            guard datagram.count - offset >= headerLength else { return false }
+            let length = Int(datagram.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            guard length >= headerLength, length <= datagram.count - offset else { return false }
+            body(Header(
+                type: datagram.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
+                sequence: datagram.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
+                payload: (offset + headerLength)..<(offset + length)))
+            offset += aligned(length)
+        }
+        return true
+    }
+
+    /// What an `NLMSG_ERROR` or `NLMSG_DONE` payload says: nil for success (an
+    /// acknowledgement, or a dump's end), else the errno it carries. Its first field is an
+    /// `int`, 0 or a negated errno; any other value (a positive number, one below -4095,
+    /// `INT_MIN`) is no errno, and neither is a payload too short to hold it: both are a
+    /// protocol error, never a trap.
+    static func status(_ payload: UnsafeRawBufferPointer, required: Bool) -> Errno? {
+        guard payload.count >= 4 else { return required ? .protocolError : nil }
+        let value = payload.loadUnaligned(as: Int32.self)
+        if value == 0 { return nil }
+        guard value < 0, value >= -4095 else { return .protocolError }
+        return Errno(rawValue: -value)
+    }
+}
