@@ -49,6 +49,8 @@ struct CommandEntry {
     var destinationFamily: AddressFamily?
     var daemon = SyncDaemon(state: .master)
     var timeouts = Timeouts(tcp: 0, tcpFin: 0, udp: 0)
+    /// `-b` as given; read once the scheduler is known.
+    var schedulerFlags = ""
 }
 
 /// Which listing and how (ipvsadm's `FMT_*` bits).

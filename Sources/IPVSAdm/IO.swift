@@ -1,12 +1,13 @@
+import IPVS
+
 /// Where the CLI writes. `main` passes the process's streams; tests pass buffers.
 public protocol OutputSink: AnyObject {
     func write(_ text: String)
     /// Text already encoded as UTF-8 (large listings are rendered as bytes).
     func write(utf8 bytes: [UInt8])
-}
-
-extension OutputSink {
-    public func write(utf8 bytes: [UInt8]) { write(String(decoding: bytes, as: UTF8.self)) }
+    /// Writes out whatever is buffered. Returns the first write that failed since the sink
+    /// was made, if one did (what came after it was dropped).
+    func flush() -> Errno?
 }
 
 /// Where `-R` reads its lines from.
@@ -15,11 +16,21 @@ public protocol InputSource: AnyObject {
     func readLine() -> String?
 }
 
-/// An output sink that keeps everything in memory.
+/// An output sink that keeps everything in memory, or fails every write like a full disk.
 public final class BufferSink: OutputSink {
     public private(set) var text = ""
-    public init() {}
-    public func write(_ text: String) { self.text += text }
+    private let failure: Errno?
+
+    /// - Parameter failure: the errno every write fails with (nil: writes succeed).
+    public init(failingWith failure: Errno? = nil) { self.failure = failure }
+
+    public func write(_ text: String) {
+        if failure == nil { self.text += text }
+    }
+
+    public func write(utf8 bytes: [UInt8]) { write(String(decoding: bytes, as: UTF8.self)) }
+
+    public func flush() -> Errno? { failure }
 }
 
 /// An input source over a fixed text.

@@ -8,8 +8,25 @@ public enum IPVSAdm {
     ///   - program: `argv[0]`, used in messages exactly as ipvsadm uses it.
     ///   - arguments: the rest of `argv`.
     ///   - openBackend: connects to the kernel; called once, and not at all for `-h`/`-v`.
-    /// - Returns: the process exit status.
+    /// - Returns: the process exit status. Output that could not be written (a full disk, a
+    ///   closed descriptor) makes it non-zero, with a message: a save that lost rules must not
+    ///   look like one that worked. A reader that stopped early (`ipvsadm -Ln | head`) is not
+    ///   a failure, as for ipvsadm.
     public static func run(
+        program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
+        stderr: any OutputSink, resolver: any NameResolver,
+        openBackend: () throws(IPVSError) -> any IPVSBackend
+    ) -> Int32 {
+        let status = runCommand(
+            program: program, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr, resolver: resolver,
+            openBackend: openBackend)
+        guard let failure = stdout.flush(), failure != .brokenPipe else { return status }
+        stderr.write("Can't write standard output: \(failure.text)\n")
+        _ = stderr.flush()
+        return status == 0 ? 1 : status
+    }
+
+    private static func runCommand(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver,
         openBackend: () throws(IPVSError) -> any IPVSBackend
@@ -17,7 +34,7 @@ public enum IPVSAdm {
         // -h and -v need no kernel (ipvsadm 1.31 initialises IPVS first and fails
         // without it; a deliberate deviation, see Docs/Compatibility.md).
         if let first = arguments.first, ["-h", "--help", "-v", "--version"].contains(first) {
-            return finish(Termination.exit(status: 0, stdout: first.hasPrefix("-h") || first == "--help"
+            return finish(.process(status: 0, stdout: first.hasPrefix("-h") || first == "--help"
                 ? Usage.help(program: program) : Usage.versionLine), stdout: stdout, stderr: stderr)
         }
         let backend: any IPVSBackend
@@ -49,10 +66,14 @@ public enum IPVSAdm {
 
     private static func finish(_ termination: Termination, stdout: any OutputSink, stderr: any OutputSink) -> Int32 {
         switch termination {
-        case .exit(let status, let out, let err):
+        case .process(let status, let out, let err):
             if !out.isEmpty { stdout.write(out) }
             if !err.isEmpty { stderr.write(err) }
             return status
+        case .line(let message):
+            // Only the runner's lines end this way, and it reports them itself.
+            stderr.write(message + "\n")
+            return 255
         }
     }
 }

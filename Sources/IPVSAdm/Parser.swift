@@ -13,41 +13,29 @@ struct Parser {
     static let maxTimeout = 86400 * 31
 
     /// Parses a command line (without `argv[0]`).
-    /// - Throws: `Termination` for anything that ends the process, `LineFailure` for popt errors.
-    func parse(_ arguments: [String]) throws -> CommandEntry {
+    /// - Throws: `Termination`: `.line` for popt's errors, `.process` for everything else.
+    func parse(_ arguments: [String]) throws(Termination) -> CommandEntry {
         var entry = CommandEntry()
         var tokens = Tokenizer(arguments)
-        var schedFlagsArgument = ""
 
         let first: Tokenizer.Option?
-        do { first = try tokens.nextOption() } catch { throw Termination.tryHelp(program) }
-        guard let first else { throw Termination.tryHelp(program) }
-        switch first.name {
-        case .addService: entry.command = .add
-        case .editService: entry.command = .edit
-        case .deleteService: entry.command = .delete
-        case .addServer: entry.command = .addDest
-        case .editServer: entry.command = .editDest
-        case .deleteServer: entry.command = .deleteDest
-        case .clear: entry.command = .flush
-        case .list, .listLower: entry.command = .list
-        case .zero: entry.command = .zero
-        case .set: entry.command = .timeout
-        case .restore: entry.command = .restore
-        case .save: entry.command = .save
-        case .startDaemon, .stopDaemon:
-            let start = first.name == .startDaemon
-            entry.command = start ? .startDaemon : .stopDaemon
+        do { first = try tokens.nextOption() } catch { throw .tryHelp(program) }
+        guard let first else { throw .tryHelp(program) }
+        switch first.spec.role {
+        case .command(let command):
+            entry.command = command
+        case .daemonCommand(let command):
+            entry.command = command
             switch first.argument {
             case "master": entry.daemon.state = .master
             case "backup": entry.daemon.state = .backup
             default:
-                throw Termination.fail(
-                    start ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
+                throw .fail(command == .startDaemon
+                    ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
             }
-        case .help: throw Termination.exit(status: 0, stdout: Usage.help(program: program))
-        case .version: throw Termination.exit(status: 0, stdout: Usage.versionLine)
-        default: throw Termination.tryHelp(program)
+        case .help: throw .process(status: 0, stdout: Usage.help(program: program))
+        case .version: throw .process(status: 0, stdout: Usage.versionLine)
+        case .option: throw .tryHelp(program)
         }
 
         while true {
@@ -55,24 +43,32 @@ struct Parser {
             do {
                 option = try tokens.nextOption()
             } catch {
-                throw LineFailure(message: "\(tokens.lastWord): \(error.text)")
+                throw .line(message: "\(tokens.lastWord): \(error.text)")
             }
             guard let option else { break }
-            try apply(option, to: &entry, schedFlags: &schedFlagsArgument, badWord: tokens.lastWord)
+            // A command, -h or -v after the command.
+            guard case .option(let column, let meaning) = option.spec.role else {
+                throw .fail("invalid option `\(tokens.lastWord)'")
+            }
+            if let column {
+                if entry.options.contains(column) { throw .fail("multiple '\(column.name)' options specified") }
+                entry.options.insert(column)
+            }
+            try meaning(&entry, option.argument, self)
         }
 
         var leftovers = tokens.leftovers[...]
         if entry.command == .timeout {
-            guard leftovers.count >= 3 else { throw Termination.fail("--set option requires 3 timeout values") }
-            entry.timeouts.tcp = try timeoutValue(leftovers.removeFirst(), min: 0)
-            entry.timeouts.tcpFin = try timeoutValue(leftovers.removeFirst(), min: 0)
-            entry.timeouts.udp = try timeoutValue(leftovers.removeFirst(), min: 0)
+            guard leftovers.count >= 3 else { throw .fail("--set option requires 3 timeout values") }
+            entry.timeouts.tcp = try Parser.timeout(leftovers.removeFirst(), minimum: 0)
+            entry.timeouts.tcpFin = try Parser.timeout(leftovers.removeFirst(), minimum: 0)
+            entry.timeouts.udp = try Parser.timeout(leftovers.removeFirst(), minimum: 0)
         }
-        if let extra = leftovers.first { throw Termination.fail("unexpected argument \(extra)") }
+        if let extra = leftovers.first { throw .fail("unexpected argument \(extra)") }
 
-        if !schedFlagsArgument.isEmpty {
+        if !entry.schedulerFlags.isEmpty {
             entry.service.flags.subtract(.schedulerFlags)
-            entry.service.flags.formUnion(try schedulerFlags(schedFlagsArgument, scheduler: entry.service.scheduler))
+            entry.service.flags.formUnion(try Parser.schedulerFlags(entry.schedulerFlags, scheduler: entry.service.scheduler))
         }
 
         try checkMatrix(entry)
@@ -80,226 +76,112 @@ struct Parser {
         return entry
     }
 
-    // MARK: - Options
+    // MARK: - Options with addresses
 
-    private func apply(
-        _ option: Tokenizer.Option, to entry: inout CommandEntry, schedFlags: inout String, badWord: String
-    ) throws {
-        let argument = option.argument ?? ""
-        switch option.name {
-        case .tcpService, .udpService, .sctpService:
-            try set(.service, in: &entry)
-            entry.service.protocolNumber =
-                option.name == .tcpService ? .tcp : option.name == .udpService ? .udp : .sctp
-            var service = entry.service
-            guard parseServiceAddress(argument, into: &service).contains(.address) else {
-                throw Termination.fail("illegal virtual server address[:port] specified")
+    /// `-t`, `-u`, `--sctp-service`.
+    func setServiceAddress(_ text: String, protocol proto: IPProtocolNumber, in entry: inout CommandEntry)
+        throws(Termination)
+    {
+        entry.service.protocolNumber = proto
+        var service = entry.service
+        guard parseServiceAddress(text, into: &service).contains(.address) else {
+            throw .fail("illegal virtual server address[:port] specified")
+        }
+        entry.service = service
+    }
+
+    /// `-M`: an IPv4 mask (a dotted quad or a host name), or an IPv6 prefix length.
+    func setNetmask(_ text: String, in entry: inout CommandEntry) throws(Termination) {
+        if entry.service.family != .inet6 {
+            guard let mask = IPAddress.parseIPv4Legacy(text) ?? resolver.ipv4Address(ofHost: text) else {
+                throw .fail("illegal virtual server persistent mask specified")
             }
-            entry.service = service
-        case .fwmarkService:
-            try set(.service, in: &entry)
-            entry.service.family = .inet
-            entry.service.protocolNumber = .tcp
-            entry.service.fwmark = try fwmark(argument)
-        case .scheduler:
-            try set(.scheduler, in: &entry)
-            entry.service.scheduler = String(decoding: argument.utf8.prefix(15), as: UTF8.self)
-        case .persistent:
-            try set(.persistent, in: &entry)
-            entry.service.flags.insert(.persistent)
-            entry.service.timeout =
-                try option.argument.map { try timeoutValue($0, min: 1) } ?? Parser.defaultPersistence
-        case .netmask:
-            try set(.netmask, in: &entry)
-            if entry.service.family != .inet6 {
-                if let mask = IPAddress.parseIPv4Legacy(argument) ?? resolver.ipv4Address(ofHost: argument) {
-                    entry.service.netmask = mask.ipv4
-                } else {
-                    throw Termination.fail("illegal virtual server persistent mask specified")
-                }
-            } else {
-                let prefix = Int32(truncatingIfNeeded: strtol(argument, nil, 10))
-                guard (1...128).contains(prefix) else { throw Termination.fail("illegal ipv6 netmask specified") }
-                entry.service.netmask = UInt32(prefix)
-            }
-        case .realServer:
-            try set(.server, in: &entry)
-            var target = entry.service
-            let parsed = parseServiceAddress(argument, into: &target)
-            guard parsed.contains(.address) else {
-                throw Termination.fail("illegal real server address[:port] specified")
-            }
-            entry.destinationFamily = target.family
-            entry.destination.address = target.address ?? IPAddress(ipv4: 0)
-            // Without a port the real server takes the service's port as known so far.
-            entry.destination.port = parsed.contains(.port) ? target.port : entry.service.port
-        case .ipip, .gatewaying, .masquerading:
-            try set(.forward, in: &entry)
-            entry.destination.forwarding =
-                option.name == .ipip ? .tunnel : option.name == .gatewaying ? .directRouting : .masquerading
-        case .weight:
-            try set(.weight, in: &entry)
-            let value = try number(argument, min: 0, max: Int(Int32.max), orFail: "illegal weight specified")
-            entry.destination.weight = Int32(value)
-        case .uThreshold:
-            try set(.uThreshold, in: &entry)
-            let value = try number(argument, min: 0, max: Int(Int32.max), orFail: "illegal u_threshold specified")
-            entry.destination.upperThreshold = UInt32(value)
-        case .lThreshold:
-            try set(.lThreshold, in: &entry)
-            let value = try number(argument, min: 0, max: Int(Int32.max), orFail: "illegal l_threshold specified")
-            entry.destination.lowerThreshold = UInt32(value)
-        case .connection: try set(.connection, in: &entry)
-        case .numeric:
-            try set(.numeric, in: &entry)
-            entry.format.numeric = true
-        case .mcastInterface:
-            try set(.mcastInterface, in: &entry)
-            entry.daemon.interface = String(decoding: argument.utf8.prefix(15), as: UTF8.self)
-        case .syncID:
-            try set(.syncID, in: &entry)
-            let value = try number(argument, min: 0, max: 255, orFail: "illegal syncid specified")
-            entry.daemon.syncID = UInt32(value)
-        case .timeout: try set(.timeout, in: &entry)
-        case .daemon: try set(.daemon, in: &entry)
-        case .stats:
-            try set(.stats, in: &entry)
-            entry.format.stats = true
-        case .rate:
-            try set(.rate, in: &entry)
-            entry.format.rate = true
-        case .thresholds:
-            try set(.thresholds, in: &entry)
-            entry.format.thresholds = true
-        case .persistentConn:
-            try set(.persistentConn, in: &entry)
-            entry.format.persistentConn = true
-        case .nosort:
-            try set(.nosort, in: &entry)
-            entry.format.noSort = true
-        case .sort: break
-        case .exact:
-            try set(.exact, in: &entry)
-            entry.format.exact = true
-        case .ipv6:
-            guard entry.service.fwmark != 0 else { throw Termination.fail("-6 used before -f\n") }
-            entry.service.family = .inet6
-            entry.service.netmask = 128
-        case .ops:
-            try set(.onePacket, in: &entry)
-            entry.service.flags.insert(.onePacket)
-        case .pe:
-            try set(.persistenceEngine, in: &entry)
-            entry.service.persistenceEngine = String(decoding: argument.utf8.prefix(16), as: UTF8.self)
-        case .schedFlags:
-            try set(.schedFlags, in: &entry)
-            schedFlags = String(decoding: argument.utf8.prefix(127), as: UTF8.self)
-        case .mcastGroup:
-            try set(.mcastGroup, in: &entry)
-            if argument.contains(":") {
-                guard let group = IPAddress.parseIPv6(argument), group.high >> 56 == 0xff else {
-                    throw Termination.fail("invalid IPv6 mcast-group `\(argument)'")
-                }
-                entry.daemon.group = group
-            } else {
-                guard let group = IPAddress.parseIPv4Strict(argument), group.ipv4 >> 28 == 0xe else {
-                    throw Termination.fail("invalid IPv4 mcast-group `\(argument)'")
-                }
-                entry.daemon.group = group
-            }
-        case .mcastPort:
-            try set(.mcastPort, in: &entry)
-            let value = try number(argument, min: 1, max: 65535, orFail: "illegal mcast-port specified")
-            entry.daemon.port = UInt16(value)
-        case .mcastTTL:
-            try set(.mcastTTL, in: &entry)
-            let value = try number(argument, min: 1, max: 255, orFail: "illegal mcast-ttl specified")
-            entry.daemon.ttl = UInt8(value)
-        case .syncMaxLen:
-            try set(.syncMaxLen, in: &entry)
-            let value = try number(argument, min: 1, max: 65535 - 20 - 8, orFail: "illegal sync-maxlen specified")
-            entry.daemon.maxLength = UInt16(value)
-        case .tunInfo:
-            try set(.tunInfo, in: &entry)
-            entry.format.tunnelInfo = true
-        case .tunType:
-            try set(.tunType, in: &entry)
-            guard let index = tunnelTypeNames.firstIndex(of: argument) else {
-                throw Termination.fail("illegal tunnel type specified")
-            }
-            entry.destination.tunnelType = TunnelType(rawValue: UInt8(index))
-        case .tunPort:
-            try set(.tunPort, in: &entry)
-            let value = try number(argument, min: 1, max: 65535, orFail: "illegal tunnel port specified")
-            entry.destination.tunnelPort = UInt16(value)
-        case .tunNoCsum: try set(.tunNoCsum, in: &entry)
-        case .tunCsum:
-            try set(.tunCsum, in: &entry)
-            entry.destination.tunnelFlags.insert(.checksum)
-        case .tunRemCsum:
-            try set(.tunRemCsum, in: &entry)
-            entry.destination.tunnelFlags.insert(.remoteChecksum)
-        default:
-            // A command letter, -h or -v after the command.
-            throw Termination.fail("invalid option `\(badWord)'")
+            entry.service.netmask = mask.ipv4
+        } else {
+            let prefix = Int32(truncatingIfNeeded: strtol(text, nil, 10))
+            guard (1...128).contains(prefix) else { throw .fail("illegal ipv6 netmask specified") }
+            entry.service.netmask = UInt32(prefix)
         }
     }
 
-    private func set(_ option: OptionBit, in entry: inout CommandEntry) throws {
-        if entry.options.contains(option) { throw Termination.fail("multiple '\(option.name)' options specified") }
-        entry.options.insert(option)
+    /// `-r`: without a port the real server takes the service's port as known so far.
+    func setRealServer(_ text: String, in entry: inout CommandEntry) throws(Termination) {
+        var target = entry.service
+        let parsed = parseServiceAddress(text, into: &target)
+        guard parsed.contains(.address) else { throw .fail("illegal real server address[:port] specified") }
+        entry.destinationFamily = target.family
+        entry.destination.address = target.address ?? IPAddress(ipv4: 0)
+        entry.destination.port = parsed.contains(.port) ? target.port : entry.service.port
     }
 
     // MARK: - Values
 
     /// `string_to_number`: base 10, the whole word, within bounds (strtol's leading blanks
     /// and sign are accepted, as in ipvsadm).
-    func number(_ text: String, min: Int, max: Int) -> Int? {
+    static func number(_ text: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let value = wholeNumber(text), range.contains(value) else { return nil }
+        return value
+    }
+
+    /// `number`, or ipvsadm's message for that option.
+    static func number(_ text: String?, _ range: ClosedRange<Int>, orFail message: String) throws(Termination) -> Int {
+        guard let value = number(text ?? "", range) else { throw .fail(message) }
+        return value
+    }
+
+    /// The whole word as a base-10 `long` (strtol without a range error), nil otherwise.
+    private static func wholeNumber(_ text: String) -> Int? {
         errno = 0
         var end: UnsafeMutablePointer<CChar>?
         return text.withCString { start -> Int? in
             let value = strtol(start, &end, 10)
-            guard let end, end.pointee == 0, end != UnsafeMutablePointer(mutating: start) else { return nil }
-            guard errno != ERANGE, value >= min, value <= max else { return nil }
+            guard let end, end.pointee == 0, end != UnsafeMutablePointer(mutating: start), errno != ERANGE else {
+                return nil
+            }
             return value
         }
     }
 
-    /// `number`, or ipvsadm's message for that option.
-    private func number(_ text: String, min: Int, max: Int, orFail message: String) throws -> Int {
-        guard let value = number(text, min: min, max: max) else { throw Termination.fail(message) }
-        return value
-    }
-
-    private func timeoutValue(_ text: String, min: Int) throws -> UInt32 {
-        guard let value = number(text, min: min, max: Parser.maxTimeout) else {
-            throw Termination.fail("invalid timeout value `\(text)' specified")
+    /// A timeout in seconds: `-p`'s value and the three of `--set`.
+    static func timeout(_ text: String, minimum: Int) throws(Termination) -> UInt32 {
+        guard let value = number(text, minimum...maxTimeout) else {
+            throw .fail("invalid timeout value `\(text)' specified")
         }
         return UInt32(value)
     }
 
-    private func fwmark(_ text: String) throws -> UInt32 {
-        errno = 0
-        var end: UnsafeMutablePointer<CChar>?
-        let value: Int? = text.withCString { start in
-            let raw = strtol(start, &end, 10)
-            guard let end, end.pointee == 0, end != UnsafeMutablePointer(mutating: start), errno != ERANGE else {
-                return nil
+    static func fwmark(_ text: String) throws(Termination) -> UInt32 {
+        guard let value = wholeNumber(text), value > 0, value <= Int(UInt32.max) else {
+            throw .fail("invalid fwmark value `\(text)' specified")
+        }
+        return UInt32(value)
+    }
+
+    /// The first `limit` bytes, as ipvsadm copies names into fixed-size fields.
+    static func truncated(_ text: String, _ limit: Int) -> String {
+        String(decoding: text.utf8.prefix(limit), as: UTF8.self)
+    }
+
+    /// `--mcast-group`: an IPv6 multicast address if it has a colon, else an IPv4 one.
+    static func multicastGroup(_ text: String) throws(Termination) -> IPAddress {
+        if text.contains(":") {
+            guard let group = IPAddress.parseIPv6(text), group.high >> 56 == 0xff else {
+                throw .fail("invalid IPv6 mcast-group `\(text)'")
             }
-            return raw
+            return group
         }
-        guard let value, value > 0, value <= Int(UInt32.max) else {
-            throw Termination.fail("invalid fwmark value `\(text)' specified")
+        guard let group = IPAddress.parseIPv4Strict(text), group.ipv4 >> 28 == 0xe else {
+            throw .fail("invalid IPv4 mcast-group `\(text)'")
         }
-        return UInt32(value)
+        return group
     }
 
     /// `-b`: comma-separated scheduler flags, checked against the scheduler (default wlc).
-    private func schedulerFlags(_ text: String, scheduler: String) throws -> ServiceFlags {
+    static func schedulerFlags(_ text: String, scheduler: String) throws(Termination) -> ServiceFlags {
         let scheduler = scheduler.isEmpty ? "wlc" : scheduler
         let words = text.split(separator: ",")
         // ipvsadm 1.31 crashes on a list with no flag in it (`-b ,`); we refuse it.
-        guard !words.isEmpty else { throw Termination.fail("invalid scheduler flag `\(text)'") }
+        guard !words.isEmpty else { throw .fail("invalid scheduler flag `\(text)'") }
         var flags: ServiceFlags = []
         for word in words {
             switch word {
@@ -308,11 +190,9 @@ struct Parser {
             case "flag-3": flags.insert(.sched3)
             case "sh-fallback", "sh-port", "mh-fallback", "mh-port":
                 flags.insert(word.hasSuffix("fallback") ? .sched1 : .sched2)
-                guard scheduler == String(word.prefix(2)) else {
-                    throw Termination.fail("incompatible scheduler flag `\(word)'")
-                }
+                guard scheduler == String(word.prefix(2)) else { throw .fail("incompatible scheduler flag `\(word)'") }
             default:
-                throw Termination.fail("invalid scheduler flag `\(word)'")
+                throw .fail("invalid scheduler flag `\(word)'")
             }
         }
         return flags
@@ -359,7 +239,7 @@ struct Parser {
             service.family = .inet
         }
         guard let portText else { return .address }
-        if let value = number(String(portText), min: 0, max: 65535) {
+        if let value = Parser.number(String(portText), 0...65535) {
             service.port = UInt16(value)
         } else if let value = resolver.port(ofService: String(portText), protocol: service.protocolNumber) {
             service.port = value
@@ -372,26 +252,28 @@ struct Parser {
     // MARK: - Checks after parsing
 
     /// `generic_opt_check`: compulsory, illegal and mutually exclusive options, in column order.
-    private func checkMatrix(_ entry: CommandEntry) throws {
+    private func checkMatrix(_ entry: CommandEntry) throws(Termination) {
         let row = commandMatrix[entry.command.rawValue]
         try check(row, columns: OptionBit.allCases, entry.options, subject: "'\(entry.command.name)' command")
     }
 
     /// ipvsadm's matrix rule, for commands and for tunnel types alike: in column order, the
     /// first `+` option missing, `x` option given, or second `1` option given is an error.
-    private func check(_ cells: [UInt8], columns: [OptionBit], _ options: OptionSet64, subject: String) throws {
+    private func check(_ cells: [UInt8], columns: [OptionBit], _ options: OptionSet64, subject: String)
+        throws(Termination)
+    {
         var firstExclusive: OptionBit?
         for (cell, option) in zip(cells, columns) {
             if !options.contains(option) {
                 if cell == UInt8(ascii: "+") {
-                    throw Termination.fail("You need to supply the '\(option.name)' option for the \(subject)")
+                    throw .fail("You need to supply the '\(option.name)' option for the \(subject)")
                 }
                 continue
             }
-            if cell == UInt8(ascii: "x") { throw Termination.fail("Illegal '\(option.name)' option with the \(subject)") }
+            if cell == UInt8(ascii: "x") { throw .fail("Illegal '\(option.name)' option with the \(subject)") }
             if cell == UInt8(ascii: "1") {
                 if let first = firstExclusive {
-                    throw Termination.fail(
+                    throw .fail(
                         "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject)")
                 }
                 firstExclusive = option
@@ -400,16 +282,16 @@ struct Parser {
     }
 
     /// The per-command rules of `process_options`, and the defaults they fill in.
-    private func checkCommand(_ entry: inout CommandEntry) throws {
+    private func checkCommand(_ entry: inout CommandEntry) throws(Termination) {
         let options = entry.options
         switch entry.command {
         case .add, .edit:
             let service = entry.service
             if service.fwmark == 0 && service.port == 0 && !service.flags.contains(.persistent) {
-                throw Termination.fail("Zero port specified for non-persistent service")
+                throw .fail("Zero port specified for non-persistent service")
             }
             if service.flags.contains(.onePacket) && service.fwmark == 0 && service.protocolNumber != .udp {
-                throw Termination.fail("One-Packet Scheduling is only for UDP virtual services")
+                throw .fail("One-Packet Scheduling is only for UDP virtual services")
             }
             if service.scheduler.isEmpty { entry.service.scheduler = "wlc" }
         case .startDaemon:
@@ -420,17 +302,17 @@ struct Parser {
                 entry.destination.port = entry.service.port
             }
             if entry.destinationFamily != entry.service.family && forwarding != .tunnel {
-                throw Termination.fail("Different address family is allowed only for tunneling servers")
+                throw .fail("Different address family is allowed only for tunneling servers")
             }
             if options.containsAny(tunnelOptionColumns + [.tunType]) && forwarding != .tunnel {
-                throw Termination.fail("Tunnel options conflict with forward method")
+                throw .fail("Tunnel options conflict with forward method")
             }
             try checkTunnel(entry)
         case .list:
             if (options.containsAny([.connection, .timeout, .daemon]) && options.containsAny([.stats, .rate, .thresholds]))
                 || (options.containsAny([.timeout, .daemon]) && options.contains(.persistentConn))
             {
-                throw Termination.fail("options conflicts in the list command")
+                throw .fail("options conflicts in the list command")
             }
         default:
             break
@@ -438,7 +320,7 @@ struct Parser {
     }
 
     /// `tunnel_opt_check`: which tunnel options each tunnel type needs or refuses.
-    private func checkTunnel(_ entry: CommandEntry) throws {
+    private func checkTunnel(_ entry: CommandEntry) throws(Termination) {
         let type = Int(entry.destination.tunnelType.rawValue)
         guard type < tunnelMatrix.count else { return }
         try check(

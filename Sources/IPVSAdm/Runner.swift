@@ -2,9 +2,10 @@ import IPVS
 
 /// Carries out parsed command lines against a backend, and writes what ipvsadm writes.
 ///
-/// This is the only type that calls the backend. It never exits: a command line ends
-/// normally with a status (0, or 255 when the kernel refused it), or by throwing
-/// `Termination` when ipvsadm would end the whole process.
+/// `IPVSAdm.run` opens the backend and reads its version; everything after that goes
+/// through here. It never exits: a command line ends normally with a status (0, or 255 when
+/// the kernel refused it), or by throwing `Termination` when ipvsadm would end the whole
+/// process.
 final class Runner {
     let program: String
     let backend: any IPVSBackend
@@ -27,13 +28,15 @@ final class Runner {
         self.stderr = stderr
     }
 
+    private var parser: Parser { Parser(program: program, resolver: resolver) }
+
     /// One command line (`process_options`): 0, or 255 when the kernel or popt refused it.
     func process(_ arguments: [String], readingStdin: Bool = false) throws(Termination) -> Int32 {
         let entry: CommandEntry
-        do throws(ParseFailure) {
-            entry = try parse(arguments)
+        do {
+            entry = try parser.parse(arguments)
         } catch {
-            return try report(error)
+            return try lineStatus(error)
         }
         if let modification = modification(for: entry) {
             do {
@@ -47,35 +50,12 @@ final class Runner {
         return try inspect(entry, readingStdin: readingStdin)
     }
 
-    /// Why a command line could not be parsed.
-    private enum ParseFailure: Error {
-        /// popt refused it: print the message, the line fails, `-R` goes on.
-        case line(LineFailure)
-        /// The process ends.
-        case end(Termination)
-    }
-
-    /// A line's parse failure: its message and the line's status 255, or the end of the process.
-    private func report(_ failure: ParseFailure) throws(Termination) -> Int32 {
-        switch failure {
-        case .line(let failure):
-            stderr.write(failure.message + "\n")
-            return 255
-        case .end(let termination):
-            throw termination
-        }
-    }
-
-    private func parse(_ arguments: [String]) throws(ParseFailure) -> CommandEntry {
-        do {
-            return try Parser(program: program, resolver: resolver).parse(arguments)
-        } catch let failure as LineFailure {
-            throw .line(failure)
-        } catch let termination as Termination {
-            throw .end(termination)
-        } catch {
-            throw .end(.exit(status: 255, stderr: "\(error)\n"))
-        }
+    /// A line that popt refused: its message, and the line's status 255. Anything else ends
+    /// the process.
+    private func lineStatus(_ termination: Termination) throws(Termination) -> Int32 {
+        guard case .line(let message) = termination else { throw termination }
+        stderr.write(message + "\n")
+        return 255
     }
 
     /// The change a command line asks of the kernel, nil for the commands that read
@@ -133,12 +113,11 @@ final class Runner {
         } else if options.contains(.service) {
             try listService(entry.service.key, entry.format)
         } else if options.contains(.timeout) {
-            guard let timeouts = try? backend.timeouts() else { throw Termination.exit(status: 1) }
-            stdout.write("Timeout (tcp tcpfin udp): \(Int32(bitPattern: timeouts.tcp)) "
-                + "\(Int32(bitPattern: timeouts.tcpFin)) \(Int32(bitPattern: timeouts.udp))\n")
+            guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
+            stdout.write(InfoText.timeoutLine(timeouts))
         } else if options.contains(.daemon) {
-            guard let daemons = try? backend.daemons() else { throw Termination.exit(status: 1) }
-            stdout.write(Runner.describe(daemons))
+            guard let daemons = try? backend.daemons() else { throw .process(status: 1) }
+            stdout.write(InfoText.daemonLines(daemons))
         } else {
             try listAll(entry.format)
         }
@@ -146,12 +125,12 @@ final class Runner {
 
     private func listConnections(_ format: ListFormat) throws(Termination) {
         guard let table = try? backend.connectionTable() else {
-            throw Termination.exit(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
+            throw Termination.process(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
         }
         var lines = table.split(separator: "\n", omittingEmptySubsequences: false)
         if table.hasSuffix("\n") { lines.removeLast() }
         guard !lines.isEmpty else {
-            throw Termination.exit(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n")
+            throw Termination.process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n")
         }
         let connections = ConnectionRenderer(renderer: ListRenderer(format: format, resolver: resolver))
         var out = connections.header
@@ -159,26 +138,11 @@ final class Runner {
             // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
             guard let row = connections.row(line) else {
                 stdout.write(out)
-                throw Termination.exit(status: 1)
+                throw Termination.process(status: 1)
             }
             out += row
         }
         stdout.write(out)
-    }
-
-    /// `--daemon`: one line per running daemon, master first.
-    static func describe(_ daemons: [SyncDaemon]) -> String {
-        var out = ""
-        for daemon in daemons {
-            out += (daemon.state == .master ? "master" : "backup")
-            out += " sync daemon (mcast=\(daemon.interface), syncid=\(Int32(bitPattern: daemon.syncID))"
-            if daemon.maxLength != 0 { out += ", maxlen=\(daemon.maxLength)" }
-            if let group = daemon.group { out += ", group=\(group.text)" }
-            if daemon.port != 0 { out += ", port=\(daemon.port)" }
-            if daemon.ttl != 0 { out += ", ttl=\(daemon.ttl)" }
-            out += ")\n"
-        }
-        return out
     }
 
     private func listService(_ key: ServiceKey, _ format: ListFormat) throws(Termination) {
@@ -189,7 +153,7 @@ final class Runner {
             service = try backend.service(key)
             destinations = try backend.destinations(of: service)
         } catch {
-            throw Termination.exit(status: 1, stderr: error.message + "\n")
+            throw Termination.process(status: 1, stderr: error.message + "\n")
         }
         var out = TextBuffer()
         out.append(renderer.title)
@@ -198,15 +162,12 @@ final class Runner {
     }
 
     private func listAll(_ format: ListFormat) throws(Termination) {
-        if !format.rule {
-            stdout.write("IP Virtual Server version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
-                + "\(info.version & 0xff) (size=\(Int32(bitPattern: info.connectionTableSize)))\n")
-        }
+        if !format.rule { stdout.write(InfoText.versionLine(info)) }
         let services: [VirtualService]
         do {
             services = try backend.services()
         } catch {
-            throw Termination.exit(status: 1, stderr: error.message + "\n")
+            throw Termination.process(status: 1, stderr: error.message + "\n")
         }
         let order = format.noSort
             ? Array(services.indices)
@@ -224,7 +185,7 @@ final class Runner {
                 destinations = try backend.destinations(of: service)
             } catch {
                 stdout.write(utf8: out.bytes)
-                throw Termination.exit(status: 1, stderr: error.message + "\n")
+                throw Termination.process(status: 1, stderr: error.message + "\n")
             }
             renderer.render(service, destinations, into: &out)
             if out.count > 1 << 16 {
@@ -260,11 +221,11 @@ final class Runner {
             let words = RestoreLine.words(line)
             if words.isEmpty { continue }
             let entry: CommandEntry
-            do throws(ParseFailure) {
-                entry = try parse(words)
+            do {
+                entry = try parser.parse(words)
             } catch {
                 flush()
-                result = try report(error)
+                result = try lineStatus(error)
                 continue
             }
             if let modification = modification(for: entry) {

@@ -133,21 +133,3 @@ extension Sorting.DestinationOrderKey {
         return Int32(a.port) - Int32(b.port)
     }
 }
-
-extension ServiceKey {
-    /// The fields ipvsadm's service entry has, zero where this key has none.
-    var fwmark: UInt32 {
-        if case .firewallMark(let mark, _) = self { return mark }
-        return 0
-    }
-
-    var protocolNumber: IPProtocolNumber {
-        if case .address(let proto, _, _) = self { return proto }
-        return IPProtocolNumber(rawValue: 0)
-    }
-
-    var address: IPAddress {
-        if case .address(_, let address, _) = self { return address }
-        return IPAddress(family: family, high: 0, low: 0)
-    }
-}

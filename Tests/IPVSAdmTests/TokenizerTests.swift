@@ -3,14 +3,14 @@ import Testing
 
 /// popt's rules as ipvsadm's table sees them.
 @Suite struct TokenizerTests {
-    /// Reads every option as "name=argument" (or the failure), then the leftovers.
+    /// Reads every option as "long-name=argument" (or the failure), then the leftovers.
     static func read(_ words: [String]) -> [String] {
         var tokenizer = Tokenizer(words)
         var out: [String] = []
         while true {
             do {
                 guard let option = try tokenizer.nextOption() else { break }
-                out.append("\(option.name)" + (option.argument.map { "=" + $0 } ?? ""))
+                out.append((option.spec.long ?? "?") + (option.argument.map { "=" + $0 } ?? ""))
             } catch {
                 out.append("error(\(error.text)) at \(tokenizer.lastWord)")
                 break
@@ -21,9 +21,9 @@ import Testing
 
     @Test(arguments: [
         (["-Ln"], ["list", "numeric"]),
-        (["-t10.0.0.1:80"], ["tcpService=10.0.0.1:80"]),
-        (["-A", "-t", "-1"], ["addService", "tcpService=-1"]),
-        (["--tcp-service=1.2.3.4:80"], ["tcpService=1.2.3.4:80"]),
+        (["-t10.0.0.1:80"], ["tcp-service=10.0.0.1:80"]),
+        (["-A", "-t", "-1"], ["add-service", "tcp-service=-1"]),
+        (["--tcp-service=1.2.3.4:80"], ["tcp-service=1.2.3.4:80"]),
         (["-p", "600"], ["persistent=600"]),
         (["-p600"], ["persistent=600"]),
         (["-p", "-n"], ["persistent", "numeric"]),
@@ -33,7 +33,7 @@ import Testing
         (["-L", "-"], ["list", "leftover:-"]),
         (["-L", "--foo"], ["list", "error(unknown option) at --foo"]),
         (["-Lq"], ["list", "error(unknown option) at -Lq"]),
-        (["-A", "-t"], ["addService", "error(missing argument) at -t"]),
+        (["-A", "-t"], ["add-service", "error(missing argument) at -t"]),
         (["--lis"], ["error(unknown option) at --lis"]),
         (["--numeric=1"], ["error(option does not take an argument) at --numeric=1"]),
     ])

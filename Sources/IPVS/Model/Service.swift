@@ -28,6 +28,25 @@ public enum ServiceKey: Hashable, Sendable {
     }
 }
 
+extension ServiceKey {
+    // The fields of ipvsadm's service entry, zero where this key has none: what its
+    // listing order (`ipvs_cmp_services`) compares.
+    public var fwmark: UInt32 {
+        if case .firewallMark(let mark, _) = self { return mark }
+        return 0
+    }
+
+    public var protocolNumber: IPProtocolNumber {
+        if case .address(let proto, _, _) = self { return proto }
+        return IPProtocolNumber(rawValue: 0)
+    }
+
+    public var address: IPAddress {
+        if case .address(_, let address, _) = self { return address }
+        return IPAddress(family: family, high: 0, low: 0)
+    }
+}
+
 /// Service flag bits (`IP_VS_SVC_F_*`).
 public struct ServiceFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32

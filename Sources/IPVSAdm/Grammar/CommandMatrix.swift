@@ -1,31 +1,19 @@
-/// ipvsadm's commands, in the order of its command/option matrix.
+/// ipvsadm's commands, in the order of its command/option matrix (its `CMD_*`).
 enum Command: Int, CaseIterable, Sendable {
     case add, edit, delete, flush, list, addDest, deleteDest, editDest
     case timeout, startDaemon, stopDaemon, restore, save, zero
 
-    /// The name used in error messages (`cmdnames[]`).
-    var name: String {
-        switch self {
-        case .add: return "add-service"
-        case .edit: return "edit-service"
-        case .delete: return "delete-service"
-        case .flush: return "flush"
-        case .list: return "list"
-        case .addDest: return "add-server"
-        case .deleteDest: return "delete-server"
-        case .editDest: return "edit-server"
-        case .timeout: return "set"
-        case .startDaemon: return "start-daemon"
-        case .stopDaemon: return "stop-daemon"
-        case .restore: return "restore"
-        case .save: return "save"
-        case .zero: return "zero"
-        }
-    }
+    /// The name ipvsadm's messages use (`cmdnames[]`).
+    var name: String { Command.names[rawValue] }
+
+    private static let names = [
+        "add-service", "edit-service", "delete-service", "flush", "list", "add-server", "delete-server",
+        "edit-server", "set", "start-daemon", "stop-daemon", "restore", "save", "zero",
+    ]
 }
 
-/// The option bits the matrix checks, with the names used in error messages.
-/// The raw value is the bit number and the matrix column.
+/// The option bits the matrix checks (ipvsadm's `OPT_*`), in its column order: the raw value
+/// is the bit number and the matrix column.
 enum OptionBit: Int, CaseIterable, Sendable {
     case numeric, connection, service, scheduler, persistent, netmask, server, forward
     case weight, uThreshold, lThreshold, mcastInterface, timeout, daemon, stats, rate
@@ -33,44 +21,16 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
 
-    var name: String {
-        switch self {
-        case .numeric: return "numeric"
-        case .connection: return "connection"
-        case .service: return "service-address"
-        case .scheduler: return "scheduler"
-        case .persistent: return "persistent"
-        case .netmask: return "netmask"
-        case .server: return "real-server"
-        case .forward: return "forwarding-method"
-        case .weight: return "weight"
-        case .uThreshold: return "u-threshold"
-        case .lThreshold: return "l-threshold"
-        case .mcastInterface: return "mcast-interface"
-        case .timeout: return "timeout"
-        case .daemon: return "daemon"
-        case .stats: return "stats"
-        case .rate: return "rate"
-        case .thresholds: return "thresholds"
-        case .persistentConn: return "persistent-conn"
-        case .nosort: return "nosort"
-        case .syncID: return "syncid"
-        case .exact: return "exact"
-        case .onePacket: return "ops"
-        case .persistenceEngine: return "pe"
-        case .schedFlags: return "sched-flags"
-        case .mcastGroup: return "mcast-group"
-        case .mcastPort: return "mcast-port"
-        case .mcastTTL: return "mcast-ttl"
-        case .syncMaxLen: return "sync-maxlen"
-        case .tunInfo: return "tun-info"
-        case .tunType: return "tun-type"
-        case .tunPort: return "tun-port"
-        case .tunNoCsum: return "tun-nocsum"
-        case .tunCsum: return "tun-csum"
-        case .tunRemCsum: return "tun-remcsum"
-        }
-    }
+    /// The name ipvsadm's messages use (`optnames[]`).
+    var name: String { OptionBit.names[rawValue] }
+
+    private static let names = [
+        "numeric", "connection", "service-address", "scheduler", "persistent", "netmask", "real-server",
+        "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon", "stats",
+        "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
+        "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type", "tun-port", "tun-nocsum",
+        "tun-csum", "tun-remcsum",
+    ]
 }
 
 /// A set of option bits.

@@ -1,20 +1,4 @@
-/// Every option ipvsadm's popt table knows, commands included, in table order.
-///
-/// The table is data: the tokenizer looks options up here by long name or short letter,
-/// and the parser switches over `OptionName`.
-enum OptionName: CaseIterable, Sendable {
-    // Commands.
-    case addService, editService, deleteService, clear, list, listLower, zero
-    case addServer, editServer, deleteServer, set, help, version, restore, save
-    case startDaemon, stopDaemon
-    // Options.
-    case tcpService, udpService, sctpService, fwmarkService, scheduler, persistent, netmask
-    case realServer, masquerading, ipip, gatewaying, weight, uThreshold, lThreshold
-    case numeric, connection, mcastInterface, syncID, timeout, daemon, stats, rate
-    case thresholds, persistentConn, nosort, sort, exact, ipv6, ops, pe, schedFlags
-    case mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType, tunPort
-    case tunNoCsum, tunCsum, tunRemCsum
-}
+import IPVS
 
 /// Whether an option takes an argument, popt style.
 enum ArgumentKind: Sendable {
@@ -25,72 +9,160 @@ enum ArgumentKind: Sendable {
     case optional
 }
 
-/// One row of the popt option table.
+/// One option of the table: how it is spelled, whether it takes an argument, and what it
+/// means. Adding an option is one row: its spellings, its matrix column, and its meaning.
 struct OptionSpec: Sendable {
-    let name: OptionName
+    /// What an option does to the command line being parsed, given its argument (nil when
+    /// an optional argument was not given).
+    typealias Meaning = @Sendable (inout CommandEntry, String?, Parser) throws(Termination) -> Void
+
+    enum Role: Sendable {
+        /// The first option of a line: the command.
+        case command(Command)
+        /// `--start-daemon` / `--stop-daemon`: a command whose argument is the daemon's state.
+        case daemonCommand(Command)
+        case help
+        case version
+        /// An option. `column` is its column in the command/option matrix (and the name its
+        /// errors use); nil for `-6` and `--sort`, which ipvsadm's matrix does not check.
+        case option(column: OptionBit?, meaning: Meaning)
+    }
+
     let long: String?
     let short: Character?
     let argument: ArgumentKind
+    let role: Role
+
+    init(_ long: String?, _ short: Character?, _ argument: ArgumentKind, _ role: Role) {
+        self.long = long
+        self.short = short
+        self.argument = argument
+        self.role = role
+    }
+
+    /// An option with a matrix column and what it sets.
+    init(
+        _ long: String?, _ short: Character?, _ argument: ArgumentKind = .none, column: OptionBit?,
+        _ meaning: @escaping Meaning = { _, _, _ in }
+    ) {
+        self.init(long, short, argument, .option(column: column, meaning: meaning))
+    }
 }
 
-/// ipvsadm 1.31's option table (long name, short letter, argument), in its order.
+/// ipvsadm 1.31's option table (long name, short letter, argument), in its order: the
+/// tokenizer finds options here by long name or letter, the parser does what the row says.
 let optionTable: [OptionSpec] = [
-    OptionSpec(name: .addService, long: "add-service", short: "A", argument: .none),
-    OptionSpec(name: .editService, long: "edit-service", short: "E", argument: .none),
-    OptionSpec(name: .deleteService, long: "delete-service", short: "D", argument: .none),
-    OptionSpec(name: .clear, long: "clear", short: "C", argument: .none),
-    OptionSpec(name: .list, long: "list", short: "L", argument: .none),
-    OptionSpec(name: .listLower, long: "list", short: "l", argument: .none),
-    OptionSpec(name: .zero, long: "zero", short: "Z", argument: .none),
-    OptionSpec(name: .addServer, long: "add-server", short: "a", argument: .none),
-    OptionSpec(name: .editServer, long: "edit-server", short: "e", argument: .none),
-    OptionSpec(name: .deleteServer, long: "delete-server", short: "d", argument: .none),
-    OptionSpec(name: .set, long: "set", short: nil, argument: .none),
-    OptionSpec(name: .help, long: "help", short: "h", argument: .none),
-    OptionSpec(name: .version, long: "version", short: "v", argument: .none),
-    OptionSpec(name: .restore, long: "restore", short: "R", argument: .none),
-    OptionSpec(name: .save, long: "save", short: "S", argument: .none),
-    OptionSpec(name: .startDaemon, long: "start-daemon", short: nil, argument: .required),
-    OptionSpec(name: .stopDaemon, long: "stop-daemon", short: nil, argument: .required),
-    OptionSpec(name: .tcpService, long: "tcp-service", short: "t", argument: .required),
-    OptionSpec(name: .udpService, long: "udp-service", short: "u", argument: .required),
-    OptionSpec(name: .sctpService, long: "sctp-service", short: nil, argument: .required),
-    OptionSpec(name: .fwmarkService, long: "fwmark-service", short: "f", argument: .required),
-    OptionSpec(name: .scheduler, long: "scheduler", short: "s", argument: .required),
-    OptionSpec(name: .persistent, long: "persistent", short: "p", argument: .optional),
-    OptionSpec(name: .netmask, long: "netmask", short: "M", argument: .required),
-    OptionSpec(name: .realServer, long: "real-server", short: "r", argument: .required),
-    OptionSpec(name: .masquerading, long: "masquerading", short: "m", argument: .none),
-    OptionSpec(name: .ipip, long: "ipip", short: "i", argument: .none),
-    OptionSpec(name: .gatewaying, long: "gatewaying", short: "g", argument: .none),
-    OptionSpec(name: .weight, long: "weight", short: "w", argument: .required),
-    OptionSpec(name: .uThreshold, long: "u-threshold", short: "x", argument: .required),
-    OptionSpec(name: .lThreshold, long: "l-threshold", short: "y", argument: .required),
-    OptionSpec(name: .numeric, long: "numeric", short: "n", argument: .none),
-    OptionSpec(name: .connection, long: "connection", short: "c", argument: .none),
-    OptionSpec(name: .mcastInterface, long: "mcast-interface", short: nil, argument: .required),
-    OptionSpec(name: .syncID, long: "syncid", short: nil, argument: .required),
-    OptionSpec(name: .timeout, long: "timeout", short: nil, argument: .none),
-    OptionSpec(name: .daemon, long: "daemon", short: nil, argument: .none),
-    OptionSpec(name: .stats, long: "stats", short: nil, argument: .none),
-    OptionSpec(name: .rate, long: "rate", short: nil, argument: .none),
-    OptionSpec(name: .thresholds, long: "thresholds", short: nil, argument: .none),
-    OptionSpec(name: .persistentConn, long: "persistent-conn", short: nil, argument: .none),
-    OptionSpec(name: .nosort, long: "nosort", short: nil, argument: .none),
-    OptionSpec(name: .sort, long: "sort", short: nil, argument: .none),
-    OptionSpec(name: .exact, long: "exact", short: "X", argument: .none),
-    OptionSpec(name: .ipv6, long: "ipv6", short: "6", argument: .none),
-    OptionSpec(name: .ops, long: "ops", short: "o", argument: .none),
-    OptionSpec(name: .pe, long: "pe", short: nil, argument: .required),
-    OptionSpec(name: .schedFlags, long: "sched-flags", short: "b", argument: .required),
-    OptionSpec(name: .mcastGroup, long: "mcast-group", short: nil, argument: .required),
-    OptionSpec(name: .mcastPort, long: "mcast-port", short: nil, argument: .required),
-    OptionSpec(name: .mcastTTL, long: "mcast-ttl", short: nil, argument: .required),
-    OptionSpec(name: .syncMaxLen, long: "sync-maxlen", short: nil, argument: .required),
-    OptionSpec(name: .tunInfo, long: "tun-info", short: nil, argument: .none),
-    OptionSpec(name: .tunType, long: "tun-type", short: nil, argument: .required),
-    OptionSpec(name: .tunPort, long: "tun-port", short: nil, argument: .required),
-    OptionSpec(name: .tunNoCsum, long: "tun-nocsum", short: nil, argument: .none),
-    OptionSpec(name: .tunCsum, long: "tun-csum", short: nil, argument: .none),
-    OptionSpec(name: .tunRemCsum, long: "tun-remcsum", short: nil, argument: .none),
+    OptionSpec("add-service", "A", .none, .command(.add)),
+    OptionSpec("edit-service", "E", .none, .command(.edit)),
+    OptionSpec("delete-service", "D", .none, .command(.delete)),
+    OptionSpec("clear", "C", .none, .command(.flush)),
+    OptionSpec("list", "L", .none, .command(.list)),
+    OptionSpec("list", "l", .none, .command(.list)),
+    OptionSpec("zero", "Z", .none, .command(.zero)),
+    OptionSpec("add-server", "a", .none, .command(.addDest)),
+    OptionSpec("edit-server", "e", .none, .command(.editDest)),
+    OptionSpec("delete-server", "d", .none, .command(.deleteDest)),
+    OptionSpec("set", nil, .none, .command(.timeout)),
+    OptionSpec("help", "h", .none, .help),
+    OptionSpec("version", "v", .none, .version),
+    OptionSpec("restore", "R", .none, .command(.restore)),
+    OptionSpec("save", "S", .none, .command(.save)),
+    OptionSpec("start-daemon", nil, .required, .daemonCommand(.startDaemon)),
+    OptionSpec("stop-daemon", nil, .required, .daemonCommand(.stopDaemon)),
+    OptionSpec("tcp-service", "t", .required, column: .service) { entry, value, parser throws(Termination) in
+        try parser.setServiceAddress(value ?? "", protocol: .tcp, in: &entry)
+    },
+    OptionSpec("udp-service", "u", .required, column: .service) { entry, value, parser throws(Termination) in
+        try parser.setServiceAddress(value ?? "", protocol: .udp, in: &entry)
+    },
+    OptionSpec("sctp-service", nil, .required, column: .service) { entry, value, parser throws(Termination) in
+        try parser.setServiceAddress(value ?? "", protocol: .sctp, in: &entry)
+    },
+    OptionSpec("fwmark-service", "f", .required, column: .service) { entry, value, _ throws(Termination) in
+        entry.service.family = .inet
+        entry.service.protocolNumber = .tcp
+        entry.service.fwmark = try Parser.fwmark(value ?? "")
+    },
+    OptionSpec("scheduler", "s", .required, column: .scheduler) { entry, value, _ in
+        entry.service.scheduler = Parser.truncated(value ?? "", 15)
+    },
+    OptionSpec("persistent", "p", .optional, column: .persistent) { entry, value, _ throws(Termination) in
+        entry.service.flags.insert(.persistent)
+        entry.service.timeout = try value.map { (text) throws(Termination) in try Parser.timeout(text, minimum: 1) }
+            ?? Parser.defaultPersistence
+    },
+    OptionSpec("netmask", "M", .required, column: .netmask) { entry, value, parser throws(Termination) in
+        try parser.setNetmask(value ?? "", in: &entry)
+    },
+    OptionSpec("real-server", "r", .required, column: .server) { entry, value, parser throws(Termination) in
+        try parser.setRealServer(value ?? "", in: &entry)
+    },
+    OptionSpec("masquerading", "m", column: .forward) { entry, _, _ in entry.destination.forwarding = .masquerading },
+    OptionSpec("ipip", "i", column: .forward) { entry, _, _ in entry.destination.forwarding = .tunnel },
+    OptionSpec("gatewaying", "g", column: .forward) { entry, _, _ in entry.destination.forwarding = .directRouting },
+    OptionSpec("weight", "w", .required, column: .weight) { entry, value, _ throws(Termination) in
+        entry.destination.weight = Int32(try Parser.number(value, 0...Int(Int32.max), orFail: "illegal weight specified"))
+    },
+    OptionSpec("u-threshold", "x", .required, column: .uThreshold) { entry, value, _ throws(Termination) in
+        entry.destination.upperThreshold =
+            UInt32(try Parser.number(value, 0...Int(Int32.max), orFail: "illegal u_threshold specified"))
+    },
+    OptionSpec("l-threshold", "y", .required, column: .lThreshold) { entry, value, _ throws(Termination) in
+        entry.destination.lowerThreshold =
+            UInt32(try Parser.number(value, 0...Int(Int32.max), orFail: "illegal l_threshold specified"))
+    },
+    OptionSpec("numeric", "n", column: .numeric) { entry, _, _ in entry.format.numeric = true },
+    OptionSpec("connection", "c", column: .connection),
+    OptionSpec("mcast-interface", nil, .required, column: .mcastInterface) { entry, value, _ in
+        entry.daemon.interface = Parser.truncated(value ?? "", 15)
+    },
+    OptionSpec("syncid", nil, .required, column: .syncID) { entry, value, _ throws(Termination) in
+        entry.daemon.syncID = UInt32(try Parser.number(value, 0...255, orFail: "illegal syncid specified"))
+    },
+    OptionSpec("timeout", nil, column: .timeout),
+    OptionSpec("daemon", nil, column: .daemon),
+    OptionSpec("stats", nil, column: .stats) { entry, _, _ in entry.format.stats = true },
+    OptionSpec("rate", nil, column: .rate) { entry, _, _ in entry.format.rate = true },
+    OptionSpec("thresholds", nil, column: .thresholds) { entry, _, _ in entry.format.thresholds = true },
+    OptionSpec("persistent-conn", nil, column: .persistentConn) { entry, _, _ in entry.format.persistentConn = true },
+    OptionSpec("nosort", nil, column: .nosort) { entry, _, _ in entry.format.noSort = true },
+    OptionSpec("sort", nil, column: nil),
+    OptionSpec("exact", "X", column: .exact) { entry, _, _ in entry.format.exact = true },
+    OptionSpec("ipv6", "6", column: nil) { entry, _, _ throws(Termination) in
+        guard entry.service.fwmark != 0 else { throw .fail("-6 used before -f\n") }
+        entry.service.family = .inet6
+        entry.service.netmask = 128
+    },
+    OptionSpec("ops", "o", column: .onePacket) { entry, _, _ in entry.service.flags.insert(.onePacket) },
+    OptionSpec("pe", nil, .required, column: .persistenceEngine) { entry, value, _ in
+        entry.service.persistenceEngine = Parser.truncated(value ?? "", 16)
+    },
+    OptionSpec("sched-flags", "b", .required, column: .schedFlags) { entry, value, _ in
+        entry.schedulerFlags = Parser.truncated(value ?? "", 127)
+    },
+    OptionSpec("mcast-group", nil, .required, column: .mcastGroup) { entry, value, _ throws(Termination) in
+        entry.daemon.group = try Parser.multicastGroup(value ?? "")
+    },
+    OptionSpec("mcast-port", nil, .required, column: .mcastPort) { entry, value, _ throws(Termination) in
+        entry.daemon.port = UInt16(try Parser.number(value, 1...65535, orFail: "illegal mcast-port specified"))
+    },
+    OptionSpec("mcast-ttl", nil, .required, column: .mcastTTL) { entry, value, _ throws(Termination) in
+        entry.daemon.ttl = UInt8(try Parser.number(value, 1...255, orFail: "illegal mcast-ttl specified"))
+    },
+    OptionSpec("sync-maxlen", nil, .required, column: .syncMaxLen) { entry, value, _ throws(Termination) in
+        entry.daemon.maxLength = UInt16(try Parser.number(value, 1...(65535 - 20 - 8), orFail: "illegal sync-maxlen specified"))
+    },
+    OptionSpec("tun-info", nil, column: .tunInfo) { entry, _, _ in entry.format.tunnelInfo = true },
+    OptionSpec("tun-type", nil, .required, column: .tunType) { entry, value, _ throws(Termination) in
+        guard let index = tunnelTypeNames.firstIndex(of: value ?? "") else { throw .fail("illegal tunnel type specified") }
+        entry.destination.tunnelType = TunnelType(rawValue: UInt8(index))
+    },
+    OptionSpec("tun-port", nil, .required, column: .tunPort) { entry, value, _ throws(Termination) in
+        entry.destination.tunnelPort = UInt16(try Parser.number(value, 1...65535, orFail: "illegal tunnel port specified"))
+    },
+    OptionSpec("tun-nocsum", nil, column: .tunNoCsum),
+    OptionSpec("tun-csum", nil, column: .tunCsum) { entry, _, _ in entry.destination.tunnelFlags.insert(.checksum) },
+    OptionSpec("tun-remcsum", nil, column: .tunRemCsum) { entry, _, _ in
+        entry.destination.tunnelFlags.insert(.remoteChecksum)
+    },
 ]

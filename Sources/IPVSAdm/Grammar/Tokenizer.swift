@@ -22,7 +22,7 @@ struct Tokenizer {
     }
 
     struct Option {
-        let name: OptionName
+        let spec: OptionSpec
         let argument: String?
     }
 
@@ -88,15 +88,15 @@ struct Tokenizer {
         switch spec.argument {
         case .none:
             if attached != nil { throw .unwantedArgument }
-            return Option(name: spec.name, argument: nil)
+            return Option(spec: spec, argument: nil)
         case .required:
-            if let attached { return Option(name: spec.name, argument: String(attached)) }
+            if let attached { return Option(spec: spec, argument: String(attached)) }
             guard next < words.count else { throw .missingArgument }
             next += 1
-            return Option(name: spec.name, argument: words[next - 1])
+            return Option(spec: spec, argument: words[next - 1])
         case .optional:
-            if let attached { return Option(name: spec.name, argument: String(attached)) }
-            return Option(name: spec.name, argument: takeOptionalWord())
+            if let attached { return Option(spec: spec, argument: String(attached)) }
+            return Option(spec: spec, argument: takeOptionalWord())
         }
     }
 
@@ -108,21 +108,21 @@ struct Tokenizer {
         }
         switch spec.argument {
         case .none:
-            return Option(name: spec.name, argument: nil)
+            return Option(spec: spec, argument: nil)
         case .required:
             if !bundle.isEmpty {
                 defer { bundle = "" }
-                return Option(name: spec.name, argument: String(bundle))
+                return Option(spec: spec, argument: String(bundle))
             }
             guard next < words.count else { throw .missingArgument }
             next += 1
-            return Option(name: spec.name, argument: words[next - 1])
+            return Option(spec: spec, argument: words[next - 1])
         case .optional:
             if !bundle.isEmpty {
                 defer { bundle = "" }
-                return Option(name: spec.name, argument: String(bundle))
+                return Option(spec: spec, argument: String(bundle))
             }
-            return Option(name: spec.name, argument: takeOptionalWord())
+            return Option(spec: spec, argument: takeOptionalWord())
         }
     }
 

@@ -31,10 +31,6 @@ struct TextBuffer {
 
     mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
     /// An address as `inet_ntop` writes it; IPv4 without an intermediate string.

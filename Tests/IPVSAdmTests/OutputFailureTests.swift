@@ -1,0 +1,35 @@
+import IPVS
+import IPVSAdm
+import Testing
+
+/// Output that cannot be written is a failure with a message (a truncated save must not look
+/// like a good one), except a reader that stopped early, which ends quietly as with ipvsadm.
+@Suite struct OutputFailureTests {
+    private func run(_ arguments: [String], stdout: BufferSink) -> (Int32, String) {
+        let backend = InMemoryBackend()
+        try? backend.apply(.addService(VirtualService(
+            key: .address(protocol: .tcp, address: IPAddress(ipv4: 0x0a00_0001), port: 80), scheduler: "rr")))
+        let stderr = BufferSink()
+        let status = IPVSAdm.run(
+            program: "ipvsadm", arguments: arguments, stdin: TextSource(""), stdout: stdout, stderr: stderr,
+            resolver: HostsResolver(), openBackend: { () throws(IPVSError) in backend })
+        return (status, stderr.text)
+    }
+
+    @Test(arguments: [["-Sn"], ["-Ln"], ["-h"]])
+    func aFullDiskIsAFailure(_ arguments: [String]) {
+        let (status, message) = run(arguments, stdout: BufferSink(failingWith: .noSpace))
+        #expect(status == 1)
+        #expect(message == "Can't write standard output: No space left on device\n")
+    }
+
+    @Test func aReaderThatStoppedEarlyIsNot() {
+        #expect(run(["-Sn"], stdout: BufferSink(failingWith: .brokenPipe)) == (0, ""))
+    }
+
+    @Test func aFailedCommandKeepsItsStatus() {
+        let (status, message) = run(["-L", "-t", "10.9.9.9:80"], stdout: BufferSink(failingWith: .noSpace))
+        #expect(status == 1)
+        #expect(message.hasSuffix("Can't write standard output: No space left on device\n"))
+    }
+}
