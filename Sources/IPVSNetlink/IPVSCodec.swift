@@ -61,11 +61,7 @@ enum IPVSCodec {
 
     /// NEW_DAEMON: state, interface, sync id; the optional parameters only when set.
     static func startDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] {
-        var encoder = AttributeEncoder()
-        encoder.nest(CommandAttribute.daemon) { nest in
-            nest.append(DaemonAttribute.state, u32: daemon.state.rawValue)
-            nest.append(DaemonAttribute.multicastInterface, string: daemon.interface)
-            nest.append(DaemonAttribute.syncID, u32: daemon.syncID)
+        daemonRequest(daemon) { nest in
             if daemon.maxLength != 0 { nest.append(DaemonAttribute.syncMaxLength, u16: daemon.maxLength) }
             if daemon.port != 0 { nest.append(DaemonAttribute.multicastPort, u16: daemon.port) }
             if daemon.ttl != 0 { nest.append(DaemonAttribute.multicastTTL, u8: daemon.ttl) }
@@ -76,16 +72,19 @@ enum IPVSCodec {
                 }
             }
         }
-        return encoder.bytes
     }
 
     /// DEL_DAEMON: state, interface (possibly empty), sync id.
-    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] {
+    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { daemonRequest(daemon) { _ in } }
+
+    /// The daemon nest: state, interface, sync id, then what `more` adds.
+    private static func daemonRequest(_ daemon: SyncDaemon, _ more: (inout AttributeEncoder) -> Void) -> [UInt8] {
         var encoder = AttributeEncoder()
         encoder.nest(CommandAttribute.daemon) { nest in
             nest.append(DaemonAttribute.state, u32: daemon.state.rawValue)
             nest.append(DaemonAttribute.multicastInterface, string: daemon.interface)
             nest.append(DaemonAttribute.syncID, u32: daemon.syncID)
+            more(&nest)
         }
         return encoder.bytes
     }
