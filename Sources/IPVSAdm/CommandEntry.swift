@@ -63,6 +63,4 @@ struct ListFormat: Equatable {
     var noSort = false
     var exact = false
     var tunnelInfo = false
-    /// `-S`: print rules instead of a table.
-    var rule = false
 }

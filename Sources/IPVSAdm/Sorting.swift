@@ -27,6 +27,15 @@ enum Sorting {
         return order
     }
 
+    /// Visits real servers in ipvsadm's order (`ipvs_cmp_dests`), or as given.
+    static func forEach(_ destinations: [Destination], sorted: Bool, _ body: (Destination) -> Void) {
+        if !sorted || destinations.count < 2 {
+            for destination in destinations { body(destination) }
+        } else {
+            for index in sortedOrder(destinations, key: DestinationOrderKey.init) { body(destinations[index]) }
+        }
+    }
+
     private static func sort<Key: OrderKey>(
         _ a: UnsafeMutableBufferPointer<Int>, _ start: Int, _ count: Int, _ tmp: UnsafeMutableBufferPointer<Int>,
         _ keys: UnsafeBufferPointer<Key>

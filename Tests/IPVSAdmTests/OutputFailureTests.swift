@@ -33,3 +33,20 @@ import Testing
         #expect(message.hasSuffix("Can't write standard output: No space left on device\n"))
     }
 }
+
+/// Input that is not a rules file is refused at the line that shows it.
+@Suite struct CorruptInputTests {
+    @Test func aNulByteStopsTheRestoreAtItsLine() {
+        let backend = InMemoryBackend()
+        let stdout = BufferSink()
+        let stderr = BufferSink()
+        let input = "-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.2\u{0}junk:90 -s rr\n-A -t 10.0.0.3:80 -s rr\n"
+        let status = IPVSAdm.run(
+            program: "ipvsadm", arguments: ["-R"], stdin: TextSource(input), stdout: stdout, stderr: stderr,
+            resolver: HostsResolver(), openBackend: { () throws(IPVSError) in backend })
+        #expect(status == 2)
+        #expect(stderr.text == "line 2: NUL byte in input\n")
+        // The line before it was loaded, as -R loads line by line; nothing of it or after it.
+        #expect((try? backend.services())?.map(\.key.port) == [80])
+    }
+}

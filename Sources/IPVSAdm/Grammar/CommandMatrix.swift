@@ -20,8 +20,10 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case thresholds, persistentConn, nosort, syncID, exact, onePacket, persistenceEngine
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
+    // Ours, after ipvsadm's: new long options only.
+    case complete
 
-    /// The name ipvsadm's messages use (`optnames[]`).
+    /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String { OptionBit.names[rawValue] }
 
     private static let names = [
@@ -30,6 +32,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
         "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
         "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type", "tun-port", "tun-nocsum",
         "tun-csum", "tun-remcsum",
+        "complete",
     ]
 }
 
@@ -41,30 +44,31 @@ struct OptionSet64: Sendable, Equatable {
     func containsAny(_ options: [OptionBit]) -> Bool { options.contains { contains($0) } }
 }
 
-/// ipvsadm's `commands_v_options`: one row per command, one column per `OptionBit`.
-/// `+` compulsory, `x` illegal, `1` at most one of the `1` options, space optional.
-/// Indexed by `Command.rawValue`; cells are ASCII bytes (cheap to build at start-up).
+/// ipvsadm's `commands_v_options`, then our columns: one row per command, one column per
+/// `OptionBit`. `+` compulsory, `x` illegal, `1` at most one of the `1` options, space
+/// optional. Indexed by `Command.rawValue`; cells are ASCII bytes (cheap to build at start-up).
 let commandMatrix: [[UInt8]] = {
-    let rows: [(Command, String)] = [
-        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx"),
-        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx"),
-        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx"),
-        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     "),
-        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     "),
-        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx"),
-        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx"),
-        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
-        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    let rows: [(Command, ipvsadm: String, ours: String)] = [
+        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "x"),
+        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "x"),
+        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
+        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
+        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx", "x"),
+        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "x"),
+        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
+        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "x"),
+        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
+        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", "x"),
+        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", "x"),
+        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
+        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", " "),
+        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
     ]
     var matrix = [[UInt8]](repeating: [], count: Command.allCases.count)
-    for (command, row) in rows {
-        precondition(row.utf8.count == OptionBit.allCases.count, "matrix row for \(command) has \(row.utf8.count) columns")
-        matrix[command.rawValue] = Array(row.utf8)
+    for (command, ipvsadm, ours) in rows {
+        let row = Array(ipvsadm.utf8) + Array(ours.utf8)
+        precondition(row.count == OptionBit.allCases.count, "matrix row for \(command) has \(row.count) columns")
+        matrix[command.rawValue] = row
     }
     return matrix
 }()

@@ -165,4 +165,6 @@ let optionTable: [OptionSpec] = [
     OptionSpec("tun-remcsum", nil, column: .tunRemCsum) { entry, _, _ in
         entry.destination.tunnelFlags.insert(.remoteChecksum)
     },
+    // Ours: new long options only (Docs/Compatibility.md).
+    OptionSpec("complete", nil, column: .complete),
 ]

@@ -58,9 +58,9 @@ struct ConnectionRenderer {
             ?? IPAddress(ipv4: ConnectionRenderer.hexPrefix(Substring(text(5))) ?? 0)
         let expires = numbers[8] ?? 0
         let expire = ConnectionRenderer.twoDigits(expires / 60) + ":" + ConnectionRenderer.twoDigits(expires % 60)
-        let source = renderer.endpoint(client, port: UInt16(numbers[2] ?? 0), protocol: proto)
-        let target = renderer.endpoint(virtual, port: UInt16(numbers[4] ?? 0), protocol: proto)
-        let server = renderer.endpoint(destination, port: UInt16(numbers[6] ?? 0), protocol: proto)
+        let source = renderer.names.endpoint(client, port: UInt16(numbers[2] ?? 0), protocol: proto)
+        let target = renderer.names.endpoint(virtual, port: UInt16(numbers[4] ?? 0), protocol: proto)
+        let server = renderer.names.endpoint(destination, port: UInt16(numbers[6] ?? 0), protocol: proto)
         var out = TextFormat.left(protocolText, 3) + " " + TextFormat.left(expire, 6) + " "
             + TextFormat.left(text(7), 11) + " " + TextFormat.left(source, 18) + " " + TextFormat.left(target, 18) + " "
         if renderer.format.persistentConn && matched == 11 {

@@ -1,38 +1,12 @@
 import IPVS
 
-/// Renders services and real servers as ipvsadm prints them: the `-L` tables in all their
-/// formats, and the `-S` rules.
+/// Renders services and real servers as ipvsadm's `-L` tables print them, in all their
+/// formats.
 struct ListRenderer {
     let format: ListFormat
     let resolver: any NameResolver
 
-    // MARK: - Names
-
-    /// `addrport_to_anyname`: `addr:port`, brackets for IPv6, names unless numeric; at
-    /// most 59 bytes (ipvsadm formats into a 60-byte buffer).
-    func endpoint(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber) -> String {
-        var out = TextBuffer()
-        append(address, port: port, protocol: proto, into: &out)
-        return String(decoding: out.bytes, as: UTF8.self)
-    }
-
-    /// `endpoint`, appended to `out`.
-    func append(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber, into out: inout TextBuffer) {
-        let bracketed = address.family != .inet
-        if format.numeric {
-            if bracketed { out.append(byte: 0x5b) }
-            out.append(address)
-            if bracketed { out.append(byte: 0x5d) }
-            out.append(byte: 0x3a)
-            out.append(decimal: port)
-            return
-        }
-        let host = resolver.hostName(of: address) ?? address.text
-        let service = resolver.serviceName(ofPort: port, protocol: proto) ?? String(port)
-        let open = bracketed ? "[" : ""
-        let close = bracketed ? "]" : ""
-        out.append(TextFormat.truncated(open + host + close + ":" + service, 59))
-    }
+    var names: EndpointNames { EndpointNames(numeric: format.numeric, resolver: resolver) }
 
     static func protocolName(_ proto: IPProtocolNumber) -> String {
         switch proto {
@@ -43,27 +17,15 @@ struct ListRenderer {
         }
     }
 
-    /// The service column of a table (`TCP  10.0.0.1:80`, `FWM  1 IPv6`), or the service
-    /// options of a rule (`-t 10.0.0.1:80`, `-f 1 -6`).
+    /// The service column of a table (`TCP  10.0.0.1:80`, `FWM  1 IPv6`).
     func serviceLabel(_ service: VirtualService) -> String {
         switch service.key {
         case .firewallMark(let mark, let family):
             // ipvsadm 1.31 prints marks with %d (negative above 2^31); we print them unsigned,
             // as upstream does since. A deliberate deviation (Docs/Compatibility.md).
-            if format.rule { return family == .inet6 ? "-f \(mark) -6" : "-f \(mark)" }
             return family == .inet6 ? "FWM  \(mark) IPv6" : "FWM  \(mark)"
         case .address(let proto, let address, let port):
-            let name = endpoint(address, port: port, protocol: proto)
-            if format.rule {
-                let option: String
-                switch proto {
-                case .tcp: option = "-t"
-                case .udp: option = "-u"
-                case .sctp: option = "--sctp-service"
-                default: option = "--xxx-service"
-                }
-                return option + " " + name
-            }
+            let name = names.endpoint(address, port: port, protocol: proto)
             let label = TextFormat.left(ListRenderer.protocolName(proto), 4) + " " + name
             return address.family == .inet6 ? label : TextFormat.truncated(label, 33)
         }
@@ -72,19 +34,19 @@ struct ListRenderer {
     /// `serviceLabel` of a table, appended to `out`: written in place when numeric (an IPv4
     /// label is then at most 26 bytes, under the 33 it is cut to).
     func appendServiceLabel(_ service: VirtualService, into out: inout TextBuffer) {
-        guard !format.rule, format.numeric, case .address(let proto, let address, let port) = service.key else {
+        guard format.numeric, case .address(let proto, let address, let port) = service.key else {
             return out.append(serviceLabel(service))
         }
         let start = out.count
         out.append(ListRenderer.protocolName(proto))
         out.spaces(4 - (out.count - start))
         out.append(byte: 0x20)
-        append(address, port: port, protocol: proto, into: &out)
+        names.append(address, port: port, protocol: proto, into: &out)
     }
 
     // MARK: - Tables
 
-    /// The two title lines for the current format (none for rules).
+    /// The two title lines for the current format.
     var title: String {
         let first = TextFormat.left("Prot LocalAddress:Port", 33)
         if format.stats {
@@ -108,12 +70,12 @@ struct ListRenderer {
             return "Prot LocalAddress:Port Scheduler Flags\n"
                 + "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n"
         }
-        if format.rule { return "" }
         return "Prot LocalAddress:Port Scheduler Flags\n"
             + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
     }
 
-    /// `print_sched_flags`: names depend on the scheduler.
+    /// `print_sched_flags`: names depend on the scheduler (`sh` and `mh` name two, and drop
+    /// flag-3).
     static func schedulerFlagText(_ service: VirtualService) -> String {
         var names: [String] = []
         let flags = service.flags
@@ -131,7 +93,7 @@ struct ListRenderer {
     }
 
     /// IPv4 mask text (`inet_ntoa`) or IPv6 prefix, nil when it is the default.
-    private static func maskText(_ service: VirtualService) -> String? {
+    static func maskText(_ service: VirtualService) -> String? {
         switch service.key.family {
         case .inet: return service.netmask == 0xffff_ffff ? nil : IPAddress(ipv4: service.netmask).text
         case .inet6: return service.netmask == 128 ? nil : String(Int32(bitPattern: service.netmask))
@@ -140,23 +102,8 @@ struct ListRenderer {
 
     /// One service and its real servers, appended to `out`.
     func render(_ service: VirtualService, _ destinations: [Destination], into out: inout TextBuffer) {
-        // Rules repeat the service options on every real server's line; tables print it once.
-        let label = format.rule ? serviceLabel(service) : ""
         let hasSchedFlags = !service.flags.isDisjoint(with: .schedulerFlags)
-        if format.rule {
-            out.append("-A ")
-            out.append(label)
-            out.append(" -s ")
-            out.append(service.scheduler)
-            if service.flags.contains(.persistent) {
-                out.append(" -p ")
-                out.append(decimal: service.timeout)
-                if let mask = ListRenderer.maskText(service) { out.append(" -M "); out.append(mask) }
-            }
-            if !service.persistenceEngine.isEmpty { out.append(" --pe "); out.append(service.persistenceEngine) }
-            if service.flags.contains(.onePacket) { out.append(" -o") }
-            if hasSchedFlags { out.append(" -b "); out.append(ListRenderer.schedulerFlagText(service)) }
-        } else if format.stats || format.rate {
+        if format.stats || format.rate {
             let start = out.count
             appendServiceLabel(service, into: &out)
             out.spaces(33 - (out.count - start))
@@ -184,13 +131,7 @@ struct ListRenderer {
             if service.flags.contains(.onePacket) { out.append(" ops") }
         }
         out.append(byte: 0x0a)
-
-        if format.noSort || destinations.count < 2 {
-            for destination in destinations { render(destination, of: service, label: label, into: &out) }
-        } else {
-            let order = Sorting.sortedOrder(destinations, key: Sorting.DestinationOrderKey.init)
-            for index in order { render(destinations[index], of: service, label: label, into: &out) }
-        }
+        Sorting.forEach(destinations, sorted: !format.noSort) { render($0, of: service, into: &out) }
     }
 
     private static func forwardingName(_ method: ForwardingMethod) -> String {
@@ -203,17 +144,7 @@ struct ListRenderer {
         }
     }
 
-    private static func forwardingSwitch(_ method: ForwardingMethod) -> String {
-        switch method {
-        case .masquerading: return "-m"
-        case .tunnel: return "-i"
-        case .local, .directRouting: return "-g"
-        default: return "(null)"
-        }
-    }
-
     private static let tunnelFlagNames = ["-c", "+c", "r+c"]
-    private static let tunnelFlagOptions = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"]
 
     /// `fwd_tun_info`: nil unless a tunnel of a known type.
     private static func tunnelInfo(_ d: Destination) -> String? {
@@ -228,42 +159,15 @@ struct ListRenderer {
         }
     }
 
-    private func render(_ d: Destination, of service: VirtualService, label: String, into out: inout TextBuffer) {
+    private func render(_ d: Destination, of service: VirtualService, into out: inout TextBuffer) {
         let proto = service.key.protocolNumber
-        if format.rule {
-            out.append("-a ")
-            out.append(label)
-            out.append(" -r ")
-            append(d.address, port: d.port, protocol: proto, into: &out)
-            out.append(byte: 0x20)
-            out.append(ListRenderer.forwardingSwitch(d.forwarding))
-            out.append(" -w ")
-            out.append(decimal: d.weight)
-            if d.forwarding == .tunnel {
-                let flags = Int(d.tunnelFlags.rawValue)
-                let flagOption = flags < ListRenderer.tunnelFlagOptions.count
-                    ? ListRenderer.tunnelFlagOptions[flags] : "(null)"
-                switch d.tunnelType {
-                case .gre: out.append(" --tun-type gre "); out.append(flagOption)
-                case .gue:
-                    out.append(" --tun-type gue --tun-port ")
-                    out.append(decimal: d.tunnelPort)
-                    out.append(byte: 0x20)
-                    out.append(flagOption)
-                case .ipip: out.append(" --tun-type ipip")
-                default: break
-                }
-            }
-            out.append(byte: 0x0a)
-            return
-        }
         // "  -> %-28s": the name, cut to 28 bytes unless IPv6.
         out.append("  -> ")
         let start = out.count
         if format.numeric && d.address.family == .inet {
-            append(d.address, port: d.port, protocol: proto, into: &out)  // at most 21 bytes
+            names.append(d.address, port: d.port, protocol: proto, into: &out)  // at most 21 bytes
         } else {
-            var name = endpoint(d.address, port: d.port, protocol: proto)
+            var name = names.endpoint(d.address, port: d.port, protocol: proto)
             if d.address.family != .inet6 { name = TextFormat.truncated(name, 28) }
             out.append(name)
         }

@@ -1,0 +1,131 @@
+import IPVS
+
+/// `-S`: the table as `-A` and `-a` lines that `-R` reads back, as ipvsadm writes them, but
+/// without its losses (deliberate deviations, Docs/Compatibility.md): real-server thresholds
+/// are written when set (`-x`, `-y`), and `flag-3` of an `sh` or `mh` service is not dropped.
+/// With `--complete`, the timeouts and the running sync daemons come first, as `--set` and
+/// `--start-daemon` lines, so that `-R` restores the whole state.
+struct RuleRenderer {
+    let names: EndpointNames
+
+    /// One service and its real servers, appended to `out`.
+    func render(_ service: VirtualService, _ destinations: [Destination], into out: inout TextBuffer) {
+        // The service's options are repeated on every real server's line.
+        let label = serviceOptions(service.key)
+        out.append("-A ")
+        out.append(label)
+        out.append(" -s ")
+        out.append(service.scheduler)
+        if service.flags.contains(.persistent) {
+            out.append(" -p ")
+            out.append(decimal: service.timeout)
+            if let mask = ListRenderer.maskText(service) {
+                out.append(" -M ")
+                out.append(mask)
+            }
+        }
+        if !service.persistenceEngine.isEmpty {
+            out.append(" --pe ")
+            out.append(service.persistenceEngine)
+        }
+        if service.flags.contains(.onePacket) { out.append(" -o") }
+        if !service.flags.isDisjoint(with: .schedulerFlags) {
+            out.append(" -b ")
+            out.append(RuleRenderer.schedulerFlags(service))
+        }
+        out.append(byte: 0x0a)
+        Sorting.forEach(destinations, sorted: true) { render($0, of: service.key, label: label, into: &out) }
+    }
+
+    /// `-t 10.0.0.1:80`, `-f 1 -6`: what names a service on a command line.
+    func serviceOptions(_ key: ServiceKey) -> String {
+        switch key {
+        case .firewallMark(let mark, let family):
+            return family == .inet6 ? "-f \(mark) -6" : "-f \(mark)"
+        case .address(let proto, let address, let port):
+            let option: String
+            switch proto {
+            case .tcp: option = "-t"
+            case .udp: option = "-u"
+            case .sctp: option = "--sctp-service"
+            default: option = "--xxx-service"
+            }
+            return option + " " + names.endpoint(address, port: port, protocol: proto)
+        }
+    }
+
+    /// The flags as `-b` reads them: ipvsadm's names (`ListRenderer.schedulerFlagText`), and
+    /// `flag-3` where those names drop it.
+    static func schedulerFlags(_ service: VirtualService) -> String {
+        let text = ListRenderer.schedulerFlagText(service)
+        guard service.scheduler == "sh" || service.scheduler == "mh", service.flags.contains(.sched3) else {
+            return text
+        }
+        return text.isEmpty ? "flag-3" : text + ",flag-3"
+    }
+
+    private static func forwardingSwitch(_ method: ForwardingMethod) -> String {
+        switch method {
+        case .masquerading: return "-m"
+        case .tunnel: return "-i"
+        case .local, .directRouting: return "-g"
+        default: return "(null)"
+        }
+    }
+
+    private static let tunnelFlagOptions = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"]
+
+    private func render(_ d: Destination, of key: ServiceKey, label: String, into out: inout TextBuffer) {
+        out.append("-a ")
+        out.append(label)
+        out.append(" -r ")
+        names.append(d.address, port: d.port, protocol: key.protocolNumber, into: &out)
+        out.append(byte: 0x20)
+        out.append(RuleRenderer.forwardingSwitch(d.forwarding))
+        out.append(" -w ")
+        out.append(decimal: d.weight)
+        if d.upperThreshold != 0 {
+            out.append(" -x ")
+            out.append(decimal: d.upperThreshold)
+        }
+        if d.lowerThreshold != 0 {
+            out.append(" -y ")
+            out.append(decimal: d.lowerThreshold)
+        }
+        if d.forwarding == .tunnel {
+            let flags = Int(d.tunnelFlags.rawValue)
+            let flagOption = flags < RuleRenderer.tunnelFlagOptions.count ? RuleRenderer.tunnelFlagOptions[flags] : "(null)"
+            switch d.tunnelType {
+            case .gre:
+                out.append(" --tun-type gre ")
+                out.append(flagOption)
+            case .gue:
+                out.append(" --tun-type gue --tun-port ")
+                out.append(decimal: d.tunnelPort)
+                out.append(byte: 0x20)
+                out.append(flagOption)
+            case .ipip: out.append(" --tun-type ipip")
+            default: break
+            }
+        }
+        out.append(byte: 0x0a)
+    }
+
+    // MARK: - The rest of the state (`--complete`)
+
+    /// `--set tcp tcpfin udp`.
+    static func timeoutsLine(_ timeouts: Timeouts) -> String {
+        "--set \(timeouts.tcp) \(timeouts.tcpFin) \(timeouts.udp)\n"
+    }
+
+    /// `--start-daemon STATE` with every parameter the kernel reports.
+    static func daemonLine(_ daemon: SyncDaemon) -> String {
+        var line = "--start-daemon " + (daemon.state == .master ? "master" : "backup")
+        line += " --mcast-interface \(daemon.interface) --syncid \(daemon.syncID)"
+        if daemon.maxLength != 0 { line += " --sync-maxlen \(daemon.maxLength)" }
+        if let group = daemon.group { line += " --mcast-group \(group.text)" }
+        if daemon.port != 0 { line += " --mcast-port \(daemon.port)" }
+        if daemon.ttl != 0 { line += " --mcast-ttl \(daemon.ttl)" }
+        return line + "\n"
+    }
+}

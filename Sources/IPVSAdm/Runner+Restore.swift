@@ -1,0 +1,68 @@
+import IPVS
+
+extension Runner {
+    // MARK: - Restore
+
+    /// How many changes `-R` queues before it hands them to the kernel.
+    static let restoreBatch = 1024
+
+    /// `-R`: every line of stdin is a command line of its own; the status is the last line's.
+    ///
+    /// Kernel changes are queued and handed over together (the netlink backend pipelines
+    /// them); the queue is emptied, and its errors printed in order, before anything else
+    /// is printed or read from the kernel, so output and status are those of one line at
+    /// a time. Usage errors still end the restore at their line, after the lines before it.
+    /// So does a line with a NUL byte (a corrupted file), which ipvsadm would cut there and
+    /// load what comes before it (a deliberate deviation).
+    func restore() throws(Termination) -> Int32 {
+        var result: Int32 = 0
+        var pending: [Modification] = []
+        func flush() {
+            guard !pending.isEmpty else { return }
+            let results = backend.perform(pending)
+            for case let error? in results { stderr.write(error.message + "\n") }
+            result = results.last.map { $0 == nil ? 0 : 255 } ?? result
+            pending.removeAll(keepingCapacity: true)
+        }
+        var number = 0
+        while let line = stdin.readLine() {
+            number += 1
+            if line.utf8.contains(0) {
+                flush()
+                throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number))
+            }
+            let words = RestoreLine.words(line)
+            if words.isEmpty { continue }
+            let entry: CommandEntry
+            do {
+                entry = try parser.parse(words)
+            } catch {
+                flush()
+                result = try lineStatus(error)
+                continue
+            }
+            if let modification = modification(for: entry) {
+                pending.append(modification)
+                if pending.count >= Runner.restoreBatch { flush() }
+                continue
+            }
+            flush()
+            result = try inspect(entry, readingStdin: true)
+        }
+        flush()
+        return result
+    }
+}
+
+/// How `-R` splits a line: runs of characters other than space, tab, CR and LF; no quoting,
+/// no comments; a word that is exactly `ipvsadm` is dropped wherever it stands.
+enum RestoreLine {
+    static func words(_ line: String) -> [String] {
+        line.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d || $0 == 0x0a })
+            .map { String(decoding: $0, as: UTF8.self) }
+            .filter { $0 != "ipvsadm" }
+    }
+
+    /// The error for a line with a NUL byte.
+    static func nulMessage(line: Int) -> String { "line \(line): NUL byte in input\n" }
+}
