@@ -1,10 +1,8 @@
-import Glibc
-
 /// A fake kernel for tests: the IPVS table of one network namespace, with the kernel's
 /// rules and errnos (EEXIST, ESRCH, ENOENT, EINVAL, ERANGE, ENODEV).
 ///
 /// What it cannot know, it is told: which schedulers and persistence engines exist,
-/// which interfaces exist, and which real-server addresses are routable.
+/// which interfaces exist, and which real-server addresses are routable (nil: any).
 public final class InMemoryBackend: IPVSBackend {
     private struct Entry {
         var service: VirtualService
@@ -12,21 +10,29 @@ public final class InMemoryBackend: IPVSBackend {
         var destinations: [Destination]
     }
 
+    /// In the order added, as the kernel lists them.
     private var entries: [Entry] = []
+    /// Where each service is in `entries`.
+    private var positions: [ServiceKey: Int] = [:]
     private var currentTimeouts = Timeouts(tcp: 900, tcpFin: 120, udp: 300)
     private var runningDaemons: [SyncDaemon] = []
 
-    public var schedulers: Set<String> = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"]
-    public var persistenceEngines: Set<String> = ["sip"]
-    public var interfaces: Set<String> = ["lo", "dummy0"]
+    public var schedulers: Set<String>? = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"]
+    public var persistenceEngines: Set<String>? = ["sip"]
+    public var interfaces: Set<String>? = ["lo", "dummy0"]
     /// Whether the kernel would accept this real-server address (unicast and routable).
     public var isRoutable: (IPAddress) -> Bool = { _ in true }
     public var kernelInfo = IPVSInfo(version: 0x01_02_01, connectionTableSize: 4096)
+    /// A refusal the kernel would make for reasons the fake does not model (out of memory, a
+    /// module that does not load): the errno for a change, or nil to carry it out.
+    public var refusal: (Modification) -> Errno? = { _ in nil }
+
     public init() {}
 
     public func info() throws(IPVSError) -> IPVSInfo { kernelInfo }
 
     public func apply(_ modification: Modification) throws(IPVSError) {
+        if let errno = refusal(modification) { throw IPVSError(modification.operation, errno: errno) }
         switch modification {
         case .addService(let service): try addService(service)
         case .updateService(let service): try updateService(service)
@@ -42,15 +48,15 @@ public final class InMemoryBackend: IPVSBackend {
         }
     }
 
-    private func index(of key: ServiceKey) -> Int? {
-        entries.firstIndex { $0.service.key == key }
-    }
+    private func index(of key: ServiceKey) -> Int? { positions[key] }
 
     private func checkService(_ service: VirtualService, _ operation: IPVSError.Operation) throws(IPVSError) {
-        if service.scheduler != "none" && !schedulers.contains(service.scheduler) {
+        if service.scheduler != "none", let schedulers, !schedulers.contains(service.scheduler) {
             throw IPVSError(operation, errno: .noSuchFileOrDirectory)
         }
-        if !service.persistenceEngine.isEmpty && !persistenceEngines.contains(service.persistenceEngine) {
+        if !service.persistenceEngine.isEmpty, let persistenceEngines,
+           !persistenceEngines.contains(service.persistenceEngine)
+        {
             throw IPVSError(operation, errno: .noSuchFileOrDirectory)
         }
         if service.key.family == .inet6 && !(1...128).contains(service.netmask) {
@@ -69,18 +75,23 @@ public final class InMemoryBackend: IPVSBackend {
     private func addService(_ service: VirtualService) throws(IPVSError) {
         if index(of: service.key) != nil { throw IPVSError(.addService, errno: .fileExists) }
         try checkService(service, .addService)
+        positions[service.key] = entries.count
         entries.append(Entry(service: stored(service), destinations: []))
     }
 
     private func updateService(_ service: VirtualService) throws(IPVSError) {
         guard let i = index(of: service.key) else { throw IPVSError(.updateService, errno: .noSuchProcess) }
         try checkService(service, .updateService)
+        let stats = entries[i].service.stats
         entries[i].service = stored(service)
+        entries[i].service.stats = stats
     }
 
     private func deleteService(_ service: VirtualService) throws(IPVSError) {
         guard let i = index(of: service.key) else { throw IPVSError(.deleteService, errno: .noSuchProcess) }
         entries.remove(at: i)
+        positions.removeValue(forKey: service.key)
+        for j in i..<entries.count { positions[entries[j].service.key] = j }
     }
 
     private func zero(_ service: VirtualService?) throws(IPVSError) {
@@ -92,6 +103,7 @@ public final class InMemoryBackend: IPVSBackend {
 
     private func flush() {
         entries.removeAll()
+        positions.removeAll()
     }
 
     private func checkDestination(
@@ -132,7 +144,14 @@ public final class InMemoryBackend: IPVSBackend {
     private func updateDestination(_ d: Destination, in service: VirtualService) throws(IPVSError) {
         let i = try checkDestination(d, service, .updateDestination)
         guard let j = findDestination(d, in: i) else { throw IPVSError(.updateDestination, errno: .noSuchFileOrDirectory) }
-        entries[i].destinations[j] = stored(d)
+        // An edit keeps the real server's connections and counters, as the kernel does.
+        let old = entries[i].destinations[j]
+        var updated = stored(d)
+        updated.activeConnections = old.activeConnections
+        updated.inactiveConnections = old.inactiveConnections
+        updated.persistentConnections = old.persistentConnections
+        updated.stats = old.stats
+        entries[i].destinations[j] = updated
     }
 
     private func deleteDestination(_ d: Destination, from service: VirtualService) throws(IPVSError) {
@@ -154,7 +173,9 @@ public final class InMemoryBackend: IPVSBackend {
 
     private func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
         if runningDaemons.contains(where: { $0.state == daemon.state }) { throw IPVSError(.startDaemon, errno: .fileExists) }
-        if !interfaces.contains(daemon.interface) { throw IPVSError(.startDaemon, errno: .noSuchDevice) }
+        if let interfaces, !interfaces.contains(daemon.interface) {
+            throw IPVSError(.startDaemon, errno: .noSuchDevice)
+        }
         var running = daemon
         let v6 = daemon.group?.family == .inet6
         if running.maxLength == 0 { running.maxLength = v6 ? 1452 : 1472 }
@@ -188,6 +209,13 @@ public final class InMemoryBackend: IPVSBackend {
 
     public func timeouts() throws(IPVSError) -> Timeouts {
         return currentTimeouts
+    }
+
+    /// Sets the connection counts a real server reports (what traffic would do).
+    public func setConnections(active: UInt32, inactive: UInt32, of d: Destination, in service: VirtualService) {
+        guard let i = index(of: service.key), let j = findDestination(d, in: i) else { return }
+        entries[i].destinations[j].activeConnections = active
+        entries[i].destinations[j].inactiveConnections = inactive
     }
 
     /// Connections to report, in `/proc/net/ip_vs_conn` lines (without the header).

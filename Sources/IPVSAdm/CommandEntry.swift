@@ -51,6 +51,8 @@ struct CommandEntry {
     var timeouts = Timeouts(tcp: 0, tcpFin: 0, udp: 0)
     /// `-b` as given; read once the scheduler is known.
     var schedulerFlags = ""
+    /// `--drain`: seconds to wait for the connections of real servers being removed.
+    var drainSeconds: UInt32?
 }
 
 /// Which listing and how (ipvsadm's `FMT_*` bits).

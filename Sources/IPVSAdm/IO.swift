@@ -8,6 +8,19 @@ public protocol OutputSink: AnyObject {
     /// Writes out whatever is buffered. Returns the first write that failed since the sink
     /// was made, if one did (what came after it was dropped).
     func flush() -> Errno?
+    /// Whether a person watches it (progress is shown only then).
+    var isTerminal: Bool { get }
+}
+
+extension OutputSink {
+    public var isTerminal: Bool { false }
+}
+
+/// Time, for what waits (`--drain`): the system's monotonic clock in `main`, a fake in tests.
+public protocol Clock: AnyObject {
+    /// Seconds since some fixed point.
+    var now: Double { get }
+    func sleep(seconds: Double)
 }
 
 /// Where `-R` reads its lines from.

@@ -14,12 +14,12 @@ public enum IPVSAdm {
     ///   a failure, as for ipvsadm.
     public static func run(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
-        stderr: any OutputSink, resolver: any NameResolver,
+        stderr: any OutputSink, resolver: any NameResolver, clock: any Clock = SystemClock(),
         openBackend: () throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         let status = runCommand(
             program: program, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr, resolver: resolver,
-            openBackend: openBackend)
+            clock: clock, openBackend: openBackend)
         guard let failure = stdout.flush(), failure != .brokenPipe else { return status }
         stderr.write("Can't write standard output: \(failure.text)\n")
         _ = stderr.flush()
@@ -28,7 +28,7 @@ public enum IPVSAdm {
 
     private static func runCommand(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
-        stderr: any OutputSink, resolver: any NameResolver,
+        stderr: any OutputSink, resolver: any NameResolver, clock: any Clock,
         openBackend: () throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         // -h and -v need no kernel (ipvsadm 1.31 initialises IPVS first and fails
@@ -54,7 +54,7 @@ public enum IPVSAdm {
         }
         let runner = Runner(
             program: program, backend: backend, info: info, resolver: resolver,
-            stdin: stdin, stdout: stdout, stderr: stderr)
+            stdin: stdin, stdout: stdout, stderr: stderr, clock: clock)
         do {
             // No arguments at all lists the table.
             let status = try runner.process(arguments.isEmpty ? ["-L"] : arguments)

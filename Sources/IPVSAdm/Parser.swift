@@ -11,6 +11,8 @@ struct Parser {
     /// Seconds: `-p` without a value, and the upper bound of every timeout.
     static let defaultPersistence: UInt32 = 360
     static let maxTimeout = 86400 * 31
+    /// Seconds: `--drain` without a value.
+    static let defaultDrain: UInt32 = 300
 
     /// Parses a command line (without `argv[0]`).
     /// - Throws: `Termination`: `.line` for popt's errors, `.process` for everything else.

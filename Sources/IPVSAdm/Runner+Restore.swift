@@ -41,7 +41,7 @@ extension Runner {
                 result = try lineStatus(error)
                 continue
             }
-            if let modification = modification(for: entry) {
+            if let modification = modification(for: entry), entry.drainSeconds == nil {
                 pending.append(modification)
                 if pending.count >= Runner.restoreBatch { flush() }
                 continue

@@ -14,11 +14,13 @@ final class Runner {
     let stdin: any InputSource
     let stdout: any OutputSink
     let stderr: any OutputSink
+    let clock: any Clock
 
     init(
         program: String, backend: any IPVSBackend, info: IPVSInfo, resolver: any NameResolver,
-        stdin: any InputSource, stdout: any OutputSink, stderr: any OutputSink
+        stdin: any InputSource, stdout: any OutputSink, stderr: any OutputSink, clock: any Clock
     ) {
+        self.clock = clock
         self.program = program
         self.backend = backend
         self.info = info
@@ -38,7 +40,7 @@ final class Runner {
         } catch {
             return try lineStatus(error)
         }
-        if let modification = modification(for: entry) {
+        if let modification = modification(for: entry), entry.drainSeconds == nil {
             do {
                 try backend.apply(modification)
             } catch {
@@ -63,7 +65,7 @@ final class Runner {
     func modification(for entry: CommandEntry) -> Modification? {
         let service = entry.service.model
         switch entry.command {
-        case .list, .save, .restore: return nil
+        case .list, .save, .restore, .apply: return nil
         case .flush: return .flush
         case .add: return .addService(service)
         case .edit: return .updateService(service)
@@ -78,9 +80,14 @@ final class Runner {
         }
     }
 
-    /// `-L`, `-S` and `-R`.
+    /// `-L`, `-S`, `-R`, `--apply`, and `-d --drain` (which waits between its changes).
     func inspect(_ entry: CommandEntry, readingStdin: Bool) throws(Termination) -> Int32 {
         switch entry.command {
+        case .deleteDest:
+            if let seconds = entry.drainSeconds { return try drainAndDelete(entry, seconds: seconds) }
+        case .apply:
+            if readingStdin { throw Termination.tryHelp(program) }
+            return try apply(entry)
         case .list:
             try list(entry)
         case .save:

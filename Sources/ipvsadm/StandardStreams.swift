@@ -11,9 +11,12 @@ final class FileDescriptorSink: OutputSink {
     private var pending: [UInt8] = []
     private var failure: Errno?
 
+    let isTerminal: Bool
+
     init(descriptor: Int32, buffered: Bool) {
         self.descriptor = descriptor
         self.buffered = buffered
+        isTerminal = isatty(descriptor) == 1
     }
 
     func write(_ text: String) {

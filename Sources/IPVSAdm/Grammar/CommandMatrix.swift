@@ -2,6 +2,8 @@
 enum Command: Int, CaseIterable, Sendable {
     case add, edit, delete, flush, list, addDest, deleteDest, editDest
     case timeout, startDaemon, stopDaemon, restore, save, zero
+    // Ours, after ipvsadm's.
+    case apply
 
     /// The name ipvsadm's messages use (`cmdnames[]`).
     var name: String { Command.names[rawValue] }
@@ -9,6 +11,7 @@ enum Command: Int, CaseIterable, Sendable {
     private static let names = [
         "add-service", "edit-service", "delete-service", "flush", "list", "add-server", "delete-server",
         "edit-server", "set", "start-daemon", "stop-daemon", "restore", "save", "zero",
+        "apply",
     ]
 }
 
@@ -21,7 +24,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
-    case complete
+    case complete, dryRun, drain
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String { OptionBit.names[rawValue] }
@@ -32,7 +35,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
         "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
         "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type", "tun-port", "tun-nocsum",
         "tun-csum", "tun-remcsum",
-        "complete",
+        "complete", "dry-run", "drain",
     ]
 }
 
@@ -49,20 +52,21 @@ struct OptionSet64: Sendable, Equatable {
 /// optional. Indexed by `Command.rawValue`; cells are ASCII bytes (cheap to build at start-up).
 let commandMatrix: [[UInt8]] = {
     let rows: [(Command, ipvsadm: String, ours: String)] = [
-        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "x"),
-        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "x"),
-        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
-        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
-        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx", "x"),
-        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "x"),
-        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
-        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "x"),
-        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
-        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", "x"),
-        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", "x"),
-        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
-        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", " "),
-        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x"),
+        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxx"),
+        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxx"),
+        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
+        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
+        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx", "xxx"),
+        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxx"),
+        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", "xx "),
+        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxx"),
+        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
+        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", "xxx"),
+        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", "xxx"),
+        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
+        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", " xx"),
+        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
+        (.apply,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x  "),
     ]
     var matrix = [[UInt8]](repeating: [], count: Command.allCases.count)
     for (command, ipvsadm, ours) in rows {

@@ -167,4 +167,14 @@ let optionTable: [OptionSpec] = [
     },
     // Ours: new long options only (Docs/Compatibility.md).
     OptionSpec("complete", nil, column: .complete),
+    OptionSpec("apply", nil, .none, .command(.apply)),
+    OptionSpec("dry-run", nil, column: .dryRun),
+    OptionSpec("drain", nil, .optional, column: .drain) { entry, value, _ throws(Termination) in
+        entry.drainSeconds = try value.map { (text) throws(Termination) in
+            guard let seconds = Parser.number(text, 0...Parser.maxTimeout) else {
+                throw .fail("invalid drain time `\(text)' specified")
+            }
+            return UInt32(seconds)
+        } ?? Parser.defaultDrain
+    },
 ]

@@ -12,7 +12,14 @@ struct RuleRenderer {
     func render(_ service: VirtualService, _ destinations: [Destination], into out: inout TextBuffer) {
         // The service's options are repeated on every real server's line.
         let label = serviceOptions(service.key)
-        out.append("-A ")
+        append(service, command: "-A", label: label, into: &out)
+        Sorting.forEach(destinations, sorted: true) { append($0, of: service.key, command: "-a", label: label, into: &out) }
+    }
+
+    /// `-A` (or `-E`) and every option of a service, and a newline.
+    func append(_ service: VirtualService, command: String, label: String, into out: inout TextBuffer) {
+        out.append(command)
+        out.append(byte: 0x20)
         out.append(label)
         out.append(" -s ")
         out.append(service.scheduler)
@@ -34,7 +41,6 @@ struct RuleRenderer {
             out.append(RuleRenderer.schedulerFlags(service))
         }
         out.append(byte: 0x0a)
-        Sorting.forEach(destinations, sorted: true) { render($0, of: service.key, label: label, into: &out) }
     }
 
     /// `-t 10.0.0.1:80`, `-f 1 -6`: what names a service on a command line.
@@ -75,11 +81,9 @@ struct RuleRenderer {
 
     private static let tunnelFlagOptions = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"]
 
-    private func render(_ d: Destination, of key: ServiceKey, label: String, into out: inout TextBuffer) {
-        out.append("-a ")
-        out.append(label)
-        out.append(" -r ")
-        names.append(d.address, port: d.port, protocol: key.protocolNumber, into: &out)
+    /// `-a` (or `-e`), the service, and every option of a real server, and a newline.
+    func append(_ d: Destination, of key: ServiceKey, command: String, label: String, into out: inout TextBuffer) {
+        appendTarget(d, of: key, command: command, label: label, into: &out)
         out.append(byte: 0x20)
         out.append(RuleRenderer.forwardingSwitch(d.forwarding))
         out.append(" -w ")
@@ -111,6 +115,23 @@ struct RuleRenderer {
         out.append(byte: 0x0a)
     }
 
+    /// `-d` and what names a real server, and a newline.
+    func appendDelete(_ d: Destination, of key: ServiceKey, label: String, into out: inout TextBuffer) {
+        appendTarget(d, of: key, command: "-d", label: label, into: &out)
+        out.append(byte: 0x0a)
+    }
+
+    /// `COMMAND SERVICE -r SERVER`.
+    private func appendTarget(
+        _ d: Destination, of key: ServiceKey, command: String, label: String, into out: inout TextBuffer
+    ) {
+        out.append(command)
+        out.append(byte: 0x20)
+        out.append(label)
+        out.append(" -r ")
+        names.append(d.address, port: d.port, protocol: key.protocolNumber, into: &out)
+    }
+
     // MARK: - The rest of the state (`--complete`)
 
     /// `--set tcp tcpfin udp`.
@@ -127,5 +148,10 @@ struct RuleRenderer {
         if daemon.port != 0 { line += " --mcast-port \(daemon.port)" }
         if daemon.ttl != 0 { line += " --mcast-ttl \(daemon.ttl)" }
         return line + "\n"
+    }
+
+    /// `--stop-daemon STATE`.
+    static func stopDaemonLine(_ daemon: SyncDaemon) -> String {
+        "--stop-daemon " + (daemon.state == .master ? "master" : "backup") + "\n"
     }
 }
