@@ -1,20 +1,22 @@
 #!/usr/bin/python3
 """The benchmark's guest half: runs INSIDE the test VM (Scripts/bench boots it), as root.
 
-    bench-guest.py --out DIR --ours PATH [--oracle PATH] [--quick] [--shapes LIST]
+    bench-guest.py --out DIR --ours PATH --floor-binary PATH [--oracle PATH] [--quick]
+                   [--shapes LIST]
 
-Each shape gets fresh network namespaces (lo up, a dummy interface holding 10.0.0.0/8 and
-172.16.0.0/12). The host is shared with other VMs whose load comes and goes, so the two
-binaries always take turns, in small pieces, rather than one running after the other:
+Each shape gets fresh network namespaces, set up as the differential suite's (ipvstest.Netns:
+lo up, a dummy interface holding 10.0.0.0/8, 172.16.0.0/12 and the suite's other ranges). The
+host is shared with other VMs whose load comes and goes, so the two binaries always take turns,
+in small pieces, rather than one running after the other:
 
   NxM (N services TCP 10.1.x.y:80, M real servers each in 172.17.0.0+, `-m -w 1`):
     1. -R: each binary restores the rules into an empty table of its own namespace, in up
        to BENCH_R_CHUNKS pieces of whole services (each piece one `ipvsadm -R` process of at
        least BENCH_R_CHUNK_LINES lines), oracle and ours alternating piece by piece; the -R
-       time is the sum of the pieces. The tables
-       are counted in /proc/net/ip_vs; the first binary's table is flushed (-C, timed): the
-       kernel's service hash table is shared by all namespaces, so only one big table exists
-       while listing (the emptied namespace is dropped at the end of the shape);
+       time is the sum of the pieces. The tables are counted by ipvsadm-floor (below); the
+       first binary's table is flushed (-C, timed): the kernel's service hash table is shared
+       by all namespaces, so only one big table exists while listing (the emptied namespace
+       is dropped at the end of the shape);
     2. on the second binary's table: `-Ln`, `-Sn`, `-Z`, oracle and ours interleaved (the order
        alternating from round to round), and "the floor" (below) once per round; the first
        round is a warm-up, measured with /usr/bin/time for the peak RSS and kept for the
@@ -26,14 +28,17 @@ binaries always take turns, in small pieces, rather than one running after the o
            (each in its own namespace); the time is the sum of the scripts.
 
 The floor: the requests `-Ln` makes (resolve the family, GET_INFO, dump the services, one
-GET_DEST dump per service), issued back to back by this process over one raw netlink socket;
-and, with --floor-binary, the same requests made by our own code in a process of its own
-(ipvsadm-floor: our netlink layer, no decoding of real servers, no output).
+GET_DEST dump per service), issued back to back by our own code in a process of its own:
+--floor-binary, ipvsadm-floor (Sources/ipvsadm-floor: our netlink layer, no decoding of real
+servers, no output but its counts, "<services> services, <messages> messages"). The same
+program counts the tables for the checks (not /proc/net/ip_vs: on this kernel its iterator
+strays into other namespaces' services when several namespaces have tables).
 
-Children are started with posix_spawn and reaped with wait4 (wall time from spawn to reap,
-user/sys CPU from its rusage). Peak RSS cannot come from that rusage: a child made by vfork
-(or fork) from this Python process inherits Python's RSS high-water mark at exec, so peak
-RSS is measured by GNU time (/usr/bin/time -f %M), whose fork starts from a small process.
+Children are started with posix_spawn and reaped with wait4 (ipvstest.spawn_timed: wall time
+from spawn to reap, user/sys CPU from its rusage). Peak RSS cannot come from that rusage: a
+child made by vfork (or fork) from this Python process inherits Python's RSS high-water mark
+at exec, so peak RSS is measured by GNU time (/usr/bin/time -f %M), whose fork starts from a
+small process.
 Without /usr/bin/time, the wait4 figure is kept and flagged (meta.rss_method).
 
 Results go to DIR/results.json, rewritten after every shape (a timeout keeps what was done).
@@ -43,40 +48,28 @@ BENCH_LARGE_REPEAT (bigger tables, default 2; with 1 the warm-up round is the me
 BENCH_Z_REPEAT (extra -Z runs when there is only one round, default 3), BENCH_R_CHUNKS
 (at most this many -R pieces, default 8) and BENCH_R_CHUNK_LINES (of at least this many
 lines, default 2500), BENCH_ADDS (processes of `adds`, default 200, quick 20), BENCH_ADDS_CHUNKS
-(default 4), BENCH_FLOOR (1/0), BENCH_SETTLE (seconds of rest between shapes, default 2),
-BENCH_CMD_TIMEOUT (s per command, default 1200), BENCH_DEADLINE (s from start after which
-no new shape begins; 0: none).
+(default 4), BENCH_FLOOR (1/0: the timed floor runs), BENCH_SETTLE (seconds of rest between
+shapes, default 2), BENCH_CMD_TIMEOUT (s per command, default 1200), BENCH_DEADLINE (s from
+start after which no new shape begins; 0: none).
 """
 
 import argparse
-import ctypes
 import hashlib
 import json
 import os
-import resource
+import re
 import shutil
-import signal
-import socket
 import statistics
-import struct
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Tests", "lib"))
+import ipvstest  # noqa: E402  (Tests/lib: namespaces and timed processes, shared with the differential suite)
 
 FULL_SHAPES = ["startup", "adds", "1000x4", "2000x2", "100x100", "8000x2", "16000x1", "4000x10"]
 QUICK_SHAPES = ["startup", "adds", "50x4", "100x2", "20x20"]
 
-CLONE_NEWNET = 0x40000000
-libc = ctypes.CDLL(None, use_errno=True)
-
-ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "LC_ALL": "C"}
 GNU_TIME = "/usr/bin/time"
-NETNS_BATCH = """link set lo up
-link add dummy0 type dummy
-link set dummy0 up
-addr add 10.0.0.254/8 dev dummy0
-addr add 172.16.0.254/12 dev dummy0
-"""
 VIP_BASE = (10 << 24) | (1 << 16)        # services 10.1.0.1, 10.1.0.2, ... (TCP port 80)
 RS_BASE = (172 << 24) | (17 << 16)       # real servers 172.17.0.1 ... (inside 172.16.0.0/12)
 ADDS_RS_BASE = (172 << 24) | (24 << 16)  # real servers of the `adds` shape: 172.24.0.1 ...
@@ -102,87 +95,18 @@ def loadavg():
 
 
 # ---------------------------------------------------------------------------------------------
-# Namespaces
-
-class Netns:
-    """A fresh network namespace, entered by this process (and so by the children it spawns);
-    `enter()` comes back to it later, `leave()` returns to the original namespace; the new one
-    dies with its last reference (`close()`, and no process left in it)."""
-
-    def __init__(self, original_fd):
-        self.original_fd = original_fd
-        if libc.unshare(CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
-        self.fd = os.open("/proc/self/ns/net", os.O_RDONLY)
-        subprocess.run(["ip", "-batch", "-"], input=NETNS_BATCH.encode(), check=True, env=ENV)
-
-    def enter(self):
-        if libc.setns(self.fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns(namespace)")
-
-    def leave(self):
-        if libc.setns(self.original_fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns(original)")
-
-    def close(self):
-        os.close(self.fd)
-
-
-def ipvs_table_size():
-    """(services, real servers) of the current namespace, counted over netlink (not from
-    /proc/net/ip_vs: on this kernel its iterator strays into other namespaces' services when
-    several namespaces have tables)."""
-    f = floor_dump()
-    return f["services"], f["dests"]
-
-
-# ---------------------------------------------------------------------------------------------
 # Timed children
-
-_running_pid = None
-
-
-def _on_alarm(signum, frame):
-    if _running_pid is not None:
-        try:
-            os.kill(_running_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-signal.signal(signal.SIGALRM, _on_alarm)
-
 
 def spawn(argv, stdin_path="/dev/null", stdout_path="/dev/null", stderr_path="/dev/null",
           measure_rss=False):
-    """Runs argv (posix_spawn, wait4). Returns wall/user/sys in ms, the exit status (negative:
+    """Runs argv (ipvstest.spawn_timed). Returns wall/user/sys in ms, the exit status (negative:
     killed by that signal) and, with measure_rss, the peak RSS in KiB (via GNU time)."""
-    global _running_pid
     rss_file = None
     if measure_rss and HAVE_GNU_TIME:
         rss_file = stderr_path + ".rss"
         argv = [GNU_TIME, "-f", "%M", "-o", rss_file, "--"] + list(argv)
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, stdin_path, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-        (os.POSIX_SPAWN_OPEN, 2, stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-    ]
-    signal.alarm(CMD_TIMEOUT)
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, ENV, file_actions=actions)
-    _running_pid = pid
-    while True:
-        try:
-            _, status, ru = os.wait4(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    t1 = time.perf_counter()
-    _running_pid = None
-    signal.alarm(0)
-    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    result = {"wall_ms": (t1 - t0) * 1000.0, "user_ms": ru.ru_utime * 1000.0,
-              "sys_ms": ru.ru_stime * 1000.0, "status": code}
+    result = ipvstest.spawn_timed(argv, stdin_path, stdout_path, stderr_path, timeout=CMD_TIMEOUT)
+    wait4_rss = result.pop("rusage_maxrss_kb")
     if measure_rss:
         result["wrapped"] = rss_file is not None
         if rss_file:
@@ -192,7 +116,7 @@ def spawn(argv, stdin_path="/dev/null", stdout_path="/dev/null", stderr_path="/d
             except (OSError, ValueError, IndexError):
                 result["maxrss_kb"] = None
         else:
-            result["maxrss_kb"] = ru.ru_maxrss   # includes this Python's RSS: see the docstring
+            result["maxrss_kb"] = wait4_rss   # includes this Python's RSS: see the docstring
     return result
 
 
@@ -215,111 +139,6 @@ def read_text(path, limit=2000):
 def count_lines(path):
     with open(path, "rb") as f:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-
-
-# ---------------------------------------------------------------------------------------------
-# The floor: the same requests as `-Ln`, back to back, inside this process
-
-NETLINK_GENERIC = 16
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
-GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 0x10, 3, 1, 2
-IPVS_CMD_GET_SERVICE, IPVS_CMD_GET_DEST, IPVS_CMD_GET_INFO = 4, 8, 15
-IPVS_CMD_ATTR_SERVICE = 1
-SERVICE_KEY_ATTRS = (1, 2, 3, 4, 5)   # af, protocol, addr, port, fwmark
-
-
-def nl_attr(kind, data):
-    return struct.pack("=HH", 4 + len(data), kind) + data + b"\0" * (-len(data) % 4)
-
-
-def nl_attrs(buf, start, end):
-    while start + 4 <= end:
-        length, kind = struct.unpack_from("=HH", buf, start)
-        if length < 4:
-            return
-        yield kind & 0x3FFF, start + 4, start + length
-        start += (length + 3) & ~3
-
-
-class RawGenl:
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((0, 0))
-        self.seq = 0
-        found = []
-        self.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0,
-                     nl_attr(CTRL_ATTR_FAMILY_NAME, b"IPVS\0"),
-                     lambda b, s, e: found.extend(
-                         struct.unpack_from("=H", b, a)[0]
-                         for k, a, _ in nl_attrs(b, s, e) if k == CTRL_ATTR_FAMILY_ID))
-        self.family = found[0]
-
-    def request(self, family, cmd, flags, payload, on_message):
-        """Sends one request and feeds each reply message's attribute area to on_message
-        until the request completes (DONE, ACK or error)."""
-        self.seq += 1
-        body = struct.pack("=BBH", cmd, 1, 0) + payload
-        self.sock.send(struct.pack("=IHHII", 16 + len(body), family,
-                                   NLM_F_REQUEST | NLM_F_ACK | flags, self.seq, 0) + body)
-        while True:
-            data = self.sock.recv(1 << 17)
-            off = 0
-            while off + 16 <= len(data):
-                length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, off)
-                if length < 16:
-                    raise OSError("bad netlink message")
-                if seq == self.seq:
-                    if kind == NLMSG_DONE:
-                        return
-                    if kind == NLMSG_ERROR:
-                        err = struct.unpack_from("=i", data, off + 16)[0]
-                        if err:
-                            raise OSError(-err, os.strerror(-err))
-                        return
-                    if kind == family:
-                        on_message(data, off + 20, off + length)
-                off += (length + 3) & ~3
-
-
-def floor_dump():
-    """One socket, family resolved once, GET_INFO, dump of the services, one dump of the
-    destinations per service: what `-Ln` asks the kernel, with nothing else around it."""
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
-    nl = RawGenl()
-    nl.request(nl.family, IPVS_CMD_GET_INFO, 0, b"", lambda b, s, e: None)
-    keys = []
-
-    def on_service(buf, start, end):
-        for kind, a, b in nl_attrs(buf, start, end):
-            if kind == IPVS_CMD_ATTR_SERVICE:
-                keys.append(b"".join(buf[x - 4:y] + b"\0" * (-(y - x) % 4)
-                                     for k, x, y in nl_attrs(buf, a, b) if k in SERVICE_KEY_ATTRS))
-
-    nl.request(nl.family, IPVS_CMD_GET_SERVICE, NLM_F_DUMP, b"", on_service)
-    t_services = time.perf_counter()
-    dests = [0]
-
-    def on_dest(buf, start, end):
-        dests[0] += 1
-
-    for key in keys:
-        nest = struct.pack("=HH", 4 + len(key), IPVS_CMD_ATTR_SERVICE | 0x8000) + key
-        nl.request(nl.family, IPVS_CMD_GET_DEST, NLM_F_DUMP, nest, on_dest)
-    t1 = time.perf_counter()
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    nl.sock.close()
-    return {
-        "wall_ms": (t1 - t0) * 1000.0,
-        "services_dump_ms": (t_services - t0) * 1000.0,
-        "user_ms": (ru1.ru_utime - ru0.ru_utime) * 1000.0,
-        "sys_ms": (ru1.ru_stime - ru0.ru_stime) * 1000.0,
-        "services": len(keys),
-        "dests": dests[0],
-        "requests": len(keys) + 3,   # family, GET_INFO, services, one per service
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,13 +203,10 @@ class Bench:
             shutil.copyfile(source, path)
             os.chmod(path, 0o755)
             self.binaries.append((name, path))
-        global FLOOR_BINARY
-        if FLOOR_BINARY:
-            path = os.path.join(self.tmp, "ipvsadm-floor")
-            shutil.copyfile(FLOOR_BINARY, path)
-            os.chmod(path, 0o755)
-            FLOOR_BINARY = path
-        self.original_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self.floor_binary = os.path.join(self.tmp, "ipvsadm-floor")
+        shutil.copyfile(args.floor_binary, self.floor_binary)
+        os.chmod(self.floor_binary, 0o755)
+        self.original_ns = ipvstest.current_netns()
         self.runs = []
         self.floors = []
         self.checks = []
@@ -405,6 +221,8 @@ class Bench:
             "shapes": args.shapes,
             "oracle": {"path": args.oracle, "sha256": file_sha(args.oracle), "bytes": os.path.getsize(args.oracle)},
             "ours": {"path": args.ours, "sha256": file_sha(args.ours), "bytes": os.path.getsize(args.ours)},
+            "floor": {"path": args.floor_binary, "sha256": file_sha(args.floor_binary),
+                      "bytes": os.path.getsize(args.floor_binary)},
             "rss_method": "GNU time %M" if HAVE_GNU_TIME else "wait4 ru_maxrss (includes the spawning Python's RSS)",
             "repeat": REPEAT, "mid_repeat": MID_REPEAT, "mid_services": MID_SERVICES,
             "large_repeat": LARGE_REPEAT, "z_repeat": Z_REPEAT,
@@ -440,6 +258,27 @@ class Bench:
         self.runs.append(r)
         return r
 
+    def floor(self):
+        """One run of ipvsadm-floor in the current namespace: its times and status, and the
+        table it saw ("services", "dests"; None when it failed or printed something else)."""
+        out = os.path.join(self.tmp, "floor.out")
+        err = os.path.join(self.tmp, "floor.err")
+        r = spawn([self.floor_binary], stdout_path=out, stderr_path=err)
+        m = re.fullmatch(r"(\d+) services, (\d+) messages\n", read_text(out))
+        if r["status"] == 0 and m:
+            # Its messages are the services dump's and the real servers' (one message each).
+            r["services"], r["dests"] = int(m.group(1)), int(m.group(2)) - int(m.group(1))
+        else:
+            r["services"] = r["dests"] = None
+            r["stderr"] = (read_text(out, 500) + read_text(err, 500)).strip()
+            log("  !! ipvsadm-floor: exit %s: %s" % (r["status"], r["stderr"][:200]))
+        return r
+
+    def table_size(self):
+        """(services, real servers) of the current namespace, as ipvsadm-floor counts them."""
+        r = self.floor()
+        return r["services"], r["dests"]
+
     def check(self, shape, what, ok, **details):
         c = {"shape": shape, "command": what, "ok": bool(ok)}
         c.update(details)
@@ -467,7 +306,7 @@ class Bench:
         to the other binary. The caller leaves and closes them."""
         spaces = {first: self.shape_ns}
         other = [name for name, _ in self.binaries if name != first][0]
-        spaces[other] = Netns(self.original_ns)
+        spaces[other] = ipvstest.Netns(self.original_ns)
         return spaces
 
     def shape_adds(self):
@@ -497,7 +336,7 @@ class Bench:
                              extra={"processes": hi - lo, "chunk": c, "chunks": chunks})
             for name, _ in self.binaries:
                 spaces[name].enter()
-                size = ipvs_table_size()
+                size = self.table_size()
                 failed = [r for r in self.runs if r["shape"] == shape and r["binary"] == name and r["status"] != 0]
                 self.check(shape, "%s %s table" % (name, command), not failed and size == (ADDS_SERVICES, ADDS),
                            table=size, want=(ADDS_SERVICES, ADDS))
@@ -527,7 +366,7 @@ class Bench:
                              extra={"lines": piece_lines, "chunk": c, "chunks": chunks})
             for name, path in (first, second):
                 spaces[name].enter()
-                size = ipvs_table_size()
+                size = self.table_size()
                 failed = [r for r in self.runs if r["shape"] == shape and r["binary"] == name
                           and r["command"] == "-R" and r["status"] != 0]
                 self.check(shape, "%s -R table" % name, not failed and size == (services, services * per_service),
@@ -563,10 +402,8 @@ class Bench:
                     self.run(shape, name, cmd, [path, cmd], rnd, stdout_path=keep, rss=warm,
                              timed=not warm or rounds == 1)
             if FLOOR and (not warm or rounds == 1):
-                f = floor_dump()
+                f = self.floor()
                 f.update({"shape": shape, "round": rnd})
-                if FLOOR_BINARY:
-                    f["process"] = spawn([FLOOR_BINARY])
                 self.floors.append(f)
         if rounds <= 2:   # -Z is one request: give it a few more runs on large tables
             for rnd in range(rounds, rounds + Z_REPEAT - (rounds - 1)):
@@ -577,16 +414,11 @@ class Bench:
         name, path = owner
         self.run(shape, name, "-C", [path, "-C"], 0, rss=True)
         self.report_pairs(shape, ["-R", "-Ln", "-Sn", "-Z", "-C"])
-        fl = [f for f in self.floors if f["shape"] == shape]
+        fl = [f for f in self.floors if f["shape"] == shape and f["status"] == 0]
         if fl:
             f = min(fl, key=lambda f: f["wall_ms"])
-            log("  floor   %-8s %9.1f ms wall (min of %d; %d requests, sys %.1f ms, user %.1f ms)"
-                % ("-Ln", f["wall_ms"], len(fl), f["requests"], f["sys_ms"], f["user_ms"]))
-            procs = [x["process"] for x in fl if "process" in x]
-            if procs:
-                p = min(procs, key=lambda p: p["wall_ms"])
-                log("  floor   %-8s %9.1f ms wall (ipvsadm-floor process, min of %d; sys %.1f ms, user %.1f ms)"
-                    % ("-Ln", p["wall_ms"], len(procs), p["sys_ms"], p["user_ms"]))
+            log("  floor   %-8s %9.1f ms wall (ipvsadm-floor, min of %d; sys %.1f ms, user %.1f ms)"
+                % ("-Ln", f["wall_ms"], len(fl), f["sys_ms"], f["user_ms"]))
 
     def check_outputs(self, shape, saved, rules):
         for cmd in ("-Sn", "-Ln"):
@@ -596,7 +428,7 @@ class Bench:
             same = file_sha(a) == file_sha(b)
             details = {"bytes_oracle": os.path.getsize(a), "bytes_ours": os.path.getsize(b)}
             if not same:
-                diff = subprocess.run(["diff", "-u", a, b], capture_output=True).stdout
+                diff = ipvstest.run(["diff", "-u", a, b]).stdout
                 details["diff_head"] = diff[:2000].decode("utf-8", "replace")
                 with open(os.path.join(self.args.out, "mismatch-%s%s.diff" % (shape, cmd)), "wb") as f:
                     f.write(diff[:1 << 20])
@@ -625,8 +457,7 @@ class Bench:
                 % (shape, cmd, o, u, u / o if o else float("nan"), ro / 1024, ru / 1024, n))
 
     def main(self):
-        subprocess.run(["modprobe", "ip_vs"], check=True)
-        subprocess.run(["modprobe", "ip_vs_rr"], check=True)
+        ipvstest.load_ipvs(required=("ip_vs_rr",))
         log("bench: kernel %s, %d CPUs, load %s; shapes %s; peak RSS by %s"
             % (self.meta["kernel"], self.meta["guest_cpus"], " ".join(self.meta["guest_loadavg_start"]),
                " ".join(self.args.shapes), self.meta["rss_method"]))
@@ -639,7 +470,7 @@ class Bench:
             kind, n, m = parse_shape(name)
             t0 = time.time()
             log("shape %s (guest load %s)" % (name, " ".join(loadavg())))
-            ns = self.shape_ns = Netns(self.original_ns)
+            ns = self.shape_ns = ipvstest.Netns(self.original_ns)
             try:
                 if kind == "startup":
                     self.shape_startup()
@@ -663,14 +494,14 @@ class Bench:
 
 def main():
     global REPEAT, MID_REPEAT, MID_SERVICES, LARGE_REPEAT, Z_REPEAT, ADDS, ADDS_CHUNKS, R_CHUNKS, R_CHUNK_LINES, FLOOR
-    global SETTLE, CMD_TIMEOUT, DEADLINE, HAVE_GNU_TIME, FLOOR_BINARY
+    global SETTLE, CMD_TIMEOUT, DEADLINE, HAVE_GNU_TIME
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--shapes", default="")
     p.add_argument("--oracle", default="/sbin/ipvsadm")
     p.add_argument("--ours", required=True)
-    p.add_argument("--floor-binary", default="")
+    p.add_argument("--floor-binary", required=True)
     args = p.parse_args()
     REPEAT = env_int("BENCH_REPEAT", 3 if args.quick else 5)
     MID_REPEAT = env_int("BENCH_MID_REPEAT", 3)
@@ -682,7 +513,6 @@ def main():
     R_CHUNKS = env_int("BENCH_R_CHUNKS", 8)
     R_CHUNK_LINES = env_int("BENCH_R_CHUNK_LINES", 2500)
     FLOOR = env_int("BENCH_FLOOR", 1) == 1
-    FLOOR_BINARY = args.floor_binary
     SETTLE = env_int("BENCH_SETTLE", 2)
     CMD_TIMEOUT = env_int("BENCH_CMD_TIMEOUT", 1200)
     DEADLINE = env_int("BENCH_DEADLINE", 0)
@@ -698,7 +528,6 @@ def main():
 REPEAT = MID_REPEAT = MID_SERVICES = LARGE_REPEAT = Z_REPEAT = ADDS = ADDS_CHUNKS = R_CHUNKS = R_CHUNK_LINES = 0
 SETTLE = CMD_TIMEOUT = DEADLINE = 0
 FLOOR = HAVE_GNU_TIME = True
-FLOOR_BINARY = ""
 
 if __name__ == "__main__":
     main()

@@ -46,6 +46,9 @@ import shlex
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "Tests", "lib"))
+import ipvstest  # noqa: E402  (Tests/lib: the one reader of the case and transcript formats)
+
 CASES_DIR = os.path.join(HERE, "cases")
 GOLDEN_DIR = os.path.join(HERE, "golden")
 DATA = os.path.join(HERE, "coverage.txt")
@@ -165,14 +168,16 @@ def read_argv(argv):
 # Cases and transcripts
 
 class Run:
-    def __init__(self, case, text):
+    """One '$' run of a transcript (ipvstest.Run) and what its command line uses."""
+
+    def __init__(self, case, run):
         self.case = case
-        self.text = text
-        self.stdout = []
-        self.stderr = []
-        self.status = None
+        self.text = run.text
+        self.stdout = run.stdout
+        self.stderr = run.stderr
+        self.status = run.status
         try:
-            argv = shlex.split(text)
+            argv = shlex.split(run.text)
         except ValueError:
             argv = []
         self.argv = argv
@@ -186,20 +191,7 @@ class Run:
 
 def parse_cases():
     """{case name: (topic, [$ line texts])} in file order."""
-    cases = {}
-    for fn in sorted(os.listdir(CASES_DIR)):
-        if not fn.endswith(".cases"):
-            continue
-        cur = None
-        with open(os.path.join(CASES_DIR, fn), encoding="utf-8") as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if line.startswith("=== "):
-                    cur = line[4:].strip()
-                    cases[cur] = (fn[:-6], [])
-                elif cur and (line == "$" or line.startswith("$ ")):
-                    cases[cur][1].append(line[2:])
-    return cases
+    return {c.name: (c.topic, c.commands()) for c in ipvstest.load_cases(CASES_DIR)}
 
 
 def parse_goldens():
@@ -208,30 +200,8 @@ def parse_goldens():
     for fn in sorted(os.listdir(GOLDEN_DIR)):
         if not fn.endswith(".golden"):
             continue
-        cur = None
-        run = None
-        with open(os.path.join(GOLDEN_DIR, fn), encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if line.startswith("=== "):
-                    cur = line[4:].strip()
-                    runs[cur] = []
-                    run = None
-                elif cur is None:
-                    continue
-                elif line == "$" or line.startswith("$ "):
-                    run = Run(cur, line[2:])
-                    runs[cur].append(run)
-                elif line.startswith("% "):
-                    run = None
-                elif run is None:
-                    continue
-                elif line.startswith("> "):
-                    run.stdout.append(line[2:])
-                elif line.startswith("! "):
-                    run.stderr.append(line[2:])
-                elif line.startswith("? "):
-                    run.status = line[2:]
+        for name, t in ipvstest.read_transcripts(os.path.join(GOLDEN_DIR, fn)).items():
+            runs[name] = [Run(name, r) for r in t.runs]
     return runs
 
 
@@ -329,7 +299,11 @@ def main(argv):
     except (OSError, ValueError) as e:
         print("coverage: %s" % e, file=sys.stderr)
         return 2
-    cases = parse_cases()
+    try:
+        cases = parse_cases()
+    except (OSError, ipvstest.CaseFormatError) as e:
+        print("coverage: %s" % e, file=sys.stderr)
+        return 2
     golden = parse_goldens()
     problems = []
     for name, (topic, lines) in cases.items():

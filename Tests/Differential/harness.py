@@ -19,23 +19,21 @@ Environment:
 Case and golden formats: see README.md in this directory.
 """
 
-import ctypes
 import difflib
-import fnmatch
 import os
-import shlex
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "Tests", "lib"))
+import ipvstest  # noqa: E402  (Tests/lib: the case and transcript formats, namespaces, processes)
+
 CASES_DIR = os.path.join(HERE, "cases")
 GOLDEN_DIR = os.environ.get("DIFFTEST_GOLDEN_DIR", os.path.join(HERE, "golden"))
 OVERRIDE_DIR = os.path.join(HERE, "golden-overrides")
-NETNS_BATCH = os.path.join(HERE, "netns.batch")
 ORACLE = os.environ.get("IPVSADM_ORACLE", "/sbin/ipvsadm")
 OURS = os.environ.get("IPVSADM_UNDER_TEST", os.path.join(REPO, ".build", "release", "ipvsadm"))
 CMD_TIMEOUT = float(os.environ.get("DIFFTEST_CMD_TIMEOUT", "20"))
@@ -43,184 +41,20 @@ CASE_TIMEOUT = 300.0
 PROGRESS = os.environ.get("DIFFTEST_PROGRESS", "1") == "1"
 JOBS = int(os.environ.get("DIFFTEST_JOBS", str(min(4, os.cpu_count() or 1))))
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-class CaseFormatError(Exception):
-    pass
-
-
-# ---------------------------------------------------------------------------------------------
-# Case files
-
-class Step:
-    """One line of a case: kind '$' (ipvsadm run), '%' (setup shell command)."""
-
-    def __init__(self, kind, text, lineno):
-        self.kind = kind
-        self.text = text          # text after "$ " / "% "
-        self.lineno = lineno
-        self.stdin_lines = []     # raw case lines ("< ..." / "<~ ...") for '$'
-        self.stdin = None         # bytes, or None when no "<" lines
-
-    def argv(self):
-        return shlex.split(self.text)
-
-
-class Case:
-    def __init__(self, name, topic, path, lineno):
-        self.name = name
-        self.topic = topic
-        self.path = path
-        self.lineno = lineno
-        self.steps = []
-
-    def header_lines(self, step):
-        """The lines copied from the case into a transcript for one step."""
-        out = [step.kind + (" " + step.text if step.text else "")]
-        out.extend(step.stdin_lines)
-        return out
-
-
-def decode_escapes(s):
-    """C-like escapes for '<~' lines: \\n \\r \\t \\\\ \\0 \\xHH."""
-    out = []
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if c != "\\" or i + 1 == len(s):
-            out.append(c)
-            i += 1
-            continue
-        n = s[i + 1]
-        if n == "x" and i + 4 <= len(s):
-            out.append(chr(int(s[i + 2:i + 4], 16)))
-            i += 4
-            continue
-        out.append({"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "0": "\0"}.get(n, "\\" + n))
-        i += 2
-    return "".join(out)
-
-
-def parse_case_file(path):
-    topic = os.path.basename(path)[:-len(".cases")]
-    cases = []
-    cur = None
-    last_dollar = None
-    with open(path, encoding="utf-8", newline="\n") as f:
-        for lineno, raw in enumerate(f, 1):
-            line = raw[:-1] if raw.endswith("\n") else raw
-            where = "%s:%d" % (path, lineno)
-            if line.startswith("#") or line.strip() == "":
-                continue
-            if line.startswith("=== "):
-                name = line[4:].strip()
-                if not name or any(ch not in "abcdefghijklmnopqrstuvwxyz0123456789-" for ch in name):
-                    raise CaseFormatError("%s: bad case name %r" % (where, name))
-                cur = Case(name, topic, path, lineno)
-                cases.append(cur)
-                last_dollar = None
-                continue
-            if cur is None:
-                raise CaseFormatError("%s: line outside a case" % where)
-            if line == "$" or line.startswith("$ "):
-                st = Step("$", line[2:], lineno)
-                try:
-                    st.argv()
-                except ValueError as e:
-                    raise CaseFormatError("%s: bad quoting: %s" % (where, e))
-                cur.steps.append(st)
-                last_dollar = st
-            elif line.startswith("% "):
-                cur.steps.append(Step("%", line[2:], lineno))
-                last_dollar = None
-            elif line == "<" or line.startswith("< ") or line.startswith("<~ "):
-                if last_dollar is None:
-                    raise CaseFormatError("%s: '<' line without a preceding '$' line" % where)
-                if line.startswith("<~ "):
-                    data = decode_escapes(line[3:])
-                else:
-                    data = line[2:] + "\n"
-                last_dollar.stdin_lines.append(line)
-                last_dollar.stdin = (last_dollar.stdin or b"") + data.encode("utf-8", "surrogateescape")
-            else:
-                raise CaseFormatError("%s: unrecognised line %r" % (where, line))
-    return cases
-
-
-def load_cases():
-    all_cases = []
-    seen = {}
-    for fn in sorted(os.listdir(CASES_DIR)):
-        if not fn.endswith(".cases"):
-            continue
-        for c in parse_case_file(os.path.join(CASES_DIR, fn)):
-            if c.name in seen:
-                raise CaseFormatError("duplicate case name %s (%s and %s)" % (c.name, seen[c.name], c.path))
-            seen[c.name] = c.path
-            if not c.steps:
-                raise CaseFormatError("%s:%d: case %s has no steps" % (c.path, c.lineno, c.name))
-            all_cases.append(c)
-    return all_cases
-
-
-def select(cases, filters):
-    if not filters:
-        return cases
-    out = []
-    for c in cases:
-        for f in filters:
-            if c.name == f or c.topic == f or fnmatch.fnmatchcase(c.name, f) \
-                    or fnmatch.fnmatchcase(c.topic, f):
-                out.append(c)
-                break
-    return out
-
 
 # ---------------------------------------------------------------------------------------------
 # Golden files
 
-def parse_golden_text(text):
-    """{case name: transcript text (including the '=== name' line)}"""
-    blocks = {}
-    order = []
-    cur = None
-    buf = []
-    for line in text.split("\n"):
-        if line.startswith("=== "):
-            if cur is not None:
-                blocks[cur] = "\n".join(buf).rstrip("\n") + "\n"
-            cur = line[4:].strip()
-            order.append(cur)
-            buf = [line]
-        elif cur is not None:
-            buf.append(line)
-    if cur is not None:
-        blocks[cur] = "\n".join(buf).rstrip("\n") + "\n"
-    return blocks, order
-
-
 def read_golden(topic):
-    p = os.path.join(GOLDEN_DIR, topic + ".golden")
-    if not os.path.exists(p):
-        return {}
-    with open(p, encoding="utf-8", errors="surrogateescape", newline="\n") as f:
-        return parse_golden_text(f.read())[0]
+    """{case name: transcript text} of one topic's golden file ({} when there is none)."""
+    blocks = ipvstest.read_transcripts(os.path.join(GOLDEN_DIR, topic + ".golden"))
+    return {name: t.text for name, t in blocks.items()}
 
 
 def expected_for(case, golden_cache):
-    ov = os.path.join(OVERRIDE_DIR, case.name + ".golden")
-    if os.path.exists(ov):
-        with open(ov, encoding="utf-8", errors="surrogateescape", newline="\n") as f:
-            blocks = parse_golden_text(f.read())[0]
-        if case.name in blocks:
-            return blocks[case.name], "override"
+    ov = ipvstest.read_transcripts(os.path.join(OVERRIDE_DIR, case.name + ".golden"))
+    if case.name in ov:
+        return ov[case.name].text, "override"
     if case.topic not in golden_cache:
         golden_cache[case.topic] = read_golden(case.topic)
     return golden_cache[case.topic].get(case.name), "golden"
@@ -229,83 +63,50 @@ def expected_for(case, golden_cache):
 # ---------------------------------------------------------------------------------------------
 # Running a case in a fresh network namespace
 
-def stream_lines(prefix, data, name):
-    text = data.decode("utf-8", "surrogateescape")
-    if text == "":
-        return []
-    out = []
-    parts = text.split("\n")
-    tail_missing = parts[-1] != ""
-    if not tail_missing:
-        parts = parts[:-1]
-    for p in parts:
-        out.append(prefix + p)
-    if tail_missing:
-        out.append("\\ no newline at end of " + name)
-    return out
-
-
-def status_text(rc):
-    # A signal is reported like a shell does: 128 + signal number.
-    return str(128 - rc) if rc < 0 else str(rc)
-
-
 def run_ipvsadm(binary, argv, stdin):
-    try:
-        p = subprocess.run(["ipvsadm"] + argv, executable=binary,
-                           input=stdin if stdin is not None else b"",
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=CMD_TIMEOUT, env=CHILD_ENV, cwd="/")
-        return p.stdout, p.stderr, status_text(p.returncode)
-    except subprocess.TimeoutExpired as e:
-        return e.stdout or b"", (e.stderr or b"") + b"<harness: TIMEOUT>\n", "timeout"
-    except OSError as e:
-        return b"", ("<harness: cannot execute %s: %s>\n" % (binary, e)).encode(), "exec-error"
-
-
-CHILD_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "LANG": "C", "HOME": "/root"}
+    r = ipvstest.run(["ipvsadm"] + argv, executable=binary, stdin=stdin if stdin is not None else b"",
+                     timeout=CMD_TIMEOUT, cwd="/")
+    if r.timed_out:
+        return r.stdout, r.stderr + b"<harness: TIMEOUT>\n", "timeout"
+    if r.error is not None:
+        return b"", ("<harness: cannot execute %s: %s>\n" % (binary, r.error)).encode(), "exec-error"
+    return r.stdout, r.stderr, ipvstest.status_text(r.returncode)
 
 
 def run_case_here(case, binary):
-    """Runs in the forked child, already in a fresh netns. Returns (transcript, problems)."""
+    """Runs in the forked child: enters a fresh netns, runs the case there. Returns
+    (transcript, problems)."""
     problems = []
-    with open(NETNS_BATCH, "rb") as f:
-        batch = f.read()
-    p = subprocess.run(["ip", "-batch", "-"], input=batch, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=CMD_TIMEOUT, env=CHILD_ENV)
-    if p.returncode != 0:
-        problems.append("netns setup failed: " + p.stdout.decode(errors="replace"))
+    r = ipvstest.enter_fresh_netns(timeout=CMD_TIMEOUT)
+    if not r.ok:
+        problems.append("netns setup failed: " + (r.stdout.decode(errors="replace") if r.returncode is not None
+                                                   else ipvstest.describe_failure(r)))
     out = ["=== " + case.name]
     for st in case.steps:
-        out.extend(case.header_lines(st))
+        out.extend(st.header_lines())
         if st.kind == "%":
-            try:
-                r = subprocess.run(["sh", "-c", st.text], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   timeout=CMD_TIMEOUT, env=CHILD_ENV, cwd=HERE)
-                if r.returncode != 0:
-                    problems.append("setup command %r failed (%d): %s" % (
-                        st.text, r.returncode, r.stdout.decode(errors="replace").strip()))
-            except subprocess.TimeoutExpired:
+            r = ipvstest.run(["sh", "-c", st.text], timeout=CMD_TIMEOUT, cwd=HERE, merge_stderr=True)
+            if r.timed_out:
                 problems.append("setup command %r timed out" % st.text)
+            elif r.error is not None:
+                problems.append("setup command %r could not run: %s" % (st.text, r.error))
+            elif r.returncode != 0:
+                problems.append("setup command %r failed (%d): %s" % (
+                    st.text, r.returncode, r.stdout.decode(errors="replace").strip()))
             continue
         so, se, rc = run_ipvsadm(binary, st.argv(), st.stdin)
-        out.extend(stream_lines("> ", so, "stdout"))
-        out.extend(stream_lines("! ", se, "stderr"))
-        out.append("? " + rc)
+        out.extend(ipvstest.output_lines(so, se, rc))
     return "\n".join(out) + "\n", problems
 
 
 def spawn_case(case, binary):
-    """Fork a child that unshares its netns, runs the case and writes the result to a file."""
+    """Fork a child that runs the case in a netns of its own and writes the result to a file."""
     fd, path = tempfile.mkstemp(prefix="difftest-", dir=TMPDIR)
     os.close(fd)
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            if libc.unshare(CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
             transcript, problems = run_case_here(case, binary)
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
                 f.write("\n".join(problems) + "\n\x00\n" + transcript)
@@ -374,24 +175,12 @@ def run_many(jobs_list):
 def setup_vm_environment():
     """Private mount namespace with our hosts/resolv.conf; IPVS module loaded."""
     global TMPDIR
-    if libc.unshare(CLONE_NEWNS) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
-    for src, dst in (("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf")):
-        s = os.path.join(HERE, src).encode()
-        if os.path.islink(dst):
-            dst = os.path.realpath(dst)
-        if not os.path.exists(dst):
-            continue
-        if libc.mount(s, dst.encode(), None, MS_BIND, None) != 0:
-            raise OSError(ctypes.get_errno(), "bind mount %s on %s" % (src, dst))
-    subprocess.run(["modprobe", "ip_vs"], check=True)
+    ipvstest.private_mounts([(os.path.join(HERE, "hosts"), "/etc/hosts"),
+                             (os.path.join(HERE, "resolv.conf"), "/etc/resolv.conf")])
     # Preload the schedulers/PE so that the first case using one does not pay for modprobe.
-    for m in ("ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh",
-              "ip_vs_sed", "ip_vs_nq", "ip_vs_lblc", "ip_vs_lblcr", "ip_vs_fo", "ip_vs_ovf",
-              "ip_vs_mh", "ip_vs_pe_sip"):
-        subprocess.run(["modprobe", "-q", m], stderr=subprocess.DEVNULL)
+    ipvstest.load_ipvs(optional=("ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh",
+                                 "ip_vs_sed", "ip_vs_nq", "ip_vs_lblc", "ip_vs_lblcr", "ip_vs_fo", "ip_vs_ovf",
+                                 "ip_vs_mh", "ip_vs_pe_sip"))
     TMPDIR = tempfile.mkdtemp(prefix="difftest-")
 
 
@@ -399,7 +188,6 @@ TMPDIR = None
 
 
 def write_golden_topic(topic, cases_of_topic, results, merge):
-    path = os.path.join(GOLDEN_DIR, topic + ".golden")
     old = read_golden(topic) if merge else {}
     blocks = []
     for c in cases_of_topic:
@@ -407,10 +195,7 @@ def write_golden_topic(topic, cases_of_topic, results, merge):
             blocks.append(results[c.name])
         elif c.name in old:
             blocks.append(old[c.name])
-    with open(path + ".tmp", "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
-        f.write("# Recorded from the oracle by `Scripts/difftest record`. Do not edit by hand.\n")
-        f.write("".join(blocks))
-    os.replace(path + ".tmp", path)
+    ipvstest.write_golden(os.path.join(GOLDEN_DIR, topic + ".golden"), blocks)
 
 
 def diff_text(expected, actual, a_name, b_name):
@@ -424,8 +209,8 @@ def main(argv):
         return 2
     mode = argv[1]
     filters = argv[2:]
-    all_cases = load_cases()
-    cases = select(all_cases, filters)
+    all_cases = ipvstest.load_cases(CASES_DIR)
+    cases = ipvstest.select(all_cases, filters)
     if not cases:
         print("no cases match %s" % filters, file=sys.stderr)
         return 2
