@@ -203,9 +203,9 @@ public final class NetlinkBackend: IPVSBackend {
     /// The floor of a listing, for the benchmark (`ipvsadm-floor`): the requests of `-Ln`
     /// (the services dump, then one destinations dump per service) back to back on this
     /// socket, the replies received but not decoded beyond the service keys, nothing
-    /// printed. Returns the number of reply messages.
+    /// printed. Returns the number of services and of reply messages.
     @_spi(Benchmark)
-    public func issueListingRequests() throws(IPVSError) -> Int {
+    public func issueListingRequests() throws(IPVSError) -> (services: Int, messages: Int) {
         let services = try services()
         var messages = services.count
         for service in services {
@@ -217,6 +217,6 @@ public final class NetlinkBackend: IPVSBackend {
                 throw IPVSError(.getDestinations, errno: error)
             }
         }
-        return messages
+        return (services.count, messages)
     }
 }

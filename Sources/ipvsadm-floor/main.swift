@@ -8,8 +8,7 @@ import IPVS
 
 do throws(IPVSError) {
     let backend = try NetlinkBackend.open()
-    let messages = try backend.issueListingRequests()
-    let services = try backend.services().count
+    let (services, messages) = try backend.issueListingRequests()
     print("\(services) services, \(messages) messages")
 } catch {
     print("ipvsadm-floor: \(error.message)")
