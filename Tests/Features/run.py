@@ -1,0 +1,399 @@
+#!/usr/bin/python3
+"""Feature tests in the VM, as root, in one boot (Scripts/feature-test): what ipvsadm 1.31 does
+not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
+
+    run.py [GROUP...]      groups: faults apply atomic save load kernel (default: all, in order)
+
+- faults: the ip_vs module absent and not loadable, modprobe's environment, no CAP_NET_ADMIN,
+  output that cannot be written, a reader that closes the pipe early (runs first: the module
+  must not be loaded yet);
+- apply: random pairs of tables A -> B: after `--apply` of B on A the oracle's listings equal
+  those of B loaded by the oracle in a fresh namespace; the `--dry-run` plan run through the
+  oracle's -R on a copy of A gives the same; B on B plans nothing; the plan has no more lines
+  than entries that differ;
+- atomic: a bad line in the middle of a large file, one per kind of refusal: status non-zero
+  and the table byte-identical to before;
+- save: random tables with every option, timeouts and sync daemons: `-S --complete`, then -R
+  in a fresh namespace, gives the same table in every listing;
+- load: two -R of disjoint tables at once into one namespace; a 100,000-line -R within 3x the
+  oracle's peak memory;
+- kernel: the package's KernelTests (the netlink backend on the real kernel), when
+  KERNEL_TESTS names the test binary.
+
+Environment: IPVSADM_UNDER_TEST (ours), FEATURE_PAIRS (random pairs, default 60),
+FEATURE_SEED. Prints PASS/FAIL per check and ends with "N passed, N failed".
+"""
+
+import os
+import random
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "Tests", "lib"))
+sys.path.insert(0, HERE)
+import ipvstest as t  # noqa: E402
+import tables  # noqa: E402
+
+OURS = os.environ.get("IPVSADM_UNDER_TEST", os.path.join(REPO, ".build", "release", "ipvsadm"))
+ORACLE = "/sbin/ipvsadm"
+PAIRS = int(os.environ.get("FEATURE_PAIRS", "60"))
+SEED = int(os.environ.get("FEATURE_SEED", str(int(time.time()))))
+WORK = tempfile.mkdtemp(prefix="features-")
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, details=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("PASS " + name, flush=True)
+    else:
+        failed += 1
+        print("FAIL " + name, flush=True)
+        for line in str(details).strip().splitlines()[:40]:
+            print("    " + line, flush=True)
+
+
+def ipvsadm(binary, *args, stdin=None, timeout=300, env=None):
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    return t.run([binary] + list(args), stdin=data, timeout=timeout, env=env)
+
+
+def text(r):
+    return r.stdout.decode(errors="replace")
+
+
+def transcript(r):
+    return "status %s\nstdout:\n%sstderr:\n%s" % (r.returncode, text(r), r.stderr.decode(errors="replace"))
+
+
+HOME = t.current_netns()
+
+
+class Fresh:
+    """A fresh, set-up network namespace, entered for the `with` block."""
+
+    def __enter__(self):
+        self.ns = t.Netns(HOME)
+        return self
+
+    def enter(self):
+        self.ns.enter()
+
+    def __exit__(self, *exc):
+        self.ns.leave()
+        self.ns.close()
+
+
+LISTINGS = [["-Sn"], ["-Ln"], ["-Ln", "--thresholds"], ["-Ln", "--tun-info"], ["-Ln", "--persistent-conn"]]
+
+
+def oracle_view(listings=LISTINGS):
+    """What the oracle shows of the current namespace's table."""
+    return "".join("$ %s\n%s" % (" ".join(a), transcript(ipvsadm(ORACLE, *a))) for a in listings)
+
+
+def load_with_oracle(rules):
+    r = ipvsadm(ORACLE, "-R", stdin=rules)
+    return r.ok and not r.stderr, transcript(r)
+
+
+# ---------------------------------------------------------------------------------------------
+# faults (first: the module must not be loaded yet)
+
+def fault_tests():
+    loaded = os.path.exists("/proc/net/ip_vs")
+    check("faults: ip_vs is not loaded at the start of the boot", not loaded)
+    if not loaded:
+        # The module cannot be loaded: the kernel's own module loader (the generic-netlink
+        # family look-up asks it) and /sbin/modprobe (-> kmod, in a private mount namespace)
+        # are /bin/false. Ours and the oracle must say the same.
+        helper = "/proc/sys/kernel/modprobe"
+        saved_helper = open(helper).read().strip()
+        with open(helper, "w") as f:
+            f.write("/bin/false\n")
+        try:
+            kmod = os.path.realpath("/sbin/modprobe")
+            script = "mount --bind /bin/false %s && exec %%s -Ln" % kmod
+            outs = [t.run(["unshare", "-m", "sh", "-c", script % b], timeout=60) for b in (OURS, ORACLE)]
+            check("faults: module absent and not loadable: ours says what the oracle says",
+                  transcript(outs[0]) == transcript(outs[1]) and outs[0].returncode == 2
+                  and not os.path.exists("/proc/net/ip_vs"),
+                  "ours:\n%s\noracle:\n%s" % (transcript(outs[0]), transcript(outs[1])))
+            # modprobe runs with a fixed environment, never the caller's.
+            spy = os.path.join(WORK, "modprobe-spy")
+            envfile = os.path.join(WORK, "modprobe-env")
+            with open(spy, "w") as f:
+                f.write("#!/bin/sh\nenv > %s\nexit 1\n" % envfile)
+            os.chmod(spy, 0o755)
+            env = dict(t.CHILD_ENV, MODPROBE_OPTIONS="-C /nonexistent")
+            t.run(["unshare", "-m", "sh", "-c", "mount --bind %s %s && exec %s -Ln" % (spy, kmod, OURS)],
+                  timeout=60, env=env)
+            seen = open(envfile).read() if os.path.exists(envfile) else None
+            names = sorted(l.split("=", 1)[0] for l in (seen or "").splitlines() if "=" in l)
+            check("faults: modprobe runs with a fixed environment (no MODPROBE_OPTIONS)",
+                  seen is not None and "MODPROBE_OPTIONS" not in seen and set(names) <= {"PATH", "PWD", "SHLVL", "_"},
+                  seen or "modprobe was not run")
+        finally:
+            with open(helper, "w") as f:
+                f.write(saved_helper + "\n")
+    t.load_ipvs(optional=("ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "ip_vs_mh"))
+
+    with Fresh():
+        ipvsadm(ORACLE, "-A", "-t", "10.0.0.1:80")
+        for how, wrap in (("an unprivileged user", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]),
+                          ("root without CAP_NET_ADMIN", ["capsh", "--drop=cap_net_admin", "--"])):
+            for args in (["-Ln"], ["-A", "-t", "10.0.0.2:80"], ["--apply"]):
+                if wrap[0] == "capsh":
+                    cmd = lambda b: wrap + ["-c", " ".join([b] + args)]
+                else:
+                    cmd = lambda b: wrap + [b] + args
+                ours = t.run(cmd(OURS), stdin=b"", timeout=60)
+                oracle = t.run(cmd(ORACLE), stdin=b"", timeout=60)
+                if args == ["--apply"]:
+                    # The oracle has no --apply: ours must refuse with the start-up message too.
+                    same = ours.returncode == 2 and ours.stderr.startswith(b"Can't initialize ipvs: Permission denied")
+                else:
+                    same = transcript(ours) == transcript(oracle)
+                check("faults: %s, %s: as the oracle" % (how, " ".join(args)), same,
+                      "ours:\n%s\noracle:\n%s" % (transcript(ours), transcript(oracle)))
+        check("faults: the table is unchanged after the refusals",
+              text(ipvsadm(ORACLE, "-Sn")) == "-A -t 10.0.0.1:80 -s wlc\n")
+
+        # Output that cannot be written: a failure with a message, and no output left half.
+        r = t.run(["sh", "-c", "%s -Sn > /dev/full" % OURS], timeout=60)
+        check("faults: -Sn > /dev/full fails with a message",
+              r.returncode == 1 and r.stderr == b"Can't write standard output: No space left on device\n",
+              transcript(r))
+        r = t.run(["sh", "-c", "%s -Sn >&-" % OURS], timeout=60)
+        check("faults: -Sn with stdout closed fails with a message",
+              r.returncode == 1 and r.stderr == b"Can't write standard output: Bad file descriptor\n", transcript(r))
+        # A reader that stops early: quiet, as the oracle.
+        ipvsadm(ORACLE, "-R", stdin=tables.bulk(2000, 1))
+        for binary, name in ((OURS, "ours"), (ORACLE, "oracle")):
+            r = t.run(["sh", "-c", "%s -Ln | head -c 10 >/dev/null; echo ${PIPESTATUS:-}" % binary], timeout=120)
+            check("faults: %s -Ln | head: ends quietly" % name, r.ok and r.stderr == b"", transcript(r))
+
+
+# ---------------------------------------------------------------------------------------------
+# apply
+
+def entries(save):
+    """{key: line} of a -Sn text: services by their options, real servers by service and -r."""
+    result = {}
+    for line in save.splitlines():
+        words = line.split(" ")
+        if words[0] == "-A":
+            result[" ".join(words[:words.index("-s")])] = line
+        elif words[0] == "-a":
+            r = words.index("-r")
+            result[" ".join(words[:r + 2])] = line
+    return result
+
+
+def apply_pair(index, a_text, b_text):
+    name = "apply: pair %d" % index
+    with Fresh() as want:
+        ok, out = load_with_oracle(b_text)
+        if not ok:
+            check(name + ": B loads with the oracle", False, out + b_text)
+            return
+        wanted = oracle_view()
+    with Fresh() as ns:
+        ok, out = load_with_oracle(a_text)
+        if not ok:
+            check(name + ": A loads with the oracle", False, out + a_text)
+            return
+        before = oracle_view()
+        ours_before = text(ipvsadm(OURS, "-Sn"))
+        plan = ipvsadm(OURS, "--apply", "--dry-run", stdin=b_text)
+        unchanged = oracle_view() == before
+        applied = ipvsadm(OURS, "--apply", stdin=b_text)
+        got = oracle_view()
+        ours_after = text(ipvsadm(OURS, "-Sn"))
+        again = ipvsadm(OURS, "--apply", "--dry-run", stdin=b_text)
+    with Fresh():
+        load_with_oracle(a_text)
+        replay = ipvsadm(ORACLE, "-R", stdin=plan.stdout)
+        replayed = oracle_view()
+    old, new = entries(ours_before), entries(ours_after)
+    differing = len([k for k in set(old) | set(new) if old.get(k) != new.get(k)])
+    lines = text(plan).splitlines()
+    problems = []
+    if not (plan.ok and not plan.stderr):
+        problems.append("dry run failed:\n" + transcript(plan))
+    if not unchanged:
+        problems.append("the dry run changed the table")
+    if not (applied.ok and not applied.stderr):
+        problems.append("apply failed:\n" + transcript(applied))
+    if got != wanted:
+        problems.append("after --apply the oracle shows:\n%s\nB loaded by the oracle shows:\n%s" % (got, wanted))
+    if not (replay.ok and not replay.stderr) or replayed != wanted:
+        problems.append("the plan through the oracle's -R gives:\n%s\n%s" % (transcript(replay), replayed))
+    if again.stdout or not again.ok:
+        problems.append("B on B plans:\n" + transcript(again))
+    if len(lines) > differing:
+        problems.append("the plan has %d lines for %d differing entries" % (len(lines), differing))
+    check(name + " (%d plan lines, %d differing entries)" % (len(lines), differing), not problems,
+          "\n".join(problems) + "\nA:\n" + a_text + "B:\n" + b_text + "plan:\n" + text(plan))
+
+
+def apply_tests():
+    rnd = random.Random(SEED)
+    print("apply: seed %d, %d pairs" % (SEED, PAIRS), flush=True)
+    for i in range(PAIRS):
+        a = tables.table(rnd)
+        b = tables.mutate(rnd, a) if rnd.random() < 0.8 else tables.table(rnd)
+        apply_pair(i, tables.text(a), tables.text(b))
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic
+
+def atomic_tests():
+    base = tables.bulk(500, 2)
+    edited = tables.bulk(500, 2).replace("-s wlc", "-s rr", 100) + tables.bulk(20, 1, first=600)
+    lines = edited.splitlines(True)
+    middle = len(lines) // 2
+    kinds = [
+        ("a scheduler module that does not exist (kernel ENOENT)", ["-A -t 10.9.0.1:80 -s nosuchsched\n"]),
+        ("an unroutable real server (kernel EINVAL)", ["-A -t 10.9.0.2:80\n", "-a -t 10.9.0.2:80 -r 203.0.113.7:80 -m\n"]),
+        ("a lower threshold above the upper one (ERANGE)", ["-A -t 10.9.0.3:80\n", "-a -t 10.9.0.3:80 -r 10.2.0.1:80 -m -x 5 -y 10\n"]),
+        ("a sync daemon on an interface that does not exist (kernel ENODEV)",
+         ["--start-daemon master --mcast-interface nosuchif0\n"]),
+    ]
+    for kind, bad in kinds:
+        head = ["--set 900 120 300\n"] if bad[0].startswith("--start-daemon") else []
+        file = "".join(head + lines[:middle] + bad + lines[middle:])
+        with Fresh():
+            ipvsadm(ORACLE, "-R", stdin=base)
+            before = oracle_view(LISTINGS + [["-Ln", "--daemon"], ["-Ln", "--timeout"]])
+            r = ipvsadm(OURS, "--apply", stdin=file)
+            after = oracle_view(LISTINGS + [["-Ln", "--daemon"], ["-Ln", "--timeout"]])
+        check("atomic: %s in the middle of %d lines: refused, the table as it was" % (kind, len(lines)),
+              r.returncode not in (0, None) and r.stderr and before == after,
+              transcript(r) + ("" if before == after else "\nthe table changed"))
+
+
+# ---------------------------------------------------------------------------------------------
+# save
+
+DAEMON_VIEWS = [["-Ln", "--timeout"], ["-Ln", "--daemon"]]
+
+
+def save_tests():
+    rnd = random.Random(SEED + 1)
+    for i in range(max(10, PAIRS // 3)):
+        rules = tables.text(tables.table(rnd, services=10, servers=5, cross_family=False))
+        head = []
+        if rnd.random() < 0.7:
+            head.append("--set %d %d %d" % (rnd.choice([900, 1800, 7200]), rnd.choice([60, 120]), rnd.choice([60, 300])))
+        for state in ("master", "backup"):
+            if rnd.random() < 0.4:
+                d = "--start-daemon %s --mcast-interface dummy0 --syncid %d" % (state, rnd.randrange(256))
+                if rnd.random() < 0.5:
+                    d += " --sync-maxlen %d --mcast-port %d --mcast-ttl %d" % (
+                        rnd.randrange(1000, 1473), rnd.randrange(1024, 65535), rnd.randrange(1, 5))
+                if rnd.random() < 0.3:
+                    d += " --mcast-group 239.1.%d.%d" % (rnd.randrange(256), rnd.randrange(1, 255))
+                head.append(d)
+        with Fresh():
+            t.run(["ip", "link", "set", "dummy0", "multicast", "on"])
+            ok, out = load_with_oracle("".join(l + "\n" for l in head) + rules)
+            original = oracle_view(LISTINGS + DAEMON_VIEWS)
+            saved = ipvsadm(OURS, "-Sn", "--complete")
+        with Fresh():
+            t.run(["ip", "link", "set", "dummy0", "multicast", "on"])
+            restored = ipvsadm(OURS, "-R", stdin=saved.stdout)
+            copy = oracle_view(LISTINGS + DAEMON_VIEWS)
+        check("save: table %d (%d lines): -S --complete, -R in a fresh namespace, every listing the same"
+              % (i, len(rules.splitlines()) + len(head)),
+              ok and saved.ok and restored.ok and not restored.stderr and original == copy,
+              "load: %s\nsaved:\n%s\nrestore:\n%s\noriginal:\n%s\ncopy:\n%s"
+              % (out, transcript(saved), transcript(restored), original, copy))
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+
+def load_tests():
+    a = tables.bulk(1500, 2, prefix="10.5")
+    b = tables.bulk(1500, 2, prefix="10.6")
+    with Fresh():
+        procs = []
+        for rules in (a, b):
+            path = os.path.join(WORK, "rules.%d" % len(procs))
+            with open(path, "w") as f:
+                f.write(rules)
+            procs.append(os.spawnv(os.P_NOWAIT, "/bin/sh", ["sh", "-c", "exec %s -R < %s" % (OURS, path)]))
+        statuses = [os.waitpid(p, 0)[1] for p in procs]
+        saved = text(ipvsadm(ORACLE, "-Sn"))
+        want = sorted(entries(a + b).values())
+        got = sorted(entries(saved).values())
+    check("load: two -R of 1500x2 at once into one namespace: nothing lost",
+          statuses == [0, 0] and got == want, "statuses %s; %d entries, want %d" % (statuses, len(got), len(want)))
+
+    big = tables.bulk(20000, 4, prefix="10.7")
+    path = os.path.join(WORK, "big.rules")
+    with open(path, "w") as f:
+        f.write(big)
+    rss = {}
+    for binary, name in ((OURS, "ours"), (ORACLE, "oracle")):
+        with Fresh():
+            r = t.run(["/usr/bin/time", "-f", "%M", "sh", "-c", "exec %s -R < %s" % (binary, path)], timeout=1800)
+            count = len(text(ipvsadm(ORACLE, "-Sn")).splitlines())
+        kb = r.stderr.decode().strip().splitlines()[-1] if r.stderr else "?"
+        rss[name] = int(kb) if kb.isdigit() else None
+        check("load: %s -R of %d lines loads them all" % (name, len(big.splitlines())),
+              r.ok and count == len(big.splitlines()), "status %s, %d lines saved" % (r.returncode, count))
+    check("load: ours' peak RSS for 100,000 lines of -R within 3x the oracle's (%s KB / %s KB)"
+          % (rss.get("ours"), rss.get("oracle")),
+          rss.get("ours") and rss.get("oracle") and rss["ours"] <= 3 * rss["oracle"], str(rss))
+
+
+# ---------------------------------------------------------------------------------------------
+# kernel: the netlink backend's own tests (KernelTests in the package's test binary), here so
+# that they share this boot
+
+def kernel_tests():
+    binary = os.environ.get("KERNEL_TESTS")
+    if not binary:
+        print("SKIP kernel: KERNEL_TESTS not set", flush=True)
+        return
+    script = ("ip link set lo up && ip link add d0 type dummy && ip link set d0 up && "
+              "ip addr add 10.0.0.254/8 dev d0 && ip -6 addr add 2001:db8::fe/64 dev d0 nodad && "
+              "exec %s --testing-library swift-testing --filter KernelTests" % binary)
+    r = t.run(["unshare", "-n", "sh", "-c", script], timeout=900, merge_stderr=True)
+    out = text(r)
+    ran = [l for l in out.splitlines() if "Test run with" in l]
+    for line in out.splitlines():
+        if line.startswith("✘ Test ") and " recorded an issue" in line:
+            print("    " + line, flush=True)
+    tests = [w for w in (ran[-1].split() if ran else []) if w.isdigit()]
+    check("kernel: the netlink backend's KernelTests (%s tests)" % (tests[0] if tests else "?"),
+          r.ok and ran and "passed" in ran[-1], out[-3000:])
+
+
+GROUPS = {"faults": fault_tests, "apply": apply_tests, "atomic": atomic_tests, "save": save_tests,
+          "load": load_tests, "kernel": kernel_tests}
+
+
+def main(argv):
+    names = argv[1:] or list(GROUPS)
+    if "faults" not in names:
+        t.load_ipvs(optional=("ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "ip_vs_mh"))
+    for name in names:
+        start = time.monotonic()
+        GROUPS[name]()
+        print("== %s: %.0f s" % (name, time.monotonic() - start), flush=True)
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
