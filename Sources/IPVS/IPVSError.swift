@@ -6,6 +6,8 @@
 public struct IPVSError: Error, Hashable, Sendable {
     public enum Operation: Sendable, Hashable {
         case initialize, info
+        /// Entering the network namespace of `--netns`.
+        case enterNetworkNamespace
         case addService, updateService, deleteService, zeroService, flush
         case addDestination, updateDestination, deleteDestination
         case setTimeouts, startDaemon, stopDaemon

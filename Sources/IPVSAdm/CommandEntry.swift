@@ -53,6 +53,10 @@ struct CommandEntry {
     var schedulerFlags = ""
     /// `--drain`: seconds to wait for the connections of real servers being removed.
     var drainSeconds: UInt32?
+    /// `--metrics`: per real server or summed per service.
+    var metrics: MetricsRenderer.Scope?
+    /// `--netns`: the network namespace (a name under /run/netns, or a path).
+    var namespace: String?
 }
 
 /// Which listing and how (ipvsadm's `FMT_*` bits).

@@ -15,7 +15,7 @@ public enum IPVSAdm {
     public static func run(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock = SystemClock(),
-        openBackend: () throws(IPVSError) -> any IPVSBackend
+        openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         let status = runCommand(
             program: program, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr, resolver: resolver,
@@ -29,7 +29,7 @@ public enum IPVSAdm {
     private static func runCommand(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock,
-        openBackend: () throws(IPVSError) -> any IPVSBackend
+        openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         // -h and -v need no kernel (ipvsadm 1.31 initialises IPVS first and fails
         // without it; a deliberate deviation, see Docs/Compatibility.md).
@@ -37,11 +37,21 @@ public enum IPVSAdm {
             return finish(.process(status: 0, stdout: first.hasPrefix("-h") || first == "--help"
                 ? Usage.help(program: program) : Usage.versionLine), stdout: stdout, stderr: stderr)
         }
+        var arguments = arguments
+        let namespace: String?
+        do {
+            namespace = try networkNamespace(&arguments)
+        } catch {
+            return finish(error, stdout: stdout, stderr: stderr)
+        }
         let backend: any IPVSBackend
         let info: IPVSInfo
         do {
-            backend = try openBackend()
+            backend = try openBackend(namespace)
             info = try backend.info()
+        } catch where error.operation == .enterNetworkNamespace {
+            stderr.write("Can't enter network namespace \(namespace ?? ""): \(error.errno.text)\n")
+            return 2
         } catch {
             stderr.write("Can't initialize ipvs: \(error.message)\n"
                 + "Are you sure that IP Virtual Server is built in the kernel or as module?\n")
@@ -62,6 +72,31 @@ public enum IPVSAdm {
         } catch {
             return finish(error, stdout: stdout, stderr: stderr)
         }
+    }
+
+    /// `--netns NAME|PATH`: after the command like any option, or before it as `ip -n` is
+    /// typed (`ipvsadm --netns blue -Ln`); a leading one is taken out of `arguments`. It must
+    /// be known before the kernel is reached: the socket is opened in that namespace.
+    private static func networkNamespace(_ arguments: inout [String]) throws(Termination) -> String? {
+        var leading: String?
+        while let first = arguments.first, first == "--netns" || first.hasPrefix("--netns=") {
+            if first == "--netns" {
+                guard arguments.count >= 2 else { throw .process(status: 255, stderr: "--netns: missing argument\n") }
+                leading = arguments[1]
+                arguments.removeFirst(2)
+            } else {
+                leading = String(first.dropFirst("--netns=".count))
+                arguments.removeFirst()
+            }
+        }
+        // One after the command: found the way the parser will read it (popt's rules).
+        var tokens = Tokenizer(arguments)
+        var later: String?
+        while let option = try? tokens.nextOption() {
+            if option.spec.long == "netns" { later = option.argument }
+        }
+        if leading != nil && later != nil { throw .fail("multiple 'netns' options specified") }
+        return leading ?? later
     }
 
     private static func finish(_ termination: Termination, stdout: any OutputSink, stderr: any OutputSink) -> Int32 {

@@ -313,6 +313,8 @@ struct Parser {
         case .list:
             if (options.containsAny([.connection, .timeout, .daemon]) && options.containsAny([.stats, .rate, .thresholds]))
                 || (options.containsAny([.timeout, .daemon]) && options.contains(.persistentConn))
+                // Ours: metrics are of services only, and text of their own.
+                || (options.contains(.metrics) && options.containsAny([.json, .connection, .timeout, .daemon]))
             {
                 throw .fail("options conflicts in the list command")
             }

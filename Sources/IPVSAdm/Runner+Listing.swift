@@ -4,6 +4,8 @@ import IPVS
 extension Runner {
     func list(_ entry: CommandEntry) throws(Termination) {
         let options = entry.options
+        if options.contains(.json) { return try listJSON(entry) }
+        if let scope = entry.metrics { return try listMetrics(entry, scope: scope) }
         if options.contains(.connection) {
             try listConnections(entry.format)
         } else if options.contains(.service) {
@@ -72,16 +74,19 @@ extension Runner {
         stdout.write(utf8: out.bytes)
     }
 
-    private func listService(_ key: ServiceKey, _ format: ListFormat) throws(Termination) {
-        let renderer = ListRenderer(format: format, resolver: resolver)
-        let service: VirtualService
-        let destinations: [Destination]
+    /// One service and its real servers, or ipvsadm's failure.
+    private func oneService(_ key: ServiceKey) throws(Termination) -> (VirtualService, [Destination]) {
         do {
-            service = try backend.service(key)
-            destinations = try backend.destinations(of: service)
+            let service = try backend.service(key)
+            return (service, try backend.destinations(of: service))
         } catch {
             throw .process(status: 1, stderr: error.message + "\n")
         }
+    }
+
+    private func listService(_ key: ServiceKey, _ format: ListFormat) throws(Termination) {
+        let renderer = ListRenderer(format: format, resolver: resolver)
+        let (service, destinations) = try oneService(key)
         var out = TextBuffer()
         out.append(renderer.title)
         renderer.render(service, destinations, into: &out)
@@ -89,22 +94,90 @@ extension Runner {
     }
 
     private func listConnections(_ format: ListFormat) throws(Termination) {
+        let lines = try connectionLines()
+        let connections = ConnectionRenderer(renderer: ListRenderer(format: format, resolver: resolver))
+        var out = connections.header
+        for line in lines {
+            // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
+            guard let connection = ConnectionLine(line) else {
+                stdout.write(out)
+                throw .process(status: 1)
+            }
+            out += connections.row(connection)
+        }
+        stdout.write(out)
+    }
+
+    /// The lines of `/proc/net/ip_vs_conn` after its header, or ipvsadm's failure.
+    private func connectionLines() throws(Termination) -> [Substring] {
         guard let table = try? backend.connectionTable() else {
             throw .process(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
         }
         var lines = table.split(separator: "\n", omittingEmptySubsequences: false)
         if table.hasSuffix("\n") { lines.removeLast() }
         guard !lines.isEmpty else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
-        let connections = ConnectionRenderer(renderer: ListRenderer(format: format, resolver: resolver))
-        var out = connections.header
-        for line in lines.dropFirst() {
-            // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
-            guard let row = connections.row(line) else {
-                stdout.write(out)
-                throw .process(status: 1)
+        return Array(lines.dropFirst())
+    }
+
+    // MARK: - For programs
+
+    /// `--json` with any listing: one document, written whole once complete (a listing that
+    /// fails half-way prints its error and no half a document).
+    private func listJSON(_ entry: CommandEntry) throws(Termination) {
+        let options = entry.options
+        var json = JSONWriter()
+        if options.contains(.connection) {
+            json.beginObject()
+            json.key("connections")
+            json.beginArray()
+            for line in try connectionLines() {
+                guard let connection = ConnectionLine(line) else { throw .process(status: 1) }
+                JSONRenderer.connection(connection, into: &json)
             }
-            out += row
+            json.endArray()
+        } else if options.contains(.timeout) {
+            guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
+            json.beginObject()
+            JSONRenderer.timeouts(timeouts, into: &json)
+        } else if options.contains(.daemon) {
+            guard let daemons = try? backend.daemons() else { throw .process(status: 1) }
+            json.beginObject()
+            json.key("daemons")
+            json.beginArray()
+            for daemon in daemons { JSONRenderer.daemon(daemon, into: &json) }
+            json.endArray()
+        } else {
+            JSONRenderer.begin(&json, info: info)
+            json.key("services")
+            json.beginArray()
+            let sorted = !entry.format.noSort
+            if options.contains(.service) {
+                let (service, destinations) = try oneService(entry.service.key)
+                JSONRenderer.service(service, destinations, sorted: sorted, into: &json)
+            } else {
+                var unused = TextBuffer()
+                try eachService(sorted: sorted, into: &unused) { service, destinations, _ in
+                    JSONRenderer.service(service, destinations, sorted: sorted, into: &json)
+                }
+            }
+            json.endArray()
         }
-        stdout.write(out)
+        json.endObject()
+        stdout.write(utf8: json.bytes)
+    }
+
+    /// `--metrics[=servers|services]`: the counters in Prometheus' text format.
+    private func listMetrics(_ entry: CommandEntry, scope: MetricsRenderer.Scope) throws(Termination) {
+        var metrics = MetricsRenderer(scope: scope)
+        if entry.options.contains(.service) {
+            let (service, destinations) = try oneService(entry.service.key)
+            metrics.add(service, destinations)
+        } else {
+            var unused = TextBuffer()
+            try eachService(sorted: !entry.format.noSort, into: &unused) { service, destinations, _ in
+                metrics.add(service, destinations)
+            }
+        }
+        stdout.write(metrics.text())
     }
 }

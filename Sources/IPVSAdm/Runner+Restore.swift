@@ -3,6 +3,9 @@ import IPVS
 extension Runner {
     // MARK: - Restore
 
+    /// A line of `-R` or `--apply` input cannot move the process to another namespace.
+    static let namespaceInInput = "--netns is not allowed in -R or --apply input"
+
     /// How many changes `-R` queues before it hands them to the kernel.
     static let restoreBatch = 1024
 
@@ -40,6 +43,10 @@ extension Runner {
                 flush()
                 result = try lineStatus(error)
                 continue
+            }
+            if entry.namespace != nil {
+                flush()
+                throw Termination.fail(Runner.namespaceInInput)
             }
             if let modification = modification(for: entry), entry.drainSeconds == nil {
                 pending.append(modification)

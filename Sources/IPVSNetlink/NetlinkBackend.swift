@@ -29,7 +29,12 @@ public final class NetlinkBackend: IPVSBackend {
     /// family is not registered, runs `/sbin/modprobe -- ip_vs` and, if it exits 0, tries once
     /// more. Throws with the errno of the first attempt when modprobe is not run or fails,
     /// else of the second attempt.
-    public static func open() throws(IPVSError) -> NetlinkBackend {
+    ///
+    /// With a `namespace` (a name under `/run/netns`, as `ip netns add` makes them, or a path
+    /// such as `/proc/PID/ns/net`), the process first enters that network namespace: the socket,
+    /// and `/proc/net/ip_vs_conn`, are then that namespace's.
+    public static func open(namespace: String? = nil) throws(IPVSError) -> NetlinkBackend {
+        if let namespace { try enterNetworkNamespace(namespace) }
         let first: IPVSError
         do {
             return try connect()
@@ -40,6 +45,17 @@ public final class NetlinkBackend: IPVSBackend {
         // not a reply we could not read.
         guard first.errno == .protocolNotAvailable, loadModule() else { throw first }
         return try connect()
+    }
+
+    private static func enterNetworkNamespace(_ namespace: String) throws(IPVSError) {
+        let path = namespace.contains("/") ? namespace : "/run/netns/" + namespace
+        do throws(Errno) {
+            let descriptor = try Errno.retryingInterrupts { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+            defer { close(descriptor) }
+            try NetlinkSocket.enterNetworkNamespace(descriptor)
+        } catch {
+            throw IPVSError(.enterNetworkNamespace, errno: error)
+        }
     }
 
     private static func connect() throws(IPVSError) -> NetlinkBackend {

@@ -7,5 +7,5 @@ let status = IPVSAdm.run(
     program: CommandLine.arguments.first ?? "ipvsadm", arguments: Array(CommandLine.arguments.dropFirst()),
     stdin: StandardInput(), stdout: FileDescriptorSink(descriptor: 1, buffered: true),
     stderr: FileDescriptorSink(descriptor: 2, buffered: false), resolver: SystemResolver(),
-    openBackend: { () throws(IPVSError) in try NetlinkBackend.open() })
+    openBackend: { namespace throws(IPVSError) in try NetlinkBackend.open(namespace: namespace) })
 exit(status)

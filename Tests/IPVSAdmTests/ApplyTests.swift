@@ -14,7 +14,7 @@ import Testing
         let err = BufferSink()
         let status = IPVSAdm.run(
             program: "ipvsadm", arguments: arguments, stdin: TextSource(stdin), stdout: out, stderr: err,
-            resolver: HostsResolver(), clock: clock, openBackend: { () throws(IPVSError) in backend })
+            resolver: HostsResolver(), clock: clock, openBackend: { _ throws(IPVSError) in backend })
         return (status, out.text, err.text)
     }
 

@@ -43,7 +43,7 @@ import Testing
             let err = BufferSink()
             let status = IPVSAdm.run(
                 program: "ipvsadm", arguments: invocation.arguments, stdin: TextSource(invocation.stdin ?? ""),
-                stdout: out, stderr: err, resolver: resolver, openBackend: { () throws(IPVSError) in backend })
+                stdout: out, stderr: err, resolver: resolver, openBackend: { _ throws(IPVSError) in backend })
             let context = Comment(rawValue: "ipvsadm " + invocation.arguments.joined(separator: " "))
             #expect(out.text == invocation.stdout, context)
             #expect(err.text == invocation.stderr, context)

@@ -12,7 +12,7 @@ import Testing
         let stderr = BufferSink()
         let status = IPVSAdm.run(
             program: "ipvsadm", arguments: arguments, stdin: TextSource(""), stdout: stdout, stderr: stderr,
-            resolver: HostsResolver(), openBackend: { () throws(IPVSError) in backend })
+            resolver: HostsResolver(), openBackend: { _ throws(IPVSError) in backend })
         return (status, stderr.text)
     }
 
@@ -43,7 +43,7 @@ import Testing
         let input = "-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.2\u{0}junk:90 -s rr\n-A -t 10.0.0.3:80 -s rr\n"
         let status = IPVSAdm.run(
             program: "ipvsadm", arguments: ["-R"], stdin: TextSource(input), stdout: stdout, stderr: stderr,
-            resolver: HostsResolver(), openBackend: { () throws(IPVSError) in backend })
+            resolver: HostsResolver(), openBackend: { _ throws(IPVSError) in backend })
         #expect(status == 2)
         #expect(stderr.text == "line 2: NUL byte in input\n")
         // The line before it was loaded, as -R loads line by line; nothing of it or after it.

@@ -58,6 +58,7 @@ extension Runner {
                     throw refuse(String(err.dropLast()), status: status)
                 }
             }
+            if parsed.namespace != nil { throw refuse(Runner.namespaceInInput, status: 2) }
             guard Runner.applyCommands.contains(parsed.command), let change = modification(for: parsed) else {
                 throw refuse(Runner.onlyTableLines, status: 2)
             }

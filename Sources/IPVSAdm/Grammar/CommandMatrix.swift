@@ -24,7 +24,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
-    case complete, dryRun, drain
+    case complete, dryRun, drain, json, metrics, netns
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String { OptionBit.names[rawValue] }
@@ -35,7 +35,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
         "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
         "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type", "tun-port", "tun-nocsum",
         "tun-csum", "tun-remcsum",
-        "complete", "dry-run", "drain",
+        "complete", "dry-run", "drain", "json", "metrics", "netns",
     ]
 }
 
@@ -52,21 +52,21 @@ struct OptionSet64: Sendable, Equatable {
 /// optional. Indexed by `Command.rawValue`; cells are ASCII bytes (cheap to build at start-up).
 let commandMatrix: [[UInt8]] = {
     let rows: [(Command, ipvsadm: String, ours: String)] = [
-        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxx"),
-        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxx"),
-        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
-        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
-        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx", "xxx"),
-        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxx"),
-        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", "xx "),
-        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxx"),
-        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
-        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", "xxx"),
-        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", "xxx"),
-        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
-        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", " xx"),
-        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxx"),
-        (.apply,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x  "),
+        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxxxx "),
+        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxxxx "),
+        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
+        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
+        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx", "xxx   "),
+        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxxxx "),
+        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", "xx xx "),
+        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxxxx "),
+        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
+        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", "xxxxx "),
+        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", "xxxxx "),
+        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
+        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", " xxxx "),
+        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
+        (.apply,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x  xx "),
     ]
     var matrix = [[UInt8]](repeating: [], count: Command.allCases.count)
     for (command, ipvsadm, ours) in rows {

@@ -177,4 +177,13 @@ let optionTable: [OptionSpec] = [
             return UInt32(seconds)
         } ?? Parser.defaultDrain
     },
+    OptionSpec("json", "j", column: .json),
+    OptionSpec("metrics", nil, .optional, column: .metrics) { entry, value, _ throws(Termination) in
+        switch value {
+        case nil, "servers": entry.metrics = .servers
+        case "services": entry.metrics = .services
+        default: throw .fail("invalid metrics scope `\(value ?? "")' specified (servers or services)")
+        }
+    },
+    OptionSpec("netns", nil, .required, column: .netns) { entry, value, _ in entry.namespace = value },
 ]

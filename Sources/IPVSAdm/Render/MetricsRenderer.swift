@@ -1,0 +1,108 @@
+import IPVS
+
+/// `--metrics`: the table's counters in the Prometheus text exposition format (for
+/// node_exporter's textfile collector or a cron job), under the prefix `ipvsadm_` so that they
+/// never collide with node_exporter's own `node_ipvs_*`. Labels are node_exporter's IPVS
+/// collector's (`local_address`, `local_port`, `local_mark`, `proto`, and `remote_address`,
+/// `remote_port` for a real server), so dashboards carry over. `--metrics=services` sums the
+/// real servers per service instead of one series each (thousands of real servers make tens of
+/// thousands of series). `Docs/Metrics.md` lists the families.
+struct MetricsRenderer {
+    enum Scope { case servers, services }
+
+    let scope: Scope
+
+    private struct Family {
+        let name: String
+        let type: String
+        let help: String
+    }
+
+    private typealias Sample = (family: Int, labels: String, value: UInt64)
+
+    private static let serviceFamilies = [
+        Family(name: "ipvsadm_service_connections_total", type: "counter", help: "Connections scheduled to the virtual service."),
+        Family(name: "ipvsadm_service_incoming_packets_total", type: "counter", help: "Packets from clients to the virtual service."),
+        Family(name: "ipvsadm_service_outgoing_packets_total", type: "counter", help: "Packets from the virtual service to clients."),
+        Family(name: "ipvsadm_service_incoming_bytes_total", type: "counter", help: "Bytes from clients to the virtual service."),
+        Family(name: "ipvsadm_service_outgoing_bytes_total", type: "counter", help: "Bytes from the virtual service to clients."),
+    ]
+
+    private static let serverFamilies = [
+        Family(name: "ipvsadm_backend_connections_active", type: "gauge", help: "Active connections of the real server."),
+        Family(name: "ipvsadm_backend_connections_inactive", type: "gauge", help: "Inactive connections of the real server."),
+        Family(name: "ipvsadm_backend_weight", type: "gauge", help: "Weight of the real server."),
+        Family(name: "ipvsadm_backend_connections_total", type: "counter", help: "Connections scheduled to the real server."),
+        Family(name: "ipvsadm_backend_incoming_packets_total", type: "counter", help: "Packets from clients to the real server."),
+        Family(name: "ipvsadm_backend_outgoing_packets_total", type: "counter", help: "Packets from the real server to clients."),
+        Family(name: "ipvsadm_backend_incoming_bytes_total", type: "counter", help: "Bytes from clients to the real server."),
+        Family(name: "ipvsadm_backend_outgoing_bytes_total", type: "counter", help: "Bytes from the real server to clients."),
+    ]
+
+    private static let summedFamilies = [
+        Family(name: "ipvsadm_service_connections_active", type: "gauge", help: "Active connections of the service's real servers, summed."),
+        Family(name: "ipvsadm_service_connections_inactive", type: "gauge", help: "Inactive connections of the service's real servers, summed."),
+        Family(name: "ipvsadm_service_weight", type: "gauge", help: "Weights of the service's real servers, summed."),
+        Family(name: "ipvsadm_service_backends", type: "gauge", help: "Real servers of the service."),
+    ]
+
+    private let families: [Family]
+    /// Samples per family, collected service by service and written family by family (the
+    /// format wants each family's samples together).
+    private var samples: [[(labels: String, value: String)]]
+
+    init(scope: Scope) {
+        self.scope = scope
+        families = MetricsRenderer.serviceFamilies
+            + (scope == .servers ? MetricsRenderer.serverFamilies : MetricsRenderer.summedFamilies)
+        samples = Array(repeating: [], count: families.count)
+    }
+
+    mutating func add(_ service: VirtualService, _ destinations: [Destination]) {
+        let local = MetricsRenderer.serviceLabels(service.key)
+        let s = service.stats
+        for (index, value) in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes].enumerated() {
+            samples[index].append((local, String(value)))
+        }
+        let base = MetricsRenderer.serviceFamilies.count
+        switch scope {
+        case .servers:
+            for d in destinations {
+                let labels = local + ",remote_address=\"\(d.address.text)\",remote_port=\"\(d.port)\""
+                let t = d.stats
+                let values: [String] = [
+                    String(d.activeConnections), String(d.inactiveConnections), String(d.weight),
+                    String(t.connections), String(t.inPackets), String(t.outPackets), String(t.inBytes), String(t.outBytes),
+                ]
+                for (offset, value) in values.enumerated() { samples[base + offset].append((labels, value)) }
+            }
+        case .services:
+            let active = destinations.reduce(UInt64(0)) { $0 + UInt64($1.activeConnections) }
+            let inactive = destinations.reduce(UInt64(0)) { $0 + UInt64($1.inactiveConnections) }
+            let weight = destinations.reduce(Int64(0)) { $0 + Int64($1.weight) }
+            let values = [String(active), String(inactive), String(weight), String(destinations.count)]
+            for (offset, value) in values.enumerated() { samples[base + offset].append((local, value)) }
+        }
+    }
+
+    func text() -> String {
+        var out = ""
+        for (family, rows) in zip(families, samples) {
+            out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
+            for row in rows { out += "\(family.name){\(row.labels)} \(row.value)\n" }
+        }
+        return out
+    }
+
+    /// node_exporter's labels of a virtual service: an fwmark service has an empty address,
+    /// port 0, proto `FWM` and its mark; an address service an empty mark.
+    static func serviceLabels(_ key: ServiceKey) -> String {
+        switch key {
+        case .firewallMark(let mark, _):
+            return "local_address=\"\",local_port=\"0\",local_mark=\"\(mark)\",proto=\"FWM\""
+        case .address(let proto, let address, let port):
+            return "local_address=\"\(address.text)\",local_port=\"\(port)\",local_mark=\"\","
+                + "proto=\"\(ListRenderer.protocolName(proto))\""
+        }
+    }
+}
