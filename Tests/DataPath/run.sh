@@ -390,9 +390,17 @@ t_live_listings_match_oracle() { # ours and the oracle print the same live table
 -Ln --persistent-conn
 -L -c
 ARGS
-    kill "$HOLD_PID" 2>/dev/null
     if [ ${#bad[@]} = 0 ]; then pass "$name ($n listings identical)"
     else fail "$name" "${#bad[@]} of $n differ: $(printf '[%s] ' "${bad[@]}")"; fi
+    # The same live table for programs: --json and --metrics against the oracle's text, with
+    # the held connections still open and the traffic stopped (Tests/Features/crosscheck.py).
+    local out
+    out=$(on director /usr/bin/python3 "$here/../Features/crosscheck.py" "$IPVSADM" 2>&1)
+    local rc=$?
+    echo "$out" | grep -E '^(PASS|FAIL) ' | sed 's/^/    /'
+    if [ $rc = 0 ]; then pass "listings-for-programs: --json and --metrics of the live table equal the oracle's listings ($(echo "$out" | grep -c '^PASS') checks)"
+    else fail "listings-for-programs: --json and --metrics of the live table equal the oracle's listings" "$(echo "$out" | grep -c '^FAIL') checks failed"; echo "$out" | grep -v '^PASS' | show; fi
+    kill "$HOLD_PID" 2>/dev/null
 }
 
 # --- the kernel selftest's shape (selftest-topology.sh) --------------------------------------

@@ -2,7 +2,7 @@
 """Feature tests in the VM, as root, in one boot (Scripts/feature-test): what ipvsadm 1.31 does
 not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 
-    run.py [GROUP...]      groups: faults apply atomic save load kernel (default: all, in order)
+    run.py [GROUP...]      groups: faults apply atomic save netns load kernel (default: all, in order)
 
 - faults: the ip_vs module absent and not loadable, modprobe's environment, no CAP_NET_ADMIN,
   output that cannot be written, a reader that closes the pipe early (runs first: the module
@@ -15,6 +15,8 @@ not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
   and the table byte-identical to before;
 - save: random tables with every option, timeouts and sync daemons: `-S --complete`, then -R
   in a fresh namespace, gives the same table in every listing;
+- netns: --netns from the root namespace against tables in two other namespaces, judged by the
+  oracle run with `ip netns exec`; a namespace that does not exist;
 - load: two -R of disjoint tables at once into one namespace; a 100,000-line -R within 3x the
   oracle's peak memory;
 - kernel: the package's KernelTests (the netlink backend on the real kernel), when
@@ -264,7 +266,8 @@ def atomic_tests():
     middle = len(lines) // 2
     kinds = [
         ("a scheduler module that does not exist (kernel ENOENT)", ["-A -t 10.9.0.1:80 -s nosuchsched\n"]),
-        ("an unroutable real server (kernel EINVAL)", ["-A -t 10.9.0.2:80\n", "-a -t 10.9.0.2:80 -r 203.0.113.7:80 -m\n"]),
+        ("a real server address that is not unicast (kernel EINVAL)",
+         ["-A -t 10.9.0.2:80\n", "-a -t 10.9.0.2:80 -r 224.1.2.3:80 -m\n"]),
         ("a lower threshold above the upper one (ERANGE)", ["-A -t 10.9.0.3:80\n", "-a -t 10.9.0.3:80 -r 10.2.0.1:80 -m -x 5 -y 10\n"]),
         ("a sync daemon on an interface that does not exist (kernel ENODEV)",
          ["--start-daemon master --mcast-interface nosuchif0\n"]),
@@ -359,6 +362,70 @@ def load_tests():
 
 
 # ---------------------------------------------------------------------------------------------
+# netns: --netns from the root namespace, judged by the oracle run with `ip netns exec`
+
+def netns_tests():
+    names = ["ipvsadm-test-a", "ipvsadm-test-b"]
+    for name in names:
+        t.run(["ip", "netns", "del", name])
+        r = t.run(["ip", "netns", "add", name])
+        if not r.ok:
+            check("netns: ip netns add %s" % name, False, transcript(r))
+            return
+        t.run(["ip", "netns", "exec", name, "ip", "-batch", t.NETNS_BATCH])
+    def oracle(name, *args):
+        return ipvsadm("ip", "netns", "exec", name, ORACLE, *args)
+    try:
+        root_before = text(ipvsadm(ORACLE, "-Sn"))
+        oracle(names[0], "-R", stdin=tables.bulk(5, 2, prefix="10.5"))
+        oracle(names[1], "-R", stdin=tables.bulk(3, 1, prefix="10.6") + "--set 1800 60 300\n")
+        for name in names:
+            for args in (["-Ln"], ["-Sn"], ["-Ln", "--stats"], ["-L", "--timeout"], ["-Lnc"]):
+                ours = ipvsadm(OURS, "--netns", name, *args)
+                check("netns: ours --netns %s %s equals the oracle in that namespace" % (name, " ".join(args)),
+                      transcript(ours) == transcript(oracle(name, *args)), transcript(ours))
+        ours = ipvsadm(OURS, "-Ln", "--netns", names[0], "--json")
+        check("netns: --netns after the command, with --json",
+              ours.ok and text(ours).count('"scheduler"') == 5, transcript(ours))
+        # A path: a process in namespace b.
+        holder = __import__("subprocess").Popen(["ip", "netns", "exec", names[1], "sleep", "60"])
+        time.sleep(0.5)
+        path = "/proc/%d/ns/net" % holder.pid
+        ours = ipvsadm(OURS, "--netns", path, "-Sn")
+        check("netns: --netns /proc/PID/ns/net", transcript(ours) == transcript(oracle(names[1], "-Sn")), transcript(ours))
+        holder.kill()
+        holder.wait()
+        # Changes land in the named namespace only: -A, -R, --apply.
+        ipvsadm(OURS, "--netns", names[0], "-A", "-t", "10.9.9.9:80")
+        ipvsadm(OURS, "-R", "--netns", names[0], stdin="-A -t 10.9.9.8:80\n")
+        wanted = tables.bulk(4, 2, prefix="10.5")
+        applied = ipvsadm(OURS, "--netns", names[0], "--apply", stdin=wanted)
+        with Fresh():
+            ipvsadm(ORACLE, "-R", stdin=wanted)
+            want = text(ipvsadm(ORACLE, "-Sn"))
+        check("netns: -A, -R and --apply with --netns change that namespace and no other",
+              applied.ok and text(oracle(names[0], "-Sn")) == want and text(ipvsadm(ORACLE, "-Sn")) == root_before
+              and text(oracle(names[1], "-Sn")).count("-A") == 3, transcript(applied))
+        # A namespace that does not exist: a message naming it, status 2, nothing changed.
+        b_before = text(oracle(names[1], "-Sn"))
+        for args in (["--netns", "nosuch", "-C"], ["-C", "--netns", "nosuch"], ["--netns", "/nonexistent/ns", "-C"]):
+            r = ipvsadm(OURS, *args)
+            missing = args[args.index("--netns") + 1]
+            check("netns: %s: a clear message, status 2" % " ".join(args),
+                  r.returncode == 2 and r.stderr == ("Can't enter network namespace %s: No such file or directory\n"
+                                                     % missing).encode(), transcript(r))
+        check("netns: nothing changed anywhere after the failures",
+              text(ipvsadm(ORACLE, "-Sn")) == root_before and text(oracle(names[1], "-Sn")) == b_before
+              and text(oracle(names[0], "-Sn")) == want)
+        r = ipvsadm(OURS, "-R", stdin="-A -t 10.9.9.7:80 --netns %s\n" % names[1])
+        check("netns: --netns in -R input is refused", r.returncode == 2
+              and r.stderr == b"--netns is not allowed in -R or --apply input\n", transcript(r))
+    finally:
+        for name in names:
+            t.run(["ip", "netns", "del", name])
+
+
+# ---------------------------------------------------------------------------------------------
 # kernel: the netlink backend's own tests (KernelTests in the package's test binary), here so
 # that they share this boot
 
@@ -382,7 +449,7 @@ def kernel_tests():
 
 
 GROUPS = {"faults": fault_tests, "apply": apply_tests, "atomic": atomic_tests, "save": save_tests,
-          "load": load_tests, "kernel": kernel_tests}
+          "netns": netns_tests, "load": load_tests, "kernel": kernel_tests}
 
 
 def main(argv):

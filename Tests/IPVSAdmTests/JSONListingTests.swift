@@ -70,13 +70,13 @@ import Testing
         let servers = ApplyTests.run(backend, ["-L", "--metrics"]).out
         #expect(servers.contains("# TYPE ipvsadm_backend_weight gauge\n"))
         #expect(servers.contains(
-            "ipvsadm_backend_weight{local_address=\"10.1.0.1\",local_port=\"80\",local_mark=\"\",proto=\"TCP\","
+            "ipvsadm_backend_weight{local_address=\"10.1.0.1\",local_port=\"80\",local_mark=\"\",proto=\"TCP\",family=\"inet\","
                 + "remote_address=\"10.2.0.1\",remote_port=\"8080\"} 3\n"))
         #expect(servers.contains(
-            "ipvsadm_service_connections_total{local_address=\"\",local_port=\"0\",local_mark=\"7\",proto=\"FWM\"} 0\n"))
+            "ipvsadm_service_connections_total{local_address=\"\",local_port=\"0\",local_mark=\"7\",proto=\"FWM\",family=\"inet6\"} 0\n"))
         let services = ApplyTests.run(backend, ["-L", "--metrics=services"]).out
         #expect(!services.contains("remote_address"))
-        #expect(services.contains("ipvsadm_service_backends{local_address=\"10.1.0.1\",local_port=\"80\",local_mark=\"\",proto=\"TCP\"} 1\n"))
+        #expect(services.contains("ipvsadm_service_backends{local_address=\"10.1.0.1\",local_port=\"80\",local_mark=\"\",proto=\"TCP\",family=\"inet\"} 1\n"))
         #expect(ApplyTests.run(backend, ["-L", "--metrics", "--json"]).err == "options conflicts in the list command\n")
     }
 }

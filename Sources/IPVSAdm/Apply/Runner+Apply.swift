@@ -28,7 +28,7 @@ extension Runner {
     /// line `-R` would refuse (a usage error, a real server of a service not defined, a
     /// duplicate, a lower threshold above the upper one) is refused here with ipvsadm's
     /// message, naming the line. What only the kernel knows (which scheduler modules exist,
-    /// which addresses are routable, which interfaces exist) it finds out while applying.
+    /// which real-server addresses it accepts, which interfaces exist) it finds out while applying.
     /// Lines starting with `#` are comments, as in the rules files the wrappers write.
     private func readDesiredTable() throws(Termination) -> TableState {
         let validator = InMemoryBackend()

@@ -4,7 +4,7 @@ import IPVS
 /// node_exporter's textfile collector or a cron job), under the prefix `ipvsadm_` so that they
 /// never collide with node_exporter's own `node_ipvs_*`. Labels are node_exporter's IPVS
 /// collector's (`local_address`, `local_port`, `local_mark`, `proto`, and `remote_address`,
-/// `remote_port` for a real server), so dashboards carry over. `--metrics=services` sums the
+/// `remote_port` for a real server), so dashboards carry over, and `family`. `--metrics=services` sums the
 /// real servers per service instead of one series each (thousands of real servers make tens of
 /// thousands of series). `Docs/Metrics.md` lists the families.
 struct MetricsRenderer {
@@ -95,14 +95,17 @@ struct MetricsRenderer {
     }
 
     /// node_exporter's labels of a virtual service: an fwmark service has an empty address,
-    /// port 0, proto `FWM` and its mark; an address service an empty mark.
+    /// port 0, proto `FWM` and its mark; an address service an empty mark. And `family`
+    /// (`inet`, `inet6`), which node_exporter lacks: an IPv4 and an IPv6 fwmark service may
+    /// share a mark, and two series must never share their labels.
     static func serviceLabels(_ key: ServiceKey) -> String {
+        let family = ",family=\"\(JSONRenderer.familyName(key.family))\""
         switch key {
         case .firewallMark(let mark, _):
-            return "local_address=\"\",local_port=\"0\",local_mark=\"\(mark)\",proto=\"FWM\""
+            return "local_address=\"\",local_port=\"0\",local_mark=\"\(mark)\",proto=\"FWM\"" + family
         case .address(let proto, let address, let port):
             return "local_address=\"\(address.text)\",local_port=\"\(port)\",local_mark=\"\","
-                + "proto=\"\(ListRenderer.protocolName(proto))\""
+                + "proto=\"\(ListRenderer.protocolName(proto))\"" + family
         }
     }
 }
