@@ -403,6 +403,61 @@ ARGS
     kill "$HOLD_PID" 2>/dev/null
 }
 
+# hitless-reload: a client opens new TCP connections to the VIP at a steady rate while a
+# 2000-service table with the VIP's service among them is reloaded with 10 changes: first the
+# usual way with the oracle (ipvsadm -C; ipvsadm -R), then with ours (ipvsadm --apply). Every
+# connection that is refused, reset or unanswered is counted. Ours must lose none; the oracle's
+# count is reported (Docs/Applying.md, README).
+_reload_table() {   # FILE VARIANT: the VIP's service and 1999 others; VARIANT 1 has 10 changes
+    local f=$1 v=$2 i
+    {
+        echo "-A -t $DR_VIP:80 -s rr"
+        echo "-a -t $DR_VIP:80 -r $DR_RIP1:80 -g -w 1"
+        echo "-a -t $DR_VIP:80 -r $DR_RIP2:80 -g -w $((v == 1 ? 2 : 1))"
+        for ((i = 1; i < 2000; i++)); do
+            if [ "$v" = 1 ] && [ "$i" -le 9 ]; then echo "-A -t 10.200.$((i / 250)).$((i % 250 + 1)):80 -s wrr"
+            else echo "-A -t 10.200.$((i / 250)).$((i % 250 + 1)):80 -s wlc"; fi
+            echo "-a -t 10.200.$((i / 250)).$((i % 250 + 1)):80 -r 10.201.0.$((i % 200 + 1)):80 -m -w 1"
+        done
+    } > "$f"
+}
+_hammer_during() {   # RESULT COMMAND...: the client's counts while COMMAND runs on the director
+    local result=$1 stop="$LVS_RUN/hammer.stop" pid; shift
+    rm -f "$stop"
+    on client /usr/bin/python3 "$here/hammer.py" "$DR_VIP" 80 0.05 "$stop" > "$result" &
+    pid=$!
+    sleep 1
+    on director "$@"
+    sleep 1
+    touch "$stop"; wait $pid
+}
+t_hitless_reload() {
+    local name="hitless-reload: new connections while a 2000-service table is reloaded with 10 changes"
+    local d="$LVS_RUN/hitless" ours oracle lost
+    if is_oracle; then pass "$name (oracle run: nothing to compare)"; return; fi
+    mkdir -p "$d"
+    _reload_table "$d/before" 0; _reload_table "$d/after" 1
+    if ! dr start || ! on director ipvsadm -C || ! on director ipvsadm -R < "$d/before"; then
+        fail "$name" "programming failed"; return
+    fi
+    _hammer_during "$d/oracle" sh -c "/sbin/ipvsadm -C && /sbin/ipvsadm -R < $d/after"
+    on director /sbin/ipvsadm -R < /dev/null
+    on director ipvsadm --apply < "$d/before" || { fail "$name" "--apply back to the first table failed"; return; }
+    _hammer_during "$d/ours" sh -c "ipvsadm --apply < $d/after"
+    oracle=$(cat "$d/oracle"); ours=$(cat "$d/ours")
+    echo "    oracle -C + -R: $oracle"
+    echo "    ours --apply:   $ours"
+    lost=$(echo "$ours" | awk '{ print $4 + $6 + $8 + $10 }')
+    if [ "$(on director ipvsadm -Sn)" != "$(on director /sbin/ipvsadm -Sn)" ] \
+       || ! on director ipvsadm --apply --dry-run < "$d/after" | cmp -s - /dev/null; then
+        fail "$name" "the table after --apply is not the file's"
+    elif [ -n "$lost" ] && [ "$lost" = 0 ] && [ "$(echo "$ours" | awk '{ print $2 }')" -gt 0 ]; then
+        pass "$name: ours lost 0 ($(echo "$ours" | awk '{ print $2 }') ok), the oracle's -C + -R lost $(echo "$oracle" | awk '{ print $4 + $6 + $8 + $10 }')"
+    else
+        fail "$name" "ours: $ours; oracle: $oracle"
+    fi
+}
+
 # --- the kernel selftest's shape (selftest-topology.sh) --------------------------------------
 # One client, one director, one real server in namespaces of their own (ipvs-ns0/1/2), the
 # service VIP:8080 -> RIP:8080 programmed by the ipvsadm under test, and payload files sent
@@ -457,7 +512,7 @@ t_selftest_tun() {
     _selftest tun Tunnel "selftest-tun: kernel selftest topology, TUN (-i, ipip): payloads arrive intact" -i
 }
 
-DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle"
+DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload"
 ALL_TESTS="$DR_TESTS nat tun selftest-dr selftest-nat selftest-tun"
 
 # --- main ------------------------------------------------------------------------------
