@@ -5,8 +5,9 @@
 
 Every INTERVAL seconds, a new connection: connect, send an HTTP/1.0 request, read the answer to
 its end. Until STOPFILE exists. Prints one line:
-    ok N refused N reset N timeout N other N
-(refused: RST to the SYN; reset: RST later; timeout: no answer within 3 s).
+    ok N refused N reset N timeout N other N slow N max_ms N
+(refused: RST to the SYN; reset: RST later; timeout: no answer within 3 s; slow: answered, but
+only after a second or more, what a dropped SYN costs: the client sends it again after 1 s).
 """
 import errno
 import os
@@ -15,11 +16,12 @@ import sys
 import time
 
 addr, port, interval, stop = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-counts = {"ok": 0, "refused": 0, "reset": 0, "timeout": 0, "other": 0}
+counts = {"ok": 0, "refused": 0, "reset": 0, "timeout": 0, "other": 0, "slow": 0, "max_ms": 0}
 next_at = time.monotonic()
 while not os.path.exists(stop):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(3)
+    started = time.monotonic()
     try:
         s.connect((addr, port))
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -30,6 +32,10 @@ while not os.path.exists(stop):
                 break
             data += chunk
         counts["ok" if data.startswith(b"HTTP/") else "other"] += 1
+        took = time.monotonic() - started
+        counts["max_ms"] = max(counts["max_ms"], int(took * 1000))
+        if took >= 1.0:
+            counts["slow"] += 1
     except ConnectionRefusedError:
         counts["refused"] += 1
     except ConnectionResetError:
