@@ -60,6 +60,8 @@ t_install() {
     cmp -s "$OURS" "$SBIN/ipvsadm" || { echo "sbin/ipvsadm is not OURS"; ok=1; }
     grep -qx 'ExecStart=/usr/local/sbin/ipvsadm-rules start' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
         { echo "unit ExecStart wrong"; ok=1; }
+    grep -qx 'ExecReload=/usr/local/sbin/ipvsadm-rules reload' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
+        { echo "unit ExecReload wrong"; ok=1; }
     return $ok
 }
 
@@ -92,6 +94,16 @@ ns_start_good() {
     IPVSADM_RULES=$FIXTURES/rules.good "$SBIN/ipvsadm-rules" status >/dev/null || { echo "status says differs: $?"; return 1; }
 }
 t_start_good() { inns ns_start_good; }
+
+# reload (what `systemctl reload ipvsadm` runs) applies an edited file. For now it loads the file
+# again as start does; the boot test (Tests/Boot/run.sh) checks that it will not clear the table.
+ns_reload() {
+    body "$FIXTURES/rules.good" | "$SBIN/ipvsadm" -R || return 1
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
+    IPVSADM_RULES=$FIXTURES/rules.good "$SBIN/ipvsadm-rules" reload >/dev/null || { echo "reload failed: $?"; return 1; }
+    diff <(body "$FIXTURES/rules.good") <("$SBIN/ipvsadm" -Sn)
+}
+t_reload() { inns ns_reload; }
 
 # The oracle, loading the file as Debian's init script does, ends with the same table.
 ns_oracle_load() { body "$FIXTURES/rules.good" | "$ORACLE" -R && "$ORACLE" -Sn; }
@@ -226,6 +238,7 @@ main() {
 
     check "rules start: restores rules.good, clears what was there (-Sn == file)" t_start_good
     check "rules start: oracle loads rules.good to the same table" t_start_matches_oracle
+    check "rules reload: the table becomes the file (an added service goes)" t_reload
     check "rules status: 3 when the table differs" t_status_differs
     check "rules stop (IPVSADM_SAVE_ON_STOP=yes): saves like Debian, restores identically" t_stop_save
     check "rules stop (default): saves nothing, keeps the table; FLUSH_ON_STOP clears" t_stop_default
