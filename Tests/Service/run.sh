@@ -95,8 +95,8 @@ ns_start_good() {
 }
 t_start_good() { inns ns_start_good; }
 
-# reload (what `systemctl reload ipvsadm` runs) applies an edited file. For now it loads the file
-# again as start does; the boot test (Tests/Boot/run.sh) checks that it will not clear the table.
+# reload (what `systemctl reload ipvsadm` runs) applies an edited file with --apply: the table
+# becomes the file's; the boot test (Tests/Boot/run.sh) checks that it keeps what did not change.
 ns_reload() {
     body "$FIXTURES/rules.good" | "$SBIN/ipvsadm" -R || return 1
     "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
@@ -126,8 +126,9 @@ ns_stop_save() {
     before=$("$SBIN/ipvsadm" -Sn)
     IPVSADM_SAVE_ON_STOP=yes IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" stop || { echo "stop failed"; return 1; }
     [ "$(head -n1 "$f")" = "# ipvsadm.rules" ] || { echo "first line: $(head -n1 "$f")"; return 1; }
-    # Same bytes as Debian's `/etc/init.d/ipvsadm save` (header + oracle's -S -n) on this table.
-    diff <({ echo "# ipvsadm.rules"; "$ORACLE" -S -n; }) "$f" || return 1
+    # Debian's `/etc/init.d/ipvsadm save` (header + oracle's -S -n) on this table, with the
+    # timeouts first (a complete save: -S --complete), as the oracle shows them.
+    diff <({ echo "# ipvsadm.rules"; "$ORACLE" -L --timeout | awk '{ print "--set", $4, $5, $6 }'; "$ORACLE" -S -n; }) "$f" || return 1
     [ "$("$SBIN/ipvsadm" -Sn)" = "$before" ] || { echo "stop changed the table"; return 1; }
     "$SBIN/ipvsadm" -C
     IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" start >/dev/null || { echo "restart failed"; return 1; }
@@ -162,8 +163,43 @@ ns_expect_failure() {
         grep -qF -- "$p" <<<"$err" || { echo "stderr lacks: $p"; return 1; }
     done
 }
-t_broken() { inns ns_expect_failure "$FIXTURES/rules.broken" "ipvsadm-rules: ipvsadm -R: " "ipvsadm-rules: loading $FIXTURES/rules.broken failed"; }
-t_duplicate() { inns ns_expect_failure "$FIXTURES/rules.duplicate" "Service already exists" "ipvsadm-rules: loading $FIXTURES/rules.duplicate failed"; }
+# A broken file names the line, and leaves the table as it was (start applies all or nothing).
+ns_broken() {
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
+    ns_expect_failure "$FIXTURES/rules.broken" "ipvsadm-rules: $FIXTURES/rules.broken: line 4: --no-such-option: unknown option" \
+        "ipvsadm-rules: $FIXTURES/rules.broken not applied" || return 1
+    [ "$("$SBIN/ipvsadm" -Sn)" = "-A -t 10.0.0.99:80 -s rr" ] || { echo "table changed"; return 1; }
+}
+t_broken() { inns ns_broken; }
+t_duplicate() { inns ns_expect_failure "$FIXTURES/rules.duplicate" "Service already exists" "ipvsadm-rules: $FIXTURES/rules.duplicate not applied"; }
+# A file with other commands (a -C at its top): loaded the old way, as Debian's init script does.
+ns_legacy_file() {
+    local f=$WORK/legacy.rules
+    { echo "-C"; body "$FIXTURES/rules.good"; } > "$f"
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
+    IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" start 2>&1 | grep -q "loading it with -C and -R" || { echo "no note"; return 1; }
+    diff <(body "$FIXTURES/rules.good") <("$SBIN/ipvsadm" -Sn)
+}
+t_legacy_file() { inns ns_legacy_file; }
+# save leaves the old file when the new one cannot be written (a full file system).
+ns_save_full_disk() {
+    local d=$WORK/full f
+    mkdir -p "$d" && mount -t tmpfs -o size=4k tmpfs "$d" || { echo "no tmpfs"; return 1; }
+    f=$d/ipvsadm.rules
+    echo "# the old rules" > "$f"
+    body "$FIXTURES/rules.good" | "$SBIN/ipvsadm" -R || { umount "$d"; return 1; }
+    local i; for i in $(seq 1 300); do echo "-A -t 10.3.$((i / 250)).$((i % 250 + 1)):80 -s wlc"; done | "$SBIN/ipvsadm" -R
+    IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" save 2>"$WORK/save.err"
+    local rc=$?
+    local old; old=$(cat "$f"); local left; left=$(ls -A "$d" | wc -l)
+    umount "$d"
+    cat "$WORK/save.err"
+    [ $rc -ne 0 ] || { echo "save succeeded on a full disk"; return 1; }
+    [ "$old" = "# the old rules" ] || { echo "the old file was replaced"; return 1; }
+    [ "$left" = 1 ] || { echo "a temporary file was left"; return 1; }
+    grep -q "No space left on device" "$WORK/save.err"
+}
+t_save_full_disk() { inns ns_save_full_disk; }
 
 ns_missing() {
     "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
@@ -242,7 +278,9 @@ main() {
     check "rules status: 3 when the table differs" t_status_differs
     check "rules stop (IPVSADM_SAVE_ON_STOP=yes): saves like Debian, restores identically" t_stop_save
     check "rules stop (default): saves nothing, keeps the table; FLUSH_ON_STOP clears" t_stop_default
-    check "rules start: broken file (bad option mid-file) fails clearly" t_broken
+    check "rules start: broken file (bad option mid-file) fails, names the line, table as it was" t_broken
+    check "rules start: a file with -C at its top is loaded the old way, with a note" t_legacy_file
+    check "rules save: a full file system fails and keeps the old file" t_save_full_disk
     check "rules start: kernel error mid-file (duplicate service) fails clearly" t_duplicate
     check "rules start: missing file fails clearly, table unchanged" t_missing
     check "rules start: unreadable file (a directory) fails clearly" t_unreadable
