@@ -4,7 +4,9 @@
     hammer.py ADDR PORT INTERVAL STOPFILE
 
 Every INTERVAL seconds, a new connection: connect, send an HTTP/1.0 request, read the answer to
-its end. Until STOPFILE exists. Prints one line:
+its end. Until STOPFILE exists. STOPFILE.ready appears once the first connection got its answer
+(starting Python in the emulated guest takes seconds: wait for it before changing anything).
+Prints one line:
     ok N refused N reset N timeout N other N slow N max_ms N
 (refused: RST to the SYN; reset: RST later; timeout: no answer within 3 s; slow: answered, but
 only after a second or more, what a dropped SYN costs: the client sends it again after 1 s).
@@ -32,6 +34,8 @@ while not os.path.exists(stop):
                 break
             data += chunk
         counts["ok" if data.startswith(b"HTTP/") else "other"] += 1
+        if counts["ok"] == 1:
+            open(stop + ".ready", "w").close()
         took = time.monotonic() - started
         counts["max_ms"] = max(counts["max_ms"], int(took * 1000))
         if took >= 1.0:

@@ -425,10 +425,12 @@ _reload_table() {   # FILE VARIANT: 1999 services and the VIP's in the middle; V
     } > "$f"
 }
 _hammer_during() {   # RESULT COMMAND...: the client's counts while COMMAND runs on the director
-    local result=$1 stop="$LVS_RUN/hammer.stop" pid; shift
-    rm -f "$stop"
+    local result=$1 stop="$LVS_RUN/hammer.stop" pid i; shift
+    rm -f "$stop" "$stop.ready"
     on client /usr/bin/python3 "$here/hammer.py" "$DR_VIP" 80 0.05 "$stop" > "$result" &
     pid=$!
+    # The client must be connecting before anything changes.
+    for ((i = 0; i < 300; i++)); do [ -e "$stop.ready" ] && break; sleep 0.1; done
     sleep 1
     on director "$@"
     sleep 1
