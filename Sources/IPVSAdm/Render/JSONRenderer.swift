@@ -81,21 +81,18 @@ enum JSONRenderer {
     /// `stats` (totals) and `rates` (per second, the kernel's estimator) of a service or a
     /// real server.
     private static func counters(_ s: Statistics, into json: inout JSONWriter) {
-        json.key("stats")
+        counterObject("stats", [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes], into: &json)
+        counterObject(
+            "rates", [s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate], into: &json)
+    }
+
+    /// `"name": {"connections": ..., "packets_in": ..., ...}`, the values in that order.
+    private static func counterObject(_ name: String, _ values: [UInt64], into json: inout JSONWriter) {
+        json.key(name)
         json.beginObject()
-        json.member("connections", s.connections)
-        json.member("packets_in", s.inPackets)
-        json.member("packets_out", s.outPackets)
-        json.member("bytes_in", s.inBytes)
-        json.member("bytes_out", s.outBytes)
-        json.endObject()
-        json.key("rates")
-        json.beginObject()
-        json.member("connections", s.connectionRate)
-        json.member("packets_in", s.inPacketRate)
-        json.member("packets_out", s.outPacketRate)
-        json.member("bytes_in", s.inByteRate)
-        json.member("bytes_out", s.outByteRate)
+        for (key, value) in zip(["connections", "packets_in", "packets_out", "bytes_in", "bytes_out"], values) {
+            json.member(key, value)
+        }
         json.endObject()
     }
 
