@@ -170,7 +170,7 @@ t_stop_saves() {
     systemctl stop ipvsadm.service || { systemctl status ipvsadm.service --no-pager -l; return 1; }
     [ "$(unit_state ipvsadm.service)" = inactive ] || { echo "unit not inactive"; return 1; }
     # A complete save: the timeouts first (as --timeout shows them), then the rules.
-    diff <(echo "# ipvsadm.rules"; ipvsadm -L --timeout | awk '{ print "--set", $4, $5, $6 }'; echo "$before") "$rules" ||
+    diff <(echo "# ipvsadm.rules"; ipvsadm -L --timeout | awk '{ print "--set", $5, $6, $7 }'; echo "$before") "$rules" ||
         { echo "(< table, > file)"; return 1; }
     [ "$(ipvsadm -Sn)" = "$before" ] || { echo "stop changed the table (no flush was asked for)"; return 1; }
     journalctl -b -u ipvsadm.service --no-pager -o cat | grep -qx "ipvsadm-rules: saved the IPVS table to $rules"

@@ -58,9 +58,9 @@ t_install() {
         [ -x "$SBIN/$f" ] || { echo "$f not executable"; ok=1; }
     done
     cmp -s "$OURS" "$SBIN/ipvsadm" || { echo "sbin/ipvsadm is not OURS"; ok=1; }
-    grep -qx 'ExecStart=/usr/local/sbin/ipvsadm-rules start' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
+    grep -qx 'ExecStart="/usr/local/sbin/ipvsadm-rules" start' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
         { echo "unit ExecStart wrong"; ok=1; }
-    grep -qx 'ExecReload=/usr/local/sbin/ipvsadm-rules reload' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
+    grep -qx 'ExecReload="/usr/local/sbin/ipvsadm-rules" reload' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
         { echo "unit ExecReload wrong"; ok=1; }
     return $ok
 }
@@ -81,7 +81,7 @@ t_install_prefix() {
     bash "$REPO/Scripts/install" --prefix /opt/lvs --systemd-dir /etc/systemd/system --destdir "$d" \
         --binary "$OURS" >/dev/null 2>&1 || { echo "install failed"; return 1; }
     [ -x "$d/opt/lvs/sbin/ipvsadm" ] && [ -f "$d/etc/systemd/system/ipvsadm.service" ] || { echo "layout"; return 1; }
-    grep -qx 'ExecStop=/opt/lvs/sbin/ipvsadm-rules stop' "$d/etc/systemd/system/ipvsadm.service" ||
+    grep -qx 'ExecStop="/opt/lvs/sbin/ipvsadm-rules" stop' "$d/etc/systemd/system/ipvsadm.service" ||
         { grep Exec "$d/etc/systemd/system/ipvsadm.service"; return 1; }
 }
 
@@ -128,7 +128,7 @@ ns_stop_save() {
     [ "$(head -n1 "$f")" = "# ipvsadm.rules" ] || { echo "first line: $(head -n1 "$f")"; return 1; }
     # Debian's `/etc/init.d/ipvsadm save` (header + oracle's -S -n) on this table, with the
     # timeouts first (a complete save: -S --complete), as the oracle shows them.
-    diff <({ echo "# ipvsadm.rules"; "$ORACLE" -L --timeout | awk '{ print "--set", $4, $5, $6 }'; "$ORACLE" -S -n; }) "$f" || return 1
+    diff <({ echo "# ipvsadm.rules"; "$ORACLE" -L --timeout | awk '{ print "--set", $5, $6, $7 }'; "$ORACLE" -S -n; }) "$f" || return 1
     [ "$("$SBIN/ipvsadm" -Sn)" = "$before" ] || { echo "stop changed the table"; return 1; }
     "$SBIN/ipvsadm" -C
     IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" start >/dev/null || { echo "restart failed"; return 1; }
@@ -177,7 +177,8 @@ ns_legacy_file() {
     local f=$WORK/legacy.rules
     { echo "-C"; body "$FIXTURES/rules.good"; } > "$f"
     "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 1
-    IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" start 2>&1 | grep -q "loading it with -C and -R" || { echo "no note"; return 1; }
+    local out; out=$(IPVSADM_RULES=$f "$SBIN/ipvsadm-rules" start 2>&1)
+    grep -q "loading it with -C and -R" <<<"$out" || { echo "no note in:"; echo "$out"; return 1; }
     diff <(body "$FIXTURES/rules.good") <("$SBIN/ipvsadm" -Sn)
 }
 t_legacy_file() { inns ns_legacy_file; }
