@@ -48,7 +48,7 @@ extension Runner {
                 flush()
                 throw Termination.fail(Runner.namespaceInInput)
             }
-            if let modification = modification(for: entry), entry.drainSeconds == nil {
+            if let modification = modification(for: entry) {
                 pending.append(modification)
                 if pending.count >= Runner.restoreBatch { flush() }
                 continue

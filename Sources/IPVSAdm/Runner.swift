@@ -40,7 +40,7 @@ final class Runner {
         } catch {
             return try lineStatus(error)
         }
-        if let modification = modification(for: entry), entry.drainSeconds == nil {
+        if let modification = modification(for: entry) {
             do {
                 try backend.apply(modification)
             } catch {
@@ -61,11 +61,13 @@ final class Runner {
     }
 
     /// The change a command line asks of the kernel, nil for the commands that read
-    /// (`-L`, `-S`) or that read stdin (`-R`).
+    /// (`-L`, `-S`) or that read stdin (`-R`, `--apply`), and for `-d --drain` (a change,
+    /// a wait, then another).
     func modification(for entry: CommandEntry) -> Modification? {
         let service = entry.service.model
         switch entry.command {
         case .list, .save, .restore, .apply: return nil
+        case .deleteDest where entry.drainSeconds != nil: return nil
         case .flush: return .flush
         case .add: return .addService(service)
         case .edit: return .updateService(service)
@@ -101,7 +103,7 @@ final class Runner {
         return 0
     }
 
-    private func destination(_ entry: CommandEntry) -> Destination {
+    func destination(_ entry: CommandEntry) -> Destination {
         var destination = entry.destination
         if let family = entry.destinationFamily, destination.address.family != family {
             destination.address = IPAddress(family: family, high: destination.address.high, low: destination.address.low)

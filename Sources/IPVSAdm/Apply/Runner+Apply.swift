@@ -142,9 +142,8 @@ extension Runner {
 
     /// `-d ... --drain[=SECONDS]`: weight 0, the wait, then the deletion.
     func drainAndDelete(_ entry: CommandEntry, seconds: UInt32) throws(Termination) -> Int32 {
-        guard case .deleteDestination(let target, let service)? = modification(for: entry) else {
-            return 0
-        }
+        let target = destination(entry)
+        let service = entry.service.model
         let current: Destination?
         do {
             current = try backend.destinations(of: service).first { DestinationKey($0) == DestinationKey(target) }
