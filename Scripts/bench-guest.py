@@ -401,6 +401,10 @@ class Bench:
                         saved[(name, cmd)] = keep
                     self.run(shape, name, cmd, [path, cmd], rnd, stdout_path=keep, rss=warm,
                              timed=not warm or rounds == 1)
+                # Our JSON listing against the oracle's text one (the oracle has no JSON): its
+                # ratio must stay within 10 % of the text listing's.
+                argv = [path, "-Ln", "--json"] if name == "ours" else [path, "-Ln"]
+                self.run(shape, name, "-Ln --json", argv, rnd, rss=warm, timed=not warm or rounds == 1)
             if FLOOR and (not warm or rounds == 1):
                 f = self.floor()
                 f.update({"shape": shape, "round": rnd})
@@ -410,10 +414,48 @@ class Bench:
                 for name, path in self.order(rnd):
                     self.run(shape, name, "-Z", [path, "-Z"], rnd)
         self.check_outputs(shape, saved, rules)
+        self.apply_rounds(shape, rules)
         # 3. The binary that built the table flushes it.
         name, path = owner
         self.run(shape, name, "-C", [path, "-C"], 0, rss=True)
-        self.report_pairs(shape, ["-R", "-Ln", "-Sn", "-Z", "-C"])
+        self.report_pairs(shape, ["-R", "-Ln", "-Sn", "-Z", "-C", "-Ln --json", "--apply 16"])
+
+    def apply_rounds(self, shape, rules):
+        """Reloading the table with 16 changes: ours `--apply` of the edited file against the
+        oracle's `-C` then `-R` of it (one timed job, as a reload is done with ipvsadm), on the
+        table the listings used; and ours `--apply` of the unchanged file (no change: about one
+        listing, which it is compared with). The table ends as it was."""
+        with open(rules) as f:
+            lines = f.readlines()
+        starts = [i for i, l in enumerate(lines) if l.startswith("-A ")]
+        edited = list(lines)
+        for k in range(16):
+            i = starts[k * len(starts) // 16]
+            # The first real server of 16 services spread over the table: weight 1 -> 2 (an
+            # edit); a service without one gets another scheduler.
+            if i + 1 < len(edited) and edited[i + 1].startswith("-a "):
+                edited[i + 1] = edited[i + 1].replace(" -w 1", " -w 2")
+            else:
+                edited[i] = edited[i].replace(" -s rr", " -s wrr")
+        changed = rules + ".16"
+        with open(changed, "w") as f:
+            f.write("".join(edited))
+        paths = dict(self.binaries)
+        ours, oracle = paths["ours"], paths["oracle"]
+        reload_script = os.path.join(self.tmp, "oracle-reload.sh")
+        with open(reload_script, "w") as f:
+            f.write("%s -C && exec %s -R < %s\n" % (oracle, oracle, changed))
+        _, services, per_service = parse_shape(shape)
+        rounds = 2 if services > 2000 else 3
+        for rnd in range(rounds):
+            self.run(shape, "ours", "--apply 0", [ours, "--apply"], rnd, stdin_path=rules, rss=rnd == 0)
+            self.run(shape, "ours", "--apply 16", [ours, "--apply"], rnd, stdin_path=changed, rss=rnd == 0)
+            self.run(shape, "ours", "--apply back", [ours, "--apply"], rnd, stdin_path=rules, timed=False)
+            self.run(shape, "oracle", "--apply 16", ["/bin/sh", reload_script], rnd, rss=rnd == 0)
+            self.run(shape, "oracle", "--apply back", [ours, "--apply"], rnd, stdin_path=rules, timed=False)
+        size = self.table_size()
+        self.check(shape, "table after the reloads", size == (services, services * per_service), table=size)
+        os.unlink(changed)
         fl = [f for f in self.floors if f["shape"] == shape and f["status"] == 0]
         if fl:
             f = min(fl, key=lambda f: f["wall_ms"])
