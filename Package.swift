@@ -27,6 +27,11 @@ let package = Package(
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
         .executableTarget(name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
         .executableTarget(name: "ipvsadm-floor", dependencies: ["IPVS", "IPVSNetlink"], swiftSettings: settings),
+        // Fuzzing (Docs/Testing.md): the property checks in one library, which the corpus replay
+        // test and the driver share. Normal builds make the driver a corpus replayer; only
+        // Scripts/fuzz builds it with -DFUZZING and the fuzzer sanitizer, as a libFuzzer binary.
+        .target(name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Fuzz/Checks", swiftSettings: settings),
+        .executableTarget(name: "ipvsadm-fuzz", dependencies: ["IPVSFuzz"], path: "Fuzz/Driver", swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
         .testTarget(

@@ -1,0 +1,33 @@
+import Glibc
+
+/// Files of a corpus: what the replay test and the driver read.
+public enum Corpus {
+    /// The regular files of `path` (a directory, not recursively) in name order, or `path`
+    /// itself when it is a file.
+    public static func files(at path: String) -> [String] {
+        guard let directory = opendir(path) else { return [path] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        return names.sorted().map { path + "/" + $0 }
+    }
+
+    /// The bytes of a file, nil when it cannot be read.
+    public static func contents(of path: String) -> [UInt8]? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return ferror(file) == 0 ? bytes : nil
+    }
+}

@@ -1,0 +1,115 @@
+import IPVS
+import IPVSAdm
+
+/// What one ipvsadm invocation printed, and its exit status.
+struct Outcome: Equatable, CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var description: String { "status \(status)\n  stdout \(quoted(stdout))\n  stderr \(quoted(stderr))" }
+}
+
+/// Runs the CLI as `main` does, with the world injected.
+enum Harness {
+    static let program = "ipvsadm"
+    static let resolver = FixedResolver()
+    static let tryHelp = "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n"
+
+    /// A fresh fake kernel, set up alike for every check: the kernel's rule for real-server
+    /// addresses (unicast), and two connections for `-c`.
+    static func kernel() -> InMemoryBackend {
+        let backend = InMemoryBackend()
+        backend.isRoutable = routable
+        backend.connectionLines = [
+            "TCP 0A000064 9C40 0A000001 0050 0A000101 0050 ESTABLISHED     899 none",
+            "UDP 2001:0db8:0000:0000:0000:0000:0000:0064 D431 2001:0db8:0000:0000:0000:0000:0000:0001 0035 "
+                + "2001:0db8:0000:0000:0000:0000:0000:0011 0035 UDP             299 none",
+        ]
+        return backend
+    }
+
+    /// The kernel takes a real server at any unicast address (it needs no route to it).
+    static func routable(_ address: IPAddress) -> Bool {
+        switch address.family {
+        case .inet:
+            let v = address.ipv4
+            return !(v >> 28 == 0xe || v == 0xffff_ffff || v == 0)
+        case .inet6:
+            return address.high >> 56 != 0xff && !(address.high == 0 && address.low == 0)
+        }
+    }
+
+    /// One invocation against `backend`; `opened` is told the network namespace it asked for
+    /// (`--netns`), when it got as far as opening the kernel.
+    static func run(
+        _ arguments: [String], on backend: any IPVSBackend, stdin: any InputSource = TextSource(""),
+        resolver: any NameResolver = Harness.resolver, opened: (String?) -> Void = { _ in }
+    ) -> Outcome {
+        let out = BufferSink()
+        let err = BufferSink()
+        // Every namespace (--netns) is this one kernel; time (--drain) passes without waiting.
+        let status = IPVSAdm.run(
+            program: program, arguments: arguments, stdin: stdin, stdout: out, stderr: err, resolver: resolver,
+            clock: FakeClock(),
+            openBackend: { (namespace) throws(IPVSError) in
+                opened(namespace)
+                return backend
+            })
+        return Outcome(status: status, stdout: out.text, stderr: err.text)
+    }
+
+    /// `-Sn --complete`: the table as text, for messages.
+    static func save(_ backend: any IPVSBackend) -> String {
+        run(["-Sn", "--complete"], on: backend).stdout
+    }
+}
+
+/// Time that passes only when something sleeps.
+final class FakeClock: Clock {
+    private(set) var now: Double = 0
+    func sleep(seconds: Double) { now += max(seconds, 0) }
+}
+
+/// Everything a command can change in the kernel's IPVS state, read through the backend:
+/// services in the kernel's order, each with its real servers, the timeouts, the daemons.
+struct TableSnapshot: Equatable {
+    var services: [VirtualService]
+    var destinations: [[Destination]]
+    var timeouts: Timeouts?
+    var daemons: [SyncDaemon]
+
+    init(_ backend: any IPVSBackend) {
+        services = (try? backend.services()) ?? []
+        destinations = services.map { (try? backend.destinations(of: $0)) ?? [] }
+        timeouts = try? backend.timeouts()
+        daemons = (try? backend.daemons()) ?? []
+    }
+
+    /// The same table regardless of order: services by key, real servers by address and port.
+    var unordered: TableSnapshot {
+        var copy = self
+        let order = services.indices.sorted { "\(services[$0].key)" < "\(services[$1].key)" }
+        copy.services = order.map { services[$0] }
+        copy.destinations = order.map { index in
+            destinations[index].sorted { "\($0.address) \($0.port)" < "\($1.address) \($1.port)" }
+        }
+        return copy
+    }
+
+    /// The first difference from `other`, in words.
+    func difference(from other: TableSnapshot) -> String {
+        if timeouts != other.timeouts { return "timeouts \(String(describing: other.timeouts)) became \(String(describing: timeouts))" }
+        if daemons != other.daemons { return "daemons \(other.daemons) became \(daemons)" }
+        if services.map(\.key) != other.services.map(\.key) {
+            return "services \(other.services.map(\.key)) became \(services.map(\.key))"
+        }
+        for (index, service) in services.enumerated() {
+            if service != other.services[index] { return "service \(other.services[index]) became \(service)" }
+            if destinations[index] != other.destinations[index] {
+                return "real servers of \(service.key): \(other.destinations[index]) became \(destinations[index])"
+            }
+        }
+        return "no difference"
+    }
+}
