@@ -40,6 +40,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: settings
         ),
+        .testTarget(name: "IPVSFuzzTests", dependencies: ["IPVSFuzz", "IPVS", "IPVSAdm"], swiftSettings: settings),
     ],
     swiftLanguageModes: [.v6]
 )
