@@ -12,7 +12,9 @@ import IPVSAdm
 /// - a refused change and popt's errors (255) are printed and the next line runs;
 /// - the status is the last line's;
 /// - a line with a NUL byte stops the restore with `line N: NUL byte in input`, status 2 (a
-///   deliberate deviation, Docs/Compatibility.md).
+///   deliberate deviation, Docs/Compatibility.md);
+/// - ours only: a line that names a network namespace (`--netns`) stops the restore with
+///   status 2 once it has parsed; `--apply` inside `-R` is refused like `-R` ("Try ...").
 /// `-R` hands consecutive changes to the backend in batches and prints their errors later;
 /// this is what shows that the batching changes nothing.
 enum RestoreCheck {
@@ -46,10 +48,24 @@ enum RestoreCheck {
             }
             let arguments = words(line)
             if arguments.isEmpty { continue }
+            if let first = arguments.first, first == "--netns" || first.hasPrefix("--netns=") {
+                // A line's first word must be its command; `ipvsadm --netns N -L` is for the
+                // command line only.
+                total.stderr += Harness.tryHelp
+                total.status = 255
+                return total
+            }
             let stdin = WatchedInput()
-            let outcome = Harness.run(arguments, on: backend, stdin: stdin)
+            let probe = Probe(backend, stdin: stdin)
+            let outcome = Harness.run(arguments, on: probe, stdin: stdin, opened: { probe.namesNamespace = $0 != nil })
+            if probe.namesNamespace && (probe.reached || stdin.wasRead) {
+                // A line that parsed and names a namespace: no line may move the process.
+                total.stderr += "--netns is not allowed in -R or --apply input\n"
+                total.status = 2
+                return total
+            }
             if stdin.wasRead {
-                // The line was `-R`: inside `-R` ipvsadm refuses it with "Try ...".
+                // The line was `-R` or `--apply`: inside `-R` ipvsadm refuses it with "Try ...".
                 total.stderr += Harness.tryHelp
                 total.status = 255
                 return total
@@ -89,11 +105,77 @@ enum RestoreCheck {
     }
 }
 
-/// Standard input that is empty and remembers whether anything asked for a line.
+/// The kernel as one line of the model sees it. Lines that `-R` would not carry out get
+/// their changes refused and left undone: a line that names a network namespace, and one
+/// that reads standard input (`-R`, `--apply`). `reached` tells whether the line got past
+/// its parsing to the kernel.
+final class Probe: IPVSBackend {
+    private let kernel: any IPVSBackend
+    private let stdin: WatchedInput
+    var namesNamespace = false
+    private(set) var reached = false
+
+    init(_ kernel: any IPVSBackend, stdin: WatchedInput) {
+        self.kernel = kernel
+        self.stdin = stdin
+    }
+
+    private var refusing: Bool { namesNamespace || stdin.wasRead }
+
+    func info() throws(IPVSError) -> IPVSInfo { try kernel.info() }
+
+    func apply(_ modification: Modification) throws(IPVSError) {
+        reached = true
+        if refusing { throw IPVSError(modification.operation, errno: .notPermitted) }
+        try kernel.apply(modification)
+    }
+
+    func perform(_ modifications: [Modification]) -> [IPVSError?] {
+        reached = true
+        if refusing { return modifications.map { IPVSError($0.operation, errno: .notPermitted) } }
+        return kernel.perform(modifications)
+    }
+
+    func services() throws(IPVSError) -> [VirtualService] {
+        reached = true
+        return try kernel.services()
+    }
+
+    func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService {
+        reached = true
+        return try kernel.service(key)
+    }
+
+    func destinations(of service: VirtualService) throws(IPVSError) -> [Destination] {
+        reached = true
+        return try kernel.destinations(of: service)
+    }
+
+    func timeouts() throws(IPVSError) -> Timeouts {
+        reached = true
+        return try kernel.timeouts()
+    }
+
+    func daemons() throws(IPVSError) -> [SyncDaemon] {
+        reached = true
+        return try kernel.daemons()
+    }
+
+    func connectionTable() throws(Errno) -> String {
+        reached = true
+        return try kernel.connectionTable()
+    }
+}
+
+/// Standard input that remembers whether anything asked for a line.
 final class WatchedInput: InputSource {
+    private let source: TextSource
     private(set) var wasRead = false
+
+    init(_ text: String = "") { source = TextSource(text) }
+
     func readLine() -> String? {
         wasRead = true
-        return nil
+        return source.readLine()
     }
 }
