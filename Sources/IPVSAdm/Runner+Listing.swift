@@ -108,13 +108,13 @@ extension Runner {
         stdout.write(out)
     }
 
-    /// The lines of `/proc/net/ip_vs_conn` after its header, or ipvsadm's failure.
+    /// The lines of `/proc/net/ip_vs_conn` after its header, as ipvsadm reads them (see
+    /// `ConnectionLine.pieces`), or its failure.
     private func connectionLines() throws(Termination) -> [Substring] {
         guard let table = try? backend.connectionTable() else {
             throw .process(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
         }
-        var lines = table.split(separator: "\n", omittingEmptySubsequences: false)
-        if table.hasSuffix("\n") { lines.removeLast() }
+        let lines = ConnectionLine.pieces(table)
         guard !lines.isEmpty else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
         return Array(lines.dropFirst())
     }

@@ -23,7 +23,11 @@ struct ConnectionLine {
 
     /// nil for a line with no field at all (where ipvsadm's listing ends).
     init?(_ line: Substring) {
-        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        // sscanf reads a C string, to its first NUL, in fields separated by isspace's white
+        // space; by scalars, as to Swift "\r\n" or a space and a combining mark are one
+        // Character.
+        let words = line.unicodeScalars.prefix { $0 != "\0" }
+            .split(whereSeparator: { $0 == " " || ("\t"..."\r").contains($0) }).map(Substring.init)
         guard !words.isEmpty else { return nil }
         var matched = 0
         var numbers: [Int: UInt32] = [:]
@@ -65,6 +69,24 @@ struct ConnectionLine {
         engine = text(9)
         engineData = text(10)
         self.matched = matched
+    }
+
+    /// The file as ipvsadm's `fgets` into a 256-byte buffer reads it: a line with its newline,
+    /// or 255 bytes of a longer one, at a time (each then read as a line of its own).
+    static func pieces(_ file: String) -> [Substring] {
+        let bytes = Array(file.utf8)
+        var pieces: [Substring] = []
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && end - start < 255 {
+                end += 1
+                if bytes[end - 1] == 0x0a { break }
+            }
+            pieces.append(Substring(String(decoding: bytes[start..<end], as: UTF8.self)))
+            start = end
+        }
+        return pieces
     }
 
     /// The leading hexadecimal digits of a word, as `%X`/`strtoul(…, 16)` read them.
