@@ -172,6 +172,10 @@ public final class InMemoryBackend: IPVSBackend {
     }
 
     private func startDaemon(_ daemon: SyncDaemon) throws(IPVSError) {
+        // The sync protocol cannot carry mixed-family services: checked first, as the kernel does.
+        if entries.contains(where: { entry in entry.destinations.contains { $0.address.family != entry.service.key.family } }) {
+            throw IPVSError(.startDaemon, errno: .invalidArgument)
+        }
         if runningDaemons.contains(where: { $0.state == daemon.state }) { throw IPVSError(.startDaemon, errno: .fileExists) }
         if let interfaces, !interfaces.contains(daemon.interface) {
             throw IPVSError(.startDaemon, errno: .noSuchDevice)
