@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "ipvsadm", targets: ["ipvsadm"]),
         // Not installed: the benchmark's floor (Scripts/bench).
         .executable(name: "ipvsadm-floor", targets: ["ipvsadm-floor"]),
+        // Not installed: -R without a kernel, for profiling (Docs/Benchmarks.md).
+        .executable(name: "ipvsadm-restore-profile", targets: ["ipvsadm-restore-profile"]),
     ],
     targets: [
         .systemLibrary(
@@ -32,6 +34,8 @@ let package = Package(
         // Scripts/fuzz builds it with -DFUZZING and the fuzzer sanitizer, as a libFuzzer binary.
         .target(name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Fuzz/Checks", swiftSettings: settings),
         .executableTarget(name: "ipvsadm-fuzz", dependencies: ["IPVSFuzz"], path: "Fuzz/Driver", swiftSettings: settings),
+        .executableTarget(
+            name: "ipvsadm-restore-profile", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
         .testTarget(

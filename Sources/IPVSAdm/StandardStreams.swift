@@ -1,35 +1,35 @@
 import Glibc
 import IPVS
-import IPVSAdm
 
-/// The process's own output streams, for `IPVSAdm.run`. stdout is collected and written in
+/// The process's own output streams, for `IPVSAdm.run` (in `main`, and in the profiling
+/// harness `ipvsadm-restore-profile`). stdout is collected and written in
 /// large blocks, stderr written at once, as C's stdio does. A failed write is kept (the first
 /// one) and reported by `flush`; what follows it is dropped.
-final class FileDescriptorSink: OutputSink {
+public final class FileDescriptorSink: OutputSink {
     private let descriptor: Int32
     private let buffered: Bool
     private var pending: [UInt8] = []
     private var failure: Errno?
 
-    let isTerminal: Bool
+    public let isTerminal: Bool
 
-    init(descriptor: Int32, buffered: Bool) {
+    public init(descriptor: Int32, buffered: Bool) {
         self.descriptor = descriptor
         self.buffered = buffered
         isTerminal = isatty(descriptor) == 1
     }
 
-    func write(_ text: String) {
+    public func write(_ text: String) {
         pending.append(contentsOf: text.utf8)
         if !buffered || pending.count >= 1 << 16 { _ = flush() }
     }
 
-    func write(utf8 bytes: [UInt8]) {
+    public func write(utf8 bytes: [UInt8]) {
         pending.append(contentsOf: bytes)
         if !buffered || pending.count >= 1 << 16 { _ = flush() }
     }
 
-    func flush() -> Errno? {
+    public func flush() -> Errno? {
         defer { pending.removeAll(keepingCapacity: true) }
         guard failure == nil else { return failure }
         let descriptor = self.descriptor
@@ -51,6 +51,8 @@ final class FileDescriptorSink: OutputSink {
 }
 
 /// Standard input, line by line.
-final class StandardInput: InputSource {
-    func readLine() -> String? { Swift.readLine(strippingNewline: true) }
+public final class StandardInput: InputSource {
+    public init() {}
+
+    public func readLine() -> String? { Swift.readLine(strippingNewline: true) }
 }

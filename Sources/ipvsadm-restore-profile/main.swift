@@ -1,0 +1,20 @@
+// `ipvsadm -R` without a kernel, for profiling (not installed): the rules on stdin go through
+// ours exactly as in the product (the line reader, the parser, the modifications, the
+// encoder, the pipelined sends and the matching of acknowledgements), to a stand-in that
+// acknowledges every request (IPVSNetlink's AcknowledgingTransport). Run it under
+// `valgrind --tool=callgrind` to count the instructions per line natively, where this host
+// has no IPVS. Prints, on stderr, the exit status, the number of requests and a checksum of
+// their bytes (sequence numbers left out), which a change to the encoder must leave as it was.
+import Glibc
+import IPVS
+import IPVSAdm
+@_spi(Benchmark) import IPVSNetlink
+
+let (backend, sent) = NetlinkBackend.acknowledgingEverything()
+let stderr = FileDescriptorSink(descriptor: 2, buffered: false)
+let status = IPVSAdm.run(
+    program: "ipvsadm", arguments: ["-R"], stdin: StandardInput(), stdout: FileDescriptorSink(descriptor: 1, buffered: true),
+    stderr: stderr, resolver: SystemResolver(), openBackend: { _ in backend })
+let (requests, checksum) = sent()
+stderr.write("status \(status), \(requests) requests, checksum \(String(checksum, radix: 16))\n")
+exit(status)
