@@ -27,6 +27,18 @@ public protocol Clock: AnyObject {
 public protocol InputSource: AnyObject {
     /// The next line without its terminating newline, nil at the end.
     func readLine() -> String?
+    /// The same line as bytes, in place of `line`'s contents; false at the end. `-R` reads
+    /// this way: no `String` per line (one line of tens of thousands).
+    func readLine(into line: inout [UInt8]) -> Bool
+}
+
+extension InputSource {
+    public func readLine(into line: inout [UInt8]) -> Bool {
+        guard let text = readLine() else { return false }
+        line.removeAll(keepingCapacity: true)
+        line.append(contentsOf: text.utf8)
+        return true
+    }
 }
 
 /// An output sink that keeps everything in memory, or fails every write like a full disk.

@@ -51,6 +51,8 @@ import Testing
         ("-A -t 10.0.0.1:80", ["-A", "-t", "10.0.0.1:80"]),
         ("ipvsadm -A\t-t 10.0.0.1:80\r", ["-A", "-t", "10.0.0.1:80"]),
         ("   ", []),
+        ("ipvsadmx -A ipvsadm\tipvsad", ["ipvsadmx", "-A", "ipvsad"]),
+        ("-s \u{e9}\u{301}  x", ["-s", "\u{e9}\u{301}", "x"]),
     ])
     func restoreWords(_ line: String, _ expected: [String]) {
         #expect(RestoreLine.words(line) == expected)
