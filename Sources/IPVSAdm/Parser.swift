@@ -133,14 +133,45 @@ struct Parser {
 
     /// The whole word as a base-10 `long` (strtol without a range error), nil otherwise.
     private static func wholeNumber(_ text: String) -> Int? {
-        errno = 0
-        var end: UnsafeMutablePointer<CChar>?
-        return text.withCString { start -> Int? in
+        var text = text
+        return text.withUTF8 { wholeNumber($0) }
+    }
+
+    /// `wholeNumber` of bytes.
+    static func wholeNumber(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+        // Plain digits, up to 18 of them, are read here: what strtol would give, without a C
+        // string and a call (300 instructions a number). The rest goes to strtol.
+        if text.count > 0 && text.count <= 18 {
+            var value = 0
+            for byte in text {
+                guard byte >= 0x30 && byte <= 0x39 else { return strtolWholeNumber(text) }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        return strtolWholeNumber(text)
+    }
+
+    private static func strtolWholeNumber(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+        withCString(text) { start -> Int? in
+            errno = 0
+            var end: UnsafeMutablePointer<CChar>?
             let value = strtol(start, &end, 10)
             guard let end, end.pointee == 0, end != UnsafeMutablePointer(mutating: start), errno != ERANGE else {
                 return nil
             }
             return value
+        }
+    }
+
+    /// Calls `body` with a NUL-terminated copy of `bytes` (on the stack), for the C library.
+    static func withCString<R>(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
+            buffer.withMemoryRebound(to: UInt8.self) { copy in
+                _ = copy.initialize(fromContentsOf: bytes)
+                copy[bytes.count] = 0
+            }
+            return body(UnsafePointer(buffer.baseAddress!))
         }
     }
 
@@ -211,39 +242,51 @@ struct Parser {
     /// `parse_service`: `host[:port]`, `[v6]:port` or a bare IPv6 literal. Updates the
     /// service's family, address, port (and IPv6 prefix) exactly as ipvsadm does,
     /// including its quirks: all-digit words are refused, and in `[x]:port` a non-IPv6
-    /// `x` loses its port.
+    /// `x` loses its port. Read as ipvsadm reads it, by bytes (`strchr`, `strrchr`).
     func parseServiceAddress(_ text: String, into service: inout CommandEntry.Service) -> ParsedParts {
-        if text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return [] }
-        var host = Substring(text)
-        var portText: Substring?
-        if text.hasPrefix("[") {
-            let inner = text.dropFirst()
-            guard let close = inner.firstIndex(of: "]") else { return [] }
-            let after = inner[inner.index(after: close)...]
-            guard after.hasPrefix(":") else { return [] }
-            host = inner[..<close]
-            portText = after.dropFirst()
+        var text = text
+        return text.withUTF8 { parseServiceAddress($0, into: &service) }
+    }
+
+    private func parseServiceAddress(_ text: UnsafeBufferPointer<UInt8>, into service: inout CommandEntry.Service)
+        -> ParsedParts
+    {
+        let colon = UInt8(ascii: ":")
+        if text.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return [] }
+        var host = text.indices
+        var portText: Range<Int>?
+        if text.first == UInt8(ascii: "[") {
+            guard let close = text[1...].firstIndex(of: UInt8(ascii: "]")) else { return [] }
+            guard close + 1 < text.count, text[close + 1] == colon else { return [] }
+            host = 1..<close
+            portText = (close + 2)..<text.count
         }
-        if let v6 = IPAddress.parseIPv6(String(host)) {
+        let hostBytes = UnsafeBufferPointer(rebasing: text[host])
+        // An IPv6 literal has at least two colons: with fewer, inet_pton would refuse it.
+        let mayBeIPv6 = hostBytes.lazy.filter { $0 == colon }.prefix(2).count == 2
+        if mayBeIPv6, let v6 = Parser.withCString(hostBytes, { IPAddress.parseIPv6(cString: $0) }) {
             service.address = v6
             service.family = .inet6
             service.netmask = 128
         } else {
             portText = nil
-            if let colon = host.lastIndex(of: ":") {
-                portText = host[host.index(after: colon)...]
-                host = host[..<colon]
+            if let last = hostBytes.lastIndex(of: colon) {
+                portText = (host.lowerBound + last + 1)..<host.upperBound
+                host = host.lowerBound..<(host.lowerBound + last)
             }
-            guard let v4 = IPAddress.parseIPv4Legacy(String(host)) ?? resolver.ipv4Address(ofHost: String(host)) else {
-                return []
-            }
+            let name = UnsafeBufferPointer(rebasing: text[host])
+            guard let v4 = IPAddress.parsePlainIPv4(name)
+                ?? Parser.withCString(name, { IPAddress.parseIPv4Legacy(cString: $0) })
+                ?? resolver.ipv4Address(ofHost: String(decoding: name, as: UTF8.self))
+            else { return [] }
             service.address = v4
             service.family = .inet
         }
         guard let portText else { return .address }
-        if let value = Parser.number(String(portText), 0...65535) {
+        let port = UnsafeBufferPointer(rebasing: text[portText])
+        if let value = Parser.wholeNumber(port), (0...65535).contains(value) {
             service.port = UInt16(value)
-        } else if let value = resolver.port(ofService: String(portText), protocol: service.protocolNumber) {
+        } else if let value = resolver.port(ofService: String(decoding: port, as: UTF8.self), protocol: service.protocolNumber) {
             service.port = value
         } else {
             return []
@@ -256,27 +299,28 @@ struct Parser {
     /// `generic_opt_check`: compulsory, illegal and mutually exclusive options, in column order.
     private func checkMatrix(_ entry: CommandEntry) throws(Termination) {
         let row = commandMatrix[entry.command.rawValue]
-        try check(row, columns: OptionBit.allCases, entry.options, subject: "'\(entry.command.name)' command")
+        try check(row, columns: OptionBit.columns, entry.options, subject: "'\(entry.command.name)' command")
     }
 
     /// ipvsadm's matrix rule, for commands and for tunnel types alike: in column order, the
     /// first `+` option missing, `x` option given, or second `1` option given is an error.
-    private func check(_ cells: [UInt8], columns: [OptionBit], _ options: OptionSet64, subject: String)
-        throws(Termination)
-    {
+    /// (The subject is only written for an error: it was 1,000 instructions a line.)
+    private func check(
+        _ cells: [UInt8], columns: [OptionBit], _ options: OptionSet64, subject: @autoclosure () -> String
+    ) throws(Termination) {
         var firstExclusive: OptionBit?
         for (cell, option) in zip(cells, columns) {
             if !options.contains(option) {
                 if cell == UInt8(ascii: "+") {
-                    throw .fail("You need to supply the '\(option.name)' option for the \(subject)")
+                    throw .fail("You need to supply the '\(option.name)' option for the \(subject())")
                 }
                 continue
             }
-            if cell == UInt8(ascii: "x") { throw .fail("Illegal '\(option.name)' option with the \(subject)") }
+            if cell == UInt8(ascii: "x") { throw .fail("Illegal '\(option.name)' option with the \(subject())") }
             if cell == UInt8(ascii: "1") {
                 if let first = firstExclusive {
                     throw .fail(
-                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject)")
+                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject())")
                 }
                 firstExclusive = option
             }
@@ -306,7 +350,7 @@ struct Parser {
             if entry.destinationFamily != entry.service.family && forwarding != .tunnel {
                 throw .fail("Different address family is allowed only for tunneling servers")
             }
-            if options.containsAny(tunnelOptionColumns + [.tunType]) && forwarding != .tunnel {
+            if options.containsAny(OptionSet64.tunnelOptionsAndType) && forwarding != .tunnel {
                 throw .fail("Tunnel options conflict with forward method")
             }
             try checkTunnel(entry)

@@ -79,19 +79,55 @@ public struct IPAddress: Hashable, Sendable {
 
     /// Parses an IPv6 literal with `inet_pton`.
     public static func parseIPv6(_ text: String) -> IPAddress? {
+        text.withCString { parseIPv6(cString: $0) }
+    }
+
+    /// Parses an IPv6 literal, a NUL-terminated C string, with `inet_pton`.
+    public static func parseIPv6(cString text: UnsafePointer<CChar>) -> IPAddress? {
         var raw = in6_addr()
-        let ok = text.withCString { inet_pton(AF_INET6, $0, &raw) } == 1
-        guard ok else { return nil }
-        return withUnsafeBytes(of: &raw) { IPAddress(family: .inet6, bytes: $0) }
+        guard inet_pton(AF_INET6, text, &raw) == 1 else { return nil }
+        return withUnsafeBytes(of: &raw) { IPAddress(family: .inet6, networkBytes: $0) }
     }
 
     /// Parses an IPv4 address with `inet_aton`, which also takes the legacy forms
     /// (`10.1`, `0x0a000001`) that ipvsadm accepts.
     public static func parseIPv4Legacy(_ text: String) -> IPAddress? {
+        text.withCString { parseIPv4Legacy(cString: $0) }
+    }
+
+    /// `parseIPv4Legacy` of a NUL-terminated C string.
+    public static func parseIPv4Legacy(cString text: UnsafePointer<CChar>) -> IPAddress? {
         var raw = in_addr()
-        let ok = text.withCString { inet_aton($0, &raw) } != 0
-        guard ok else { return nil }
+        guard inet_aton(text, &raw) != 0 else { return nil }
         return IPAddress(ipv4: UInt32(bigEndian: raw.s_addr))
+    }
+
+    /// An IPv4 address in its plain form only: four decimal numbers up to 255 without leading
+    /// zeros, separated by dots, nothing else; nil otherwise. What it takes, `inet_aton` reads
+    /// the same way; what it refuses may still be an address to `inet_aton` (`10.1`, `010.0.0.1`,
+    /// `1.2.3.4 x`), so it can only go first. (It saves `inet_aton`'s four `strtoul` calls,
+    /// 1,000 instructions per address of a `-R` line.)
+    public static func parsePlainIPv4(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+        var value: UInt32 = 0
+        var part: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in text {
+            if byte == 0x2e {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | part
+                part = 0
+                digits = 0
+                dots += 1
+            } else {
+                guard byte >= 0x30, byte <= 0x39, digits < 3, digits == 0 || part != 0 else { return nil }
+                part = part * 10 + UInt32(byte - 0x30)
+                guard part <= 255 else { return nil }
+                digits += 1
+            }
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        return IPAddress(ipv4: value << 8 | part)
     }
 
     /// Parses a dotted-quad IPv4 address strictly (`inet_pton`).

@@ -29,6 +29,9 @@ enum OptionBit: Int, CaseIterable, Sendable {
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String { OptionBit.names[rawValue] }
 
+    /// Every column, in order (`allCases` makes a new array at every use).
+    static let columns = OptionBit.allCases
+
     private static let names = [
         "numeric", "connection", "service-address", "scheduler", "persistent", "netmask", "real-server",
         "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon", "stats",
@@ -45,6 +48,13 @@ struct OptionSet64: Sendable, Equatable {
     func contains(_ option: OptionBit) -> Bool { bits & (1 << UInt64(option.rawValue)) != 0 }
     mutating func insert(_ option: OptionBit) { bits |= 1 << UInt64(option.rawValue) }
     func containsAny(_ options: [OptionBit]) -> Bool { options.contains { contains($0) } }
+    func containsAny(_ options: OptionSet64) -> Bool { bits & options.bits != 0 }
+
+    init(bits: UInt64 = 0) { self.bits = bits }
+    init(_ options: [OptionBit]) { for option in options { insert(option) } }
+
+    /// The tunnel options and `--tun-type`: what only a tunnelled real server takes.
+    static let tunnelOptionsAndType = OptionSet64(tunnelOptionColumns + [.tunType])
 }
 
 /// ipvsadm's `commands_v_options`, then our columns: one row per command, one column per
