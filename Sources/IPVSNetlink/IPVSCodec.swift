@@ -11,23 +11,21 @@ struct MalformedReply: Error, Equatable {
 enum IPVSCodec {
     // MARK: Requests
 
+    // Each request's attributes are written into an encoder: the backend's is the send
+    // buffer itself (no array per request). The forms returning bytes are for tests.
+
     /// `{SERVICE full}`: NEW/SET/DEL_SERVICE, ZERO and single GET_SERVICE.
-    static func serviceRequest(_ service: VirtualService) -> [UInt8] {
-        var encoder = AttributeEncoder(capacity: 128)
+    static func serviceRequest(_ service: VirtualService, into encoder: inout AttributeEncoder) {
         encodeService(service, into: &encoder)
-        return encoder.bytes
     }
 
     /// `{SERVICE id}`: the reduced nest of the GET_DEST dump.
-    static func destinationsRequest(_ key: ServiceKey) -> [UInt8] {
-        var encoder = AttributeEncoder()
+    static func destinationsRequest(_ key: ServiceKey, into encoder: inout AttributeEncoder) {
         encoder.nest(CommandAttribute.service) { nest in encodeServiceKey(key, into: &nest) }
-        return encoder.bytes
     }
 
     /// `{SERVICE full, DEST full}`: NEW/SET/DEL_DEST.
-    static func destinationRequest(_ destination: Destination, service: VirtualService) -> [UInt8] {
-        var encoder = AttributeEncoder(capacity: 256)
+    static func destinationRequest(_ destination: Destination, service: VirtualService, into encoder: inout AttributeEncoder) {
         encodeService(service, into: &encoder)
         encoder.nest(CommandAttribute.destination) { nest in
             nest.append(DestinationAttribute.addressFamily, u16: destination.address.family.rawValue)
@@ -41,27 +39,23 @@ enum IPVSCodec {
             nest.append(DestinationAttribute.upperThreshold, u32: destination.upperThreshold)
             nest.append(DestinationAttribute.lowerThreshold, u32: destination.lowerThreshold)
         }
-        return encoder.bytes
     }
 
     /// ZERO: the full service nest, or nothing (zero everything) for nil.
-    static func zeroRequest(_ service: VirtualService?) -> [UInt8] {
-        guard let service else { return [] }
-        return serviceRequest(service)
+    static func zeroRequest(_ service: VirtualService?, into encoder: inout AttributeEncoder) {
+        if let service { serviceRequest(service, into: &encoder) }
     }
 
     /// SET_CONFIG: the three timeouts at top level, always all of them (0 = unchanged).
-    static func timeoutsRequest(_ timeouts: Timeouts) -> [UInt8] {
-        var encoder = AttributeEncoder()
+    static func timeoutsRequest(_ timeouts: Timeouts, into encoder: inout AttributeEncoder) {
         encoder.append(CommandAttribute.timeoutTCP, u32: timeouts.tcp)
         encoder.append(CommandAttribute.timeoutTCPFin, u32: timeouts.tcpFin)
         encoder.append(CommandAttribute.timeoutUDP, u32: timeouts.udp)
-        return encoder.bytes
     }
 
     /// NEW_DAEMON: state, interface, sync id; the optional parameters only when set.
-    static func startDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] {
-        daemonRequest(daemon) { nest in
+    static func startDaemonRequest(_ daemon: SyncDaemon, into encoder: inout AttributeEncoder) {
+        daemonRequest(daemon, into: &encoder) { nest in
             if daemon.maxLength != 0 { nest.append(DaemonAttribute.syncMaxLength, u16: daemon.maxLength) }
             if daemon.port != 0 { nest.append(DaemonAttribute.multicastPort, u16: daemon.port) }
             if daemon.ttl != 0 { nest.append(DaemonAttribute.multicastTTL, u8: daemon.ttl) }
@@ -75,17 +69,35 @@ enum IPVSCodec {
     }
 
     /// DEL_DAEMON: state, interface (possibly empty), sync id.
-    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { daemonRequest(daemon) { _ in } }
+    static func stopDaemonRequest(_ daemon: SyncDaemon, into encoder: inout AttributeEncoder) {
+        daemonRequest(daemon, into: &encoder) { _ in }
+    }
 
     /// The daemon nest: state, interface, sync id, then what `more` adds.
-    private static func daemonRequest(_ daemon: SyncDaemon, _ more: (inout AttributeEncoder) -> Void) -> [UInt8] {
-        var encoder = AttributeEncoder()
+    private static func daemonRequest(
+        _ daemon: SyncDaemon, into encoder: inout AttributeEncoder, _ more: (inout AttributeEncoder) -> Void
+    ) {
         encoder.nest(CommandAttribute.daemon) { nest in
             nest.append(DaemonAttribute.state, u32: daemon.state.rawValue)
             nest.append(DaemonAttribute.multicastInterface, string: daemon.interface)
             nest.append(DaemonAttribute.syncID, u32: daemon.syncID)
             more(&nest)
         }
+    }
+
+    static func serviceRequest(_ service: VirtualService) -> [UInt8] { bytes { serviceRequest(service, into: &$0) } }
+    static func destinationsRequest(_ key: ServiceKey) -> [UInt8] { bytes { destinationsRequest(key, into: &$0) } }
+    static func destinationRequest(_ destination: Destination, service: VirtualService) -> [UInt8] {
+        bytes { destinationRequest(destination, service: service, into: &$0) }
+    }
+    static func zeroRequest(_ service: VirtualService?) -> [UInt8] { bytes { zeroRequest(service, into: &$0) } }
+    static func timeoutsRequest(_ timeouts: Timeouts) -> [UInt8] { bytes { timeoutsRequest(timeouts, into: &$0) } }
+    static func startDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { bytes { startDaemonRequest(daemon, into: &$0) } }
+    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { bytes { stopDaemonRequest(daemon, into: &$0) } }
+
+    private static func bytes(_ encode: (inout AttributeEncoder) -> Void) -> [UInt8] {
+        var encoder = AttributeEncoder()
+        encode(&encoder)
         return encoder.bytes
     }
 
@@ -97,10 +109,7 @@ enum IPVSCodec {
                 nest.append(ServiceAttribute.persistenceEngineName, string: service.persistenceEngine)
             }
             // {flags, mask}: every bit is meant. HASHED is the kernel's bookkeeping, never ours.
-            var flags = AttributeEncoder.Words()
-            flags.append(service.flags.subtracting(.hashed).rawValue)
-            flags.append(0xffff_ffff)
-            nest.append(ServiceAttribute.flags, payload: flags.bytes)
+            nest.append(ServiceAttribute.flags, words: service.flags.subtracting(.hashed).rawValue, 0xffff_ffff)
             nest.append(ServiceAttribute.timeout, u32: service.timeout)
             switch service.key.family {
             case .inet: nest.append(ServiceAttribute.netmask, be32: service.netmask)

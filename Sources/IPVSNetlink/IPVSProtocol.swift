@@ -126,6 +126,9 @@ extension AttributeEncoder {
     mutating func append(_ a: some AttributeKind, be32 value: UInt32) { append(a.rawValue, be32: value) }
     mutating func append(_ a: some AttributeKind, string: String) { append(a.rawValue, string: string) }
     mutating func append(_ a: some AttributeKind, address: IPAddress) { append(a.rawValue, address: address) }
+    mutating func append(_ a: some AttributeKind, words first: UInt32, _ second: UInt32) {
+        append(a.rawValue, words: first, second)
+    }
 }
 
 extension AttributeSet {

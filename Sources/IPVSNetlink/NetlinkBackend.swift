@@ -97,9 +97,12 @@ public final class NetlinkBackend: IPVSBackend {
     // MARK: Changes
 
     public func apply(_ modification: Modification) throws(IPVSError) {
-        let (command, attributes) = NetlinkBackend.encode(modification)
+        var attributes = AttributeEncoder(capacity: 256)
+        let command = NetlinkBackend.encode(modification, into: &attributes)
         do throws(Errno) {
-            try client.request(command, attributes: attributes) { _ in }
+            try attributes.withUnsafeBytes { (bytes) throws(Errno) in
+                try client.request(command, attributes: { $0.append(raw: bytes) }) { _ in }
+            }
         } catch {
             throw IPVSError(modification.operation, errno: error)
         }
@@ -108,26 +111,30 @@ public final class NetlinkBackend: IPVSBackend {
     /// Pipelines the modifications (see `NetlinkClient.perform`): the kernel still handles
     /// them one by one, in order.
     public func perform(_ modifications: [Modification]) -> [IPVSError?] {
-        let statuses = client.perform(modifications.map(NetlinkBackend.encode))
+        let statuses = client.perform(count: modifications.count) { index, attributes in
+            NetlinkBackend.encode(modifications[index], into: &attributes)
+        }
         return zip(modifications, statuses).map { modification, status in
             status.map { IPVSError(modification.operation, errno: $0) }
         }
     }
 
-    /// The request and its attributes.
-    private static func encode(_ modification: Modification) -> (command: IPVSCommand, attributes: [UInt8]) {
+    /// Writes the request's attributes and returns its command.
+    private static func encode(_ modification: Modification, into encoder: inout AttributeEncoder) -> IPVSCommand {
         switch modification {
-        case .addService(let s): return (.newService, IPVSCodec.serviceRequest(s))
-        case .updateService(let s): return (.setService, IPVSCodec.serviceRequest(s))
-        case .deleteService(let s): return (.deleteService, IPVSCodec.serviceRequest(s))
-        case .zero(let s): return (.zero, IPVSCodec.zeroRequest(s))
-        case .flush: return (.flush, [])
-        case .addDestination(let d, let s): return (.newDestination, IPVSCodec.destinationRequest(d, service: s))
-        case .updateDestination(let d, let s): return (.setDestination, IPVSCodec.destinationRequest(d, service: s))
-        case .deleteDestination(let d, let s): return (.deleteDestination, IPVSCodec.destinationRequest(d, service: s))
-        case .setTimeouts(let t): return (.setConfig, IPVSCodec.timeoutsRequest(t))
-        case .startDaemon(let d): return (.newDaemon, IPVSCodec.startDaemonRequest(d))
-        case .stopDaemon(let d): return (.deleteDaemon, IPVSCodec.stopDaemonRequest(d))
+        case .addService(let s): IPVSCodec.serviceRequest(s, into: &encoder); return .newService
+        case .updateService(let s): IPVSCodec.serviceRequest(s, into: &encoder); return .setService
+        case .deleteService(let s): IPVSCodec.serviceRequest(s, into: &encoder); return .deleteService
+        case .zero(let s): IPVSCodec.zeroRequest(s, into: &encoder); return .zero
+        case .flush: return .flush
+        case .addDestination(let d, let s): IPVSCodec.destinationRequest(d, service: s, into: &encoder); return .newDestination
+        case .updateDestination(let d, let s):
+            IPVSCodec.destinationRequest(d, service: s, into: &encoder); return .setDestination
+        case .deleteDestination(let d, let s):
+            IPVSCodec.destinationRequest(d, service: s, into: &encoder); return .deleteDestination
+        case .setTimeouts(let t): IPVSCodec.timeoutsRequest(t, into: &encoder); return .setConfig
+        case .startDaemon(let d): IPVSCodec.startDaemonRequest(d, into: &encoder); return .newDaemon
+        case .stopDaemon(let d): IPVSCodec.stopDaemonRequest(d, into: &encoder); return .deleteDaemon
         }
     }
 
@@ -136,7 +143,8 @@ public final class NetlinkBackend: IPVSBackend {
     /// One read request whose reply messages `decode` turns into elements, as they arrive.
     /// A reply libipvs could not parse is reported as it reports it, EINVAL.
     private func read<T>(
-        _ operation: IPVSError.Operation, _ command: IPVSCommand, dump: Bool = true, attributes: [UInt8] = [],
+        _ operation: IPVSError.Operation, _ command: IPVSCommand, dump: Bool = true,
+        attributes: (inout AttributeEncoder) -> Void = { _ in },
         _ decode: (ArraySlice<UInt8>) throws(MalformedReply) -> T
     ) throws(IPVSError) -> [T] {
         var items: [T] = []
@@ -176,7 +184,7 @@ public final class NetlinkBackend: IPVSBackend {
     /// zero flags, timeout and netmask).
     public func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService {
         let query = VirtualService(key: key, netmask: 0)
-        let services = try read(.getService, .getService, dump: false, attributes: IPVSCodec.serviceRequest(query)) {
+        let services = try read(.getService, .getService, dump: false, attributes: { IPVSCodec.serviceRequest(query, into: &$0) }) {
             (message) throws(MalformedReply) in try IPVSCodec.decodeService(message: message)
         }
         guard let service = services.first else { throw IPVSError(.getService, errno: .invalidArgument) }
@@ -185,7 +193,7 @@ public final class NetlinkBackend: IPVSBackend {
 
     public func destinations(of service: VirtualService) throws(IPVSError) -> [Destination] {
         let family = service.key.family
-        return try read(.getDestinations, .getDestination, attributes: IPVSCodec.destinationsRequest(service.key)) {
+        return try read(.getDestinations, .getDestination, attributes: { IPVSCodec.destinationsRequest(service.key, into: &$0) }) {
             (message) throws(MalformedReply) in try IPVSCodec.decodeDestination(message: message, family: family)
         }
     }
@@ -226,7 +234,7 @@ public final class NetlinkBackend: IPVSBackend {
         var messages = services.count
         for service in services {
             do throws(Errno) {
-                try client.request(.getDestination, dump: true, attributes: IPVSCodec.destinationsRequest(service.key)) {
+                try client.request(.getDestination, dump: true, attributes: { IPVSCodec.destinationsRequest(service.key, into: &$0) }) {
                     _ in messages += 1
                 }
             } catch {

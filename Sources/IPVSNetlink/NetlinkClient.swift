@@ -70,19 +70,20 @@ final class NetlinkClient {
     /// When a datagram was cut (see `readSize`) the request is sent once more after
     /// `restart`, which must forget what `body` was given.
     /// - Throws: the kernel's errno, or the transport's.
+    /// `attributes` writes the request's attributes (the codec's `...Request(_:into:)`).
     func request(
-        _ command: IPVSCommand, dump: Bool = false, attributes: [UInt8] = [], restart: () -> Void = {},
-        each body: (ArraySlice<UInt8>) -> Void
+        _ command: IPVSCommand, dump: Bool = false, attributes: (inout AttributeEncoder) -> Void = { _ in },
+        restart: () -> Void = {}, each body: (ArraySlice<UInt8>) -> Void
     ) throws(Errno) {
         let flags: NetlinkMessage.Flags = dump ? [.request, .acknowledge, .dump] : [.request, .acknowledge]
-        var message: [UInt8] = []
-        message.reserveCapacity(NetlinkMessage.requestLength(attributes: attributes.count))
+        var message = AttributeEncoder(capacity: 256)
         while true {
             let sequence = nextSequence()
-            message.removeAll(keepingCapacity: true)
-            NetlinkMessage.appendRequest(
-                to: &message, family: family, flags: flags, sequence: sequence, port: port,
-                command: command.rawValue, attributes: attributes)
+            message.truncate(to: 0)
+            let start = NetlinkMessage.beginRequest(
+                in: &message, family: family, flags: flags, sequence: sequence, port: port)
+            attributes(&message)
+            NetlinkMessage.endRequest(in: &message, from: start, command: command.rawValue)
             try send(message)
             switch try readReply(to: sequence, body) {
             case .complete(nil): return
@@ -163,28 +164,41 @@ final class NetlinkClient {
 
     // MARK: Many requests
 
-    /// Sends requests that expect only an acknowledgement, as many per send as fit
+    /// Sends `count` requests that expect only an acknowledgement, as many per send as fit
     /// (`batchWindow`, `batchBytes`), and returns each one's outcome in order: nil when the
-    /// kernel did it, else its errno. The kernel handles them one after the other exactly as
-    /// if they had been sent apart: a refused request does not stop the ones after it. When
-    /// the transport fails, that request and every one after it gets the transport's errno.
-    func perform(_ requests: [(command: IPVSCommand, attributes: [UInt8])]) -> [Errno?] {
+    /// kernel did it, else its errno. `encode` writes the attributes of request `index` straight
+    /// into the send buffer and returns its command (an array of bytes per request, copied
+    /// into the buffer, was 1,500 instructions of every `-R` line). The kernel handles them one
+    /// after the other exactly as if they had been sent apart: a refused request does not
+    /// stop the ones after it. When the transport fails, that request and every one after it
+    /// gets the transport's errno.
+    func perform(count: Int, _ encode: (_ index: Int, _ attributes: inout AttributeEncoder) -> IPVSCommand) -> [Errno?] {
         var results: [Errno?] = []
-        results.reserveCapacity(requests.count)
+        results.reserveCapacity(count)
+        var message = AttributeEncoder(capacity: 32 * 1024)
         var start = 0
-        while start < requests.count {
+        while start < count {
+            message.truncate(to: 0)
+            let first = sequence
             var end = start
-            var bytes = 0
-            while end < requests.count && end - start < NetlinkClient.batchWindow {
-                let size = NetlinkMessage.requestLength(attributes: requests[end].attributes.count)
-                if end > start && bytes + size > NetlinkClient.batchBytes { break }
-                bytes += size
+            while end < count && end - start < NetlinkClient.batchWindow {
+                let mark = message.count
+                let request = NetlinkMessage.beginRequest(
+                    in: &message, family: family, flags: [.request, .acknowledge], sequence: nextSequence(), port: port)
+                let command = encode(end, &message)
+                NetlinkMessage.endRequest(in: &message, from: request, command: command.rawValue)
+                if end > start && message.count > NetlinkClient.batchBytes {
+                    // It goes first in the next send.
+                    message.truncate(to: mark)
+                    sequence &-= 1
+                    break
+                }
                 end += 1
             }
             do throws(Errno) {
-                results += try performWindow(requests[start..<end], bytes: bytes)
+                results += try performWindow(message, count: end - start, first: first)
             } catch {
-                results += repeatElement(Optional(error), count: requests.count - start)
+                results += repeatElement(Optional(error), count: count - start)
                 break
             }
             start = end
@@ -193,22 +207,12 @@ final class NetlinkClient {
     }
 
     /// One send of requests, then their acknowledgements, matched by sequence number.
-    private func performWindow(
-        _ requests: ArraySlice<(command: IPVSCommand, attributes: [UInt8])>, bytes: Int
-    ) throws(Errno) -> [Errno?] {
-        var message: [UInt8] = []
-        message.reserveCapacity(bytes)
-        let first = sequence
-        for request in requests {
-            NetlinkMessage.appendRequest(
-                to: &message, family: family, flags: [.request, .acknowledge], sequence: nextSequence(), port: port,
-                command: request.command.rawValue, attributes: request.attributes)
-        }
+    private func performWindow(_ message: borrowing AttributeEncoder, count: Int, first: UInt32) throws(Errno) -> [Errno?] {
         try send(message)
 
-        var statuses = [Errno?](repeating: nil, count: requests.count)
-        var pending = [Bool](repeating: true, count: requests.count)
-        var outstanding = requests.count
+        var statuses = [Errno?](repeating: nil, count: count)
+        var pending = [Bool](repeating: true, count: count)
+        var outstanding = count
         while outstanding > 0 {
             let length = try receiveDatagram()
             // Acknowledgements carry no copy of the request (NETLINK_CAP_ACK): never cut.
@@ -234,9 +238,9 @@ final class NetlinkClient {
         return sequence
     }
 
-    private func send(_ message: [UInt8]) throws(Errno) {
+    private func send(_ message: borrowing AttributeEncoder) throws(Errno) {
         let transport = self.transport
-        try message.withUnsafeBytes { raw in Result { () throws(Errno) in try transport.send(raw) } }.get()
+        try message.withUnsafeBytes { (raw) throws(Errno) in try transport.send(raw) }
     }
 
     /// One datagram into the buffer: its whole length (more than `readSize` when cut).

@@ -29,32 +29,29 @@ enum NetlinkMessage {
 
     static func aligned(_ length: Int) -> Int { (length + alignment - 1) & ~(alignment - 1) }
 
-    /// The bytes one request takes in a send buffer.
-    static func requestLength(attributes: Int) -> Int {
-        aligned(headerLength + genericHeaderLength + attributes)
+    /// Starts a generic-netlink request at the end of `message`: its two headers, the
+    /// length and the command left for `endRequest`, which follows the attributes. Returns
+    /// where the request starts.
+    static func beginRequest(
+        in message: inout AttributeEncoder, family: UInt16, flags: Flags, sequence: UInt32, port: UInt32
+    ) -> Int {
+        let start = message.count
+        message.append(raw: UInt32(0))
+        message.append(raw: family)
+        message.append(raw: flags.rawValue)
+        message.append(raw: sequence)
+        message.append(raw: port)
+        message.append(raw: UInt8(0))
+        message.append(raw: ipvsVersion)
+        message.append(raw: UInt16(0))
+        return start
     }
 
-    /// Appends one generic-netlink request to `buffer`: headers, `attributes` verbatim, padding.
-    static func appendRequest(
-        to buffer: inout [UInt8], family: UInt16, flags: Flags, sequence: UInt32, port: UInt32, command: UInt8,
-        attributes: [UInt8]
-    ) {
-        let length = headerLength + genericHeaderLength + attributes.count
-        appendBytes(of: UInt32(truncatingIfNeeded: length), to: &buffer)
-        appendBytes(of: family, to: &buffer)
-        appendBytes(of: flags.rawValue, to: &buffer)
-        appendBytes(of: sequence, to: &buffer)
-        appendBytes(of: port, to: &buffer)
-        buffer.append(command)
-        buffer.append(ipvsVersion)
-        buffer.append(0)
-        buffer.append(0)
-        buffer.append(contentsOf: attributes)
-        for _ in length..<aligned(length) { buffer.append(0) }
-    }
-
-    private static func appendBytes<T: FixedWidthInteger>(of value: T, to buffer: inout [UInt8]) {
-        withUnsafeBytes(of: value) { buffer.append(contentsOf: $0) }
+    /// Ends the request begun at `start`: its command and length, then padding.
+    static func endRequest(in message: inout AttributeEncoder, from start: Int, command: UInt8) {
+        message.store(UInt32(truncatingIfNeeded: message.count - start), at: start)
+        message.store(command, at: start + headerLength)
+        message.pad()
     }
 
     /// One message of a received datagram; `payload` are indices of the datagram's bytes.

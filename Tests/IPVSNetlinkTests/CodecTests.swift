@@ -148,10 +148,7 @@ enum KernelReply {
             n.append(3, payload: vip.bytes)
             n.append(4, be16: port)
             n.append(6, string: scheduler)
-            var words = AttributeEncoder.Words()
-            words.append(flags)
-            words.append(0xffff_ffff)
-            n.append(7, payload: words.bytes)
+            n.append(7, words: flags, 0xffff_ffff)
             n.append(8, u32: 0)
             n.append(9, be32: 0xffff_ffff)
             stats(&n, type: 10, wide: false, base: 100)
@@ -189,10 +186,7 @@ enum KernelReply {
             n.append(5, u32: 0xffff_fffe)
             n.append(6, string: "sh")
             n.append(11, string: "sip")
-            var words = AttributeEncoder.Words()
-            words.append(0x1 | 0x2 | 0x8 | 0x40)
-            words.append(0x0f)  // bits outside the mask are dropped
-            n.append(7, payload: words.bytes)
+            n.append(7, words: 0x1 | 0x2 | 0x8 | 0x40, 0x0f)  // bits outside the mask are dropped
             n.append(8, u32: 360)
             n.append(9, u32: 64)
         }

@@ -92,11 +92,12 @@ import Testing
 
     /// The bytes of one request as the client frames it.
     private func request(_ command: IPVSCommand, sequence: UInt32, dump: Bool = false) -> [UInt8] {
-        var bytes: [UInt8] = []
-        NetlinkMessage.appendRequest(
-            to: &bytes, family: Self.family, flags: dump ? [.request, .acknowledge, .dump] : [.request, .acknowledge],
-            sequence: sequence, port: Self.port, command: command.rawValue, attributes: [])
-        return bytes
+        var message = AttributeEncoder()
+        let start = NetlinkMessage.beginRequest(
+            in: &message, family: Self.family, flags: dump ? [.request, .acknowledge, .dump] : [.request, .acknowledge],
+            sequence: sequence, port: Self.port)
+        NetlinkMessage.endRequest(in: &message, from: start, command: command.rawValue)
+        return message.bytes
     }
 
     /// One reply message: header, then `payload`.
