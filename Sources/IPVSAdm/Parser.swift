@@ -17,8 +17,13 @@ struct Parser {
     /// Parses a command line (without `argv[0]`).
     /// - Throws: `Termination`: `.line` for popt's errors, `.process` for everything else.
     func parse(_ arguments: [String]) throws(Termination) -> CommandEntry {
+        try parse(Words(arguments))
+    }
+
+    /// Parses a command line given as words (a line of `-R`).
+    func parse(_ words: Words) throws(Termination) -> CommandEntry {
         var entry = CommandEntry()
-        var tokens = Tokenizer(arguments)
+        var tokens = Tokenizer(words)
 
         let first: Tokenizer.Option?
         do { first = try tokens.nextOption() } catch { throw .tryHelp(program) }

@@ -29,15 +29,14 @@ extension Runner {
         }
         var number = 0
         // One line and its words at a time, in buffers kept from line to line.
-        var line: [UInt8] = []
-        var words: [String] = []
-        while stdin.readLine(into: &line) {
+        var words = Words()
+        while stdin.readLine(into: &words.bytes) {
             number += 1
-            if line.contains(0) {
+            if words.bytes.contains(0) {
                 flush()
                 throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number))
             }
-            line.withUnsafeBufferPointer { RestoreLine.split($0, into: &words) }
+            RestoreLine.split(&words)
             if words.isEmpty { continue }
             let entry: CommandEntry
             do {
@@ -68,26 +67,28 @@ extension Runner {
 /// no comments; a word that is exactly `ipvsadm` is dropped wherever it stands.
 enum RestoreLine {
     static func words(_ line: String) -> [String] {
-        var words: [String] = []
-        var line = line
-        line.withUTF8 { split($0, into: &words) }
-        return words
+        var words = Words()
+        words.bytes = Array(line.utf8)
+        split(&words)
+        return words.strings
     }
 
-    /// The words of a line of bytes, in place of `words`' contents. Invalid UTF-8 is repaired
-    /// word by word, which is the same as repairing the line: a separator is ASCII, never part
-    /// of an invalid sequence. (One pass, no `Substring` arrays: the `split`, `map` and
-    /// `filter` were 10,400 instructions a line.)
-    static func split(_ line: UnsafeBufferPointer<UInt8>, into words: inout [String]) {
-        words.removeAll(keepingCapacity: true)
-        var index = 0
-        while index < line.count {
-            while index < line.count && isSeparator(line[index]) { index += 1 }
-            let start = index
-            while index < line.count && !isSeparator(line[index]) { index += 1 }
-            guard index > start else { break }
-            let word = UnsafeBufferPointer(rebasing: line[start..<index])
-            if !word.elementsEqual("ipvsadm".utf8) { words.append(String(decoding: word, as: UTF8.self)) }
+    /// Finds the words of the line in `words.bytes` (one pass; the `split`, `map` and
+    /// `filter` of `Substring`s were 10,400 instructions a line).
+    static func split(_ words: inout Words) {
+        words.removeAllWords()
+        let bytes = words.bytes  // the same storage: only the words' bounds change
+        bytes.withUnsafeBufferPointer { line in
+            var index = 0
+            while index < line.count {
+                while index < line.count && isSeparator(line[index]) { index += 1 }
+                let start = index
+                while index < line.count && !isSeparator(line[index]) { index += 1 }
+                guard index > start else { break }
+                if index - start != 7 || !UnsafeBufferPointer(rebasing: line[start..<index]).elementsEqual("ipvsadm".utf8) {
+                    words.append(start, index)
+                }
+            }
         }
     }
 

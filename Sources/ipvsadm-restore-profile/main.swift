@@ -5,6 +5,7 @@
 // `valgrind --tool=callgrind` to count the instructions per line natively, where this host
 // has no IPVS. Prints, on stderr, the exit status, the number of requests and a checksum of
 // their bytes (sequence numbers left out), which a change to the encoder must leave as it was.
+// Arguments, if any, replace `-R` (to count what one command costs, `-a ...` for instance).
 import Glibc
 import IPVS
 import IPVSAdm
@@ -13,7 +14,7 @@ import IPVSAdm
 let (backend, sent) = NetlinkBackend.acknowledgingEverything()
 let stderr = FileDescriptorSink(descriptor: 2, buffered: false)
 let status = IPVSAdm.run(
-    program: "ipvsadm", arguments: ["-R"], stdin: StandardInput(), stdout: FileDescriptorSink(descriptor: 1, buffered: true),
+    program: "ipvsadm", arguments: CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["-R"], stdin: StandardInput(), stdout: FileDescriptorSink(descriptor: 1, buffered: true),
     stderr: stderr, resolver: SystemResolver(), openBackend: { _ in backend })
 let (requests, checksum) = sent()
 stderr.write("status \(status), \(requests) requests, checksum \(String(checksum, radix: 16))\n")

@@ -22,21 +22,28 @@ struct Tokenizer {
     }
 
     struct Option {
-        let spec: OptionSpec
+        /// The option's row in `optionTable`.
+        let row: Int
         let argument: String?
+
+        var spec: OptionSpec { optionTable[row] }
     }
 
-    private let words: [String]
+    private let words: Words
     private var next = 0
     /// The bundle of short options still to be read (`n` after `-L` in `-Ln`): the index of
-    /// its word and the offset of its next letter in the word's UTF-8 bytes (0: no bundle).
+    /// its word and the offset of its next letter in the word (0: no bundle).
     private var bundleWord = 0
     private var bundleOffset = 0
     private var onlyLeftovers = false
     private(set) var leftovers: [String] = []
 
-    init(_ words: [String]) {
+    init(_ words: Words) {
         self.words = words
+    }
+
+    init(_ words: [String]) {
+        self.init(Words(words))
     }
 
     /// The word popt would blame for an error: the last one consumed
@@ -46,10 +53,11 @@ struct Tokenizer {
     }
 
     // Words are read as popt reads them, as bytes (a letter is one byte, `-`, `--` and `=`
-    // are found by byte), which also spares the grapheme breaking of `Character`s: reading the
-    // options of a `-R` line by `Character` and a scan of the table was 7,500 instructions.
+    // are found by byte), and a word becomes a `String` only as an argument or a leftover:
+    // reading the options of a `-R` line as `Character`s of `String`s, with a scan of the
+    // table per letter, was 8,600 instructions.
 
-    /// For each ASCII letter, 1 + the index in `optionTable` of the first option with it (0:
+    /// For each ASCII letter, 1 + the row in `optionTable` of the first option with it (0:
     /// none); built at the first short option, faster than one scan of the table.
     private static let shortOptions: [UInt8] = {
         var index = [UInt8](repeating: 0, count: 128)
@@ -59,49 +67,37 @@ struct Tokenizer {
         return index
     }()
 
-    /// The first option with this letter.
-    private static func byShort(_ letter: UInt8) -> OptionSpec? {
+    /// The row of the first option with this letter.
+    private static func byShort(_ letter: UInt8) -> Int? {
         guard letter < 128 else { return nil }
         let row = Int(shortOptions[Int(letter)])
-        return row == 0 ? nil : optionTable[row - 1]
+        return row == 0 ? nil : row - 1
     }
 
-    /// The first option with this long name (`strcmp`).
-    private static func byLong(_ name: Substring.UTF8View) -> OptionSpec? {
-        optionTable.first { $0.long.map { name.elementsEqual($0.utf8) } ?? false }
-    }
-
-    /// Byte `offset` of `word` (UTF-8), nil past its end.
-    private static func byte(_ word: String, _ offset: Int) -> UInt8? {
-        let utf8 = word.utf8
-        guard offset < utf8.count else { return nil }
-        return utf8[utf8.index(utf8.startIndex, offsetBy: offset)]
-    }
-
-    /// `word` from byte `offset` on (always just after an ASCII byte, so a whole scalar).
-    private static func rest(of word: String, from offset: Int) -> String {
-        String(word.utf8.dropFirst(offset))!
+    /// The row of the first option with this long name (`strcmp`).
+    private static func byLong(_ name: ArraySlice<UInt8>) -> Int? {
+        optionTable.firstIndex { $0.long.map { name.elementsEqual($0.utf8) } ?? false }
     }
 
     /// The next option, nil at the end of the words, or a popt failure.
     mutating func nextOption() throws(Failure) -> Option? {
         if bundleOffset > 0 { return try nextShort() }
         while next < words.count {
-            let word = words[next]
+            let word = next
             next += 1
-            let count = word.utf8.count
-            if onlyLeftovers || Tokenizer.byte(word, 0) != 0x2d || count == 1 {
-                leftovers.append(word)
+            let count = words.length(word)
+            if onlyLeftovers || words.byte(word, 0) != 0x2d || count == 1 {
+                leftovers.append(words[word])
                 continue
             }
-            if Tokenizer.byte(word, 1) == 0x2d {
+            if words.byte(word, 1) == 0x2d {
                 if count == 2 {
                     onlyLeftovers = true
                     continue
                 }
                 return try longOption(word)
             }
-            bundleWord = next - 1
+            bundleWord = word
             bundleOffset = 1
             return try nextShort()
         }
@@ -109,64 +105,124 @@ struct Tokenizer {
     }
 
     /// `--name`, `--name=value`.
-    private mutating func longOption(_ word: String) throws(Failure) -> Option {
-        let body = word.utf8.dropFirst(2)
-        var name = Substring(body)
+    private mutating func longOption(_ word: Int) throws(Failure) -> Option {
+        let body = words.bytes(of: word).dropFirst(2)
+        var name = body
         var attached: String?
         if let equals = body.firstIndex(of: 0x3d) {
-            name = Substring(body[..<equals])
-            attached = String(body[body.index(after: equals)...])!
+            name = body[..<equals]
+            attached = String(decoding: body[(equals + 1)...], as: UTF8.self)
         }
-        guard let spec = Tokenizer.byLong(name.utf8) else { throw .unknownOption }
-        switch spec.argument {
+        guard let row = Tokenizer.byLong(name) else { throw .unknownOption }
+        switch optionTable[row].argument {
         case .none:
             if attached != nil { throw .unwantedArgument }
-            return Option(spec: spec, argument: nil)
+            return Option(row: row, argument: nil)
         case .required:
-            if let attached { return Option(spec: spec, argument: attached) }
+            if let attached { return Option(row: row, argument: attached) }
             guard next < words.count else { throw .missingArgument }
             next += 1
-            return Option(spec: spec, argument: words[next - 1])
+            return Option(row: row, argument: words[next - 1])
         case .optional:
-            if let attached { return Option(spec: spec, argument: attached) }
-            return Option(spec: spec, argument: takeOptionalWord())
+            if let attached { return Option(row: row, argument: attached) }
+            return Option(row: row, argument: takeOptionalWord())
         }
     }
 
     private mutating func nextShort() throws(Failure) -> Option {
-        let word = words[bundleWord]
-        let letter = Tokenizer.byte(word, bundleOffset)!
+        let word = bundleWord
+        let letter = words.byte(word, bundleOffset)!
         bundleOffset += 1
-        // What is left of the bundle after the letter, if anything.
-        let more = bundleOffset < word.utf8.count
+        // Whether the bundle goes on after the letter.
+        let more = bundleOffset < words.length(word)
+        let rest = bundleOffset
         if !more { bundleOffset = 0 }
-        guard let spec = Tokenizer.byShort(letter) else {
+        guard let row = Tokenizer.byShort(letter) else {
             bundleOffset = 0
             throw .unknownOption
         }
-        switch spec.argument {
+        switch optionTable[row].argument {
         case .none:
-            return Option(spec: spec, argument: nil)
+            return Option(row: row, argument: nil)
         case .required:
             if more {
-                defer { bundleOffset = 0 }
-                return Option(spec: spec, argument: Tokenizer.rest(of: word, from: bundleOffset))
+                bundleOffset = 0
+                return Option(row: row, argument: words.string(word, from: rest))
             }
             guard next < words.count else { throw .missingArgument }
             next += 1
-            return Option(spec: spec, argument: words[next - 1])
+            return Option(row: row, argument: words[next - 1])
         case .optional:
             if more {
-                defer { bundleOffset = 0 }
-                return Option(spec: spec, argument: Tokenizer.rest(of: word, from: bundleOffset))
+                bundleOffset = 0
+                return Option(row: row, argument: words.string(word, from: rest))
             }
-            return Option(spec: spec, argument: takeOptionalWord())
+            return Option(row: row, argument: takeOptionalWord())
         }
     }
 
     private mutating func takeOptionalWord() -> String? {
-        guard next < words.count, Tokenizer.byte(words[next], 0) != 0x2d else { return nil }
+        guard next < words.count, words.byte(next, 0) != 0x2d else { return nil }
         next += 1
         return words[next - 1]
+    }
+}
+
+/// The words of one command line: the bytes they are cut from and where each one is. `-R`
+/// splits each line into one, with no `String` per word (`RestoreLine.split`); an argument
+/// vector is copied into one.
+struct Words {
+    /// What the words are cut from.
+    var bytes: [UInt8] = []
+    /// Where each word starts and ends in `bytes`, two numbers per word. (Plain `Int`s: an
+    /// array of `Range<Int>` cost every process 37,000 instructions at its first use, the
+    /// runtime instantiating its type metadata.)
+    private var bounds: [Int] = []
+
+    init() {}
+
+    init(_ strings: [String]) {
+        for string in strings {
+            let start = bytes.count
+            bytes.append(contentsOf: string.utf8)
+            append(start, bytes.count)
+        }
+    }
+
+    var count: Int { bounds.count / 2 }
+    var isEmpty: Bool { bounds.isEmpty }
+
+    /// Forgets the words, not the bytes.
+    mutating func removeAllWords() { bounds.removeAll(keepingCapacity: true) }
+
+    /// Adds the word at `start..<end` of `bytes`.
+    mutating func append(_ start: Int, _ end: Int) {
+        bounds.append(start)
+        bounds.append(end)
+    }
+
+    private func start(_ index: Int) -> Int { bounds[2 * index] }
+    private func end(_ index: Int) -> Int { bounds[2 * index + 1] }
+
+    /// Word `index` as a `String` (invalid UTF-8 repaired).
+    subscript(index: Int) -> String { string(index, from: 0) }
+
+    /// Every word as a `String`.
+    var strings: [String] { (0..<count).map { self[$0] } }
+
+    /// The length of word `index`, in bytes.
+    func length(_ index: Int) -> Int { end(index) - start(index) }
+
+    /// Byte `offset` of word `index`, nil past its end.
+    func byte(_ index: Int, _ offset: Int) -> UInt8? {
+        offset < length(index) ? bytes[start(index) + offset] : nil
+    }
+
+    /// The bytes of word `index`.
+    func bytes(of index: Int) -> ArraySlice<UInt8> { bytes[start(index)..<end(index)] }
+
+    /// Word `index` from byte `offset` on, as a `String`.
+    func string(_ index: Int, from offset: Int) -> String {
+        String(decoding: bytes[(start(index) + offset)..<end(index)], as: UTF8.self)
     }
 }
