@@ -75,7 +75,7 @@ public final class StandardInput: InputSource {
     public func readLine(into line: inout [UInt8]) -> Bool {
         while true {
             let (start, end) = (self.start, self.end)
-            let newline = buffer.withUnsafeBytes { raw in
+            let newline = start == end ? nil : buffer.withUnsafeBytes { raw in
                 memchr(raw.baseAddress! + start, 0x0a, end - start).map { UnsafeRawPointer($0) - raw.baseAddress! }
             }
             if let newline {

@@ -50,9 +50,7 @@ struct AttributeEncoder: ~Copyable {
     /// Appends one attribute with a raw payload, plus padding.
     mutating func append<C: Collection>(_ type: UInt16, payload: C) where C.Element == UInt8 {
         let room = claimAttribute(type, payload: payload.count)
-        if payload.withContiguousStorageIfAvailable({ room.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }) == nil {
-            for (offset, byte) in payload.enumerated() { room.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
-        }
+        copy(payload, to: room)
     }
 
     mutating func append(_ type: UInt16, u8 value: UInt8) { appendInteger(type, value) }
@@ -86,9 +84,7 @@ struct AttributeEncoder: ~Copyable {
         let utf8 = string.utf8
         let length = utf8.count
         let room = claimAttribute(type, payload: length + 1)
-        if utf8.withContiguousStorageIfAvailable({ room.copyMemory(from: $0.baseAddress!, byteCount: length) }) == nil {
-            for (offset, byte) in utf8.enumerated() { room.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
-        }
+        copy(utf8, to: room)
         room.storeBytes(of: 0, toByteOffset: length, as: UInt8.self)
     }
 
@@ -128,6 +124,16 @@ struct AttributeEncoder: ~Copyable {
     }
 
     // MARK: Room
+
+    /// Copies `bytes` to `room` (at once when they are contiguous).
+    private func copy<C: Collection>(_ bytes: C, to room: UnsafeMutableRawPointer) where C.Element == UInt8 {
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            if let base = buffer.baseAddress, buffer.count > 0 { room.copyMemory(from: base, byteCount: buffer.count) }
+        }
+        if copied == nil {
+            for (offset, byte) in bytes.enumerated() { room.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self) }
+        }
+    }
 
     private mutating func appendInteger<T: FixedWidthInteger>(_ type: UInt16, _ value: T) {
         claimAttribute(type, payload: MemoryLayout<T>.size).storeBytes(of: value, as: T.self)
