@@ -78,7 +78,9 @@ struct Parser {
             entry.service.flags.formUnion(try Parser.schedulerFlags(entry.schedulerFlags, scheduler: entry.service.scheduler))
         }
 
-        try checkMatrix(entry)
+        // The checks take only what they read: given the whole entry, the compiler copied it
+        // (two copies and three destructions of a CommandEntry, 900 instructions a line).
+        try checkMatrix(entry.command, entry.options)
         try checkCommand(&entry)
         return entry
     }
@@ -90,11 +92,13 @@ struct Parser {
         throws(Termination)
     {
         entry.service.protocolNumber = proto
-        var service = entry.service
-        guard parseServiceAddress(text, into: &service).contains(.address) else {
+        guard let parsed = parseServiceAddress(text, protocol: proto) else {
             throw .fail("illegal virtual server address[:port] specified")
         }
-        entry.service = service
+        entry.service.address = parsed.address
+        entry.service.family = parsed.address.family
+        if parsed.address.family == .inet6 { entry.service.netmask = 128 }
+        if let port = parsed.port { entry.service.port = port }
     }
 
     /// `-M`: an IPv4 mask (a dotted quad or a host name), or an IPv6 prefix length.
@@ -113,12 +117,12 @@ struct Parser {
 
     /// `-r`: without a port the real server takes the service's port as known so far.
     func setRealServer(_ text: String, in entry: inout CommandEntry) throws(Termination) {
-        var target = entry.service
-        let parsed = parseServiceAddress(text, into: &target)
-        guard parsed.contains(.address) else { throw .fail("illegal real server address[:port] specified") }
-        entry.destinationFamily = target.family
-        entry.destination.address = target.address ?? IPAddress(ipv4: 0)
-        entry.destination.port = parsed.contains(.port) ? target.port : entry.service.port
+        guard let parsed = parseServiceAddress(text, protocol: entry.service.protocolNumber) else {
+            throw .fail("illegal real server address[:port] specified")
+        }
+        entry.destinationFamily = parsed.address.family
+        entry.destination.address = parsed.address
+        entry.destination.port = parsed.port ?? entry.service.port
     }
 
     // MARK: - Values
@@ -238,41 +242,43 @@ struct Parser {
 
     // MARK: - Addresses
 
-    struct ParsedParts: OptionSet {
-        let rawValue: Int
-        static let address = ParsedParts(rawValue: 1)
-        static let port = ParsedParts(rawValue: 2)
+    /// What `parse_service` read: the address (its family is the service's), and the port
+    /// if one was given. (A value of its own: parsing into a copy of the service cost a copy
+    /// of its strings twice a line.)
+    struct ServiceAddress {
+        var address: IPAddress
+        var port: UInt16?
     }
 
-    /// `parse_service`: `host[:port]`, `[v6]:port` or a bare IPv6 literal. Updates the
-    /// service's family, address, port (and IPv6 prefix) exactly as ipvsadm does,
-    /// including its quirks: all-digit words are refused, and in `[x]:port` a non-IPv6
-    /// `x` loses its port. Read as ipvsadm reads it, by bytes (`strchr`, `strrchr`).
-    func parseServiceAddress(_ text: String, into service: inout CommandEntry.Service) -> ParsedParts {
+    /// `parse_service`: `host[:port]`, `[v6]:port` or a bare IPv6 literal, nil when it is
+    /// none of them, exactly as ipvsadm reads it (by bytes, `strchr` and `strrchr`), quirks
+    /// included: all-digit words are refused, and in `[x]:port` a non-IPv6 `x` loses its
+    /// port. An IPv6 service takes the prefix length 128 (the caller sets it). A port name is
+    /// looked up for `proto`.
+    func parseServiceAddress(_ text: String, protocol proto: IPProtocolNumber) -> ServiceAddress? {
         var text = text
-        return text.withUTF8 { parseServiceAddress($0, into: &service) }
+        return text.withUTF8 { parseServiceAddress($0, protocol: proto) }
     }
 
-    private func parseServiceAddress(_ text: UnsafeBufferPointer<UInt8>, into service: inout CommandEntry.Service)
-        -> ParsedParts
+    private func parseServiceAddress(_ text: UnsafeBufferPointer<UInt8>, protocol proto: IPProtocolNumber)
+        -> ServiceAddress?
     {
         let colon = UInt8(ascii: ":")
-        if text.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return [] }
+        if text.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return nil }
         var host = text.indices
         var portText: Range<Int>?
         if text.first == UInt8(ascii: "[") {
-            guard let close = text[1...].firstIndex(of: UInt8(ascii: "]")) else { return [] }
-            guard close + 1 < text.count, text[close + 1] == colon else { return [] }
+            guard let close = text[1...].firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            guard close + 1 < text.count, text[close + 1] == colon else { return nil }
             host = 1..<close
             portText = (close + 2)..<text.count
         }
         let hostBytes = UnsafeBufferPointer(rebasing: text[host])
+        var address: IPAddress
         // An IPv6 literal has at least two colons: with fewer, inet_pton would refuse it.
         let mayBeIPv6 = hostBytes.lazy.filter { $0 == colon }.prefix(2).count == 2
         if mayBeIPv6, let v6 = Parser.withCString(hostBytes, { IPAddress.parseIPv6(cString: $0) }) {
-            service.address = v6
-            service.family = .inet6
-            service.netmask = 128
+            address = v6
         } else {
             portText = nil
             if let last = hostBytes.lastIndex(of: colon) {
@@ -283,28 +289,25 @@ struct Parser {
             guard let v4 = IPAddress.parsePlainIPv4(name)
                 ?? Parser.withCString(name, { IPAddress.parseIPv4Legacy(cString: $0) })
                 ?? resolver.ipv4Address(ofHost: String(decoding: name, as: UTF8.self))
-            else { return [] }
-            service.address = v4
-            service.family = .inet
+            else { return nil }
+            address = v4
         }
-        guard let portText else { return .address }
+        guard let portText else { return ServiceAddress(address: address, port: nil) }
         let port = UnsafeBufferPointer(rebasing: text[portText])
         if let value = Parser.wholeNumber(port), (0...65535).contains(value) {
-            service.port = UInt16(value)
-        } else if let value = resolver.port(ofService: String(decoding: port, as: UTF8.self), protocol: service.protocolNumber) {
-            service.port = value
-        } else {
-            return []
+            return ServiceAddress(address: address, port: UInt16(value))
         }
-        return [.address, .port]
+        if let value = resolver.port(ofService: String(decoding: port, as: UTF8.self), protocol: proto) {
+            return ServiceAddress(address: address, port: value)
+        }
+        return nil
     }
 
     // MARK: - Checks after parsing
 
     /// `generic_opt_check`: compulsory, illegal and mutually exclusive options, in column order.
-    private func checkMatrix(_ entry: CommandEntry) throws(Termination) {
-        let row = commandMatrix[entry.command.rawValue]
-        try check(row, columns: OptionBit.columns, entry.options, subject: "'\(entry.command.name)' command")
+    private func checkMatrix(_ command: Command, _ options: OptionSet64) throws(Termination) {
+        try check(commandMatrix[command.rawValue], columns: OptionBit.columns, options, subject: "'\(command.name)' command")
     }
 
     /// ipvsadm's matrix rule, for commands and for tunnel types alike: in column order, the
@@ -359,7 +362,7 @@ struct Parser {
             if options.containsAny(OptionSet64.tunnelOptionsAndType) && forwarding != .tunnel {
                 throw .fail("Tunnel options conflict with forward method")
             }
-            try checkTunnel(entry)
+            try checkTunnel(entry.destination.tunnelType, options)
         case .list:
             if (options.containsAny([.connection, .timeout, .daemon]) && options.containsAny([.stats, .rate, .thresholds]))
                 || (options.containsAny([.timeout, .daemon]) && options.contains(.persistentConn))
@@ -374,11 +377,11 @@ struct Parser {
     }
 
     /// `tunnel_opt_check`: which tunnel options each tunnel type needs or refuses.
-    private func checkTunnel(_ entry: CommandEntry) throws(Termination) {
-        let type = Int(entry.destination.tunnelType.rawValue)
+    private func checkTunnel(_ tunnelType: TunnelType, _ options: OptionSet64) throws(Termination) {
+        let type = Int(tunnelType.rawValue)
         guard type < tunnelMatrix.count else { return }
         try check(
-            tunnelMatrix[type], columns: tunnelOptionColumns, entry.options,
+            tunnelMatrix[type], columns: tunnelOptionColumns, options,
             subject: "'\(tunnelTypeNames[type])' tunnel type")
     }
 }
