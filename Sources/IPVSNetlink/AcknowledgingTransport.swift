@@ -1,9 +1,10 @@
 import IPVS
 
 /// A kernel stand-in for profiling `-R` where there is no IPVS (`ipvsadm-restore-profile`):
-/// it answers GET_INFO with a fixed version and acknowledges every other request, one
-/// acknowledgement per datagram as the kernel sends them, so that everything ours does per
-/// line (parse, encode, frame, match the acknowledgements) runs and nothing else. It keeps a
+/// it answers GET_INFO with a fixed version and takes every other request, acknowledging
+/// those that ask for it (`NLM_F_ACK`), one message per datagram as the kernel sends them,
+/// so that everything ours does per line (parse, encode, frame, match the acknowledgements)
+/// runs and nothing else. It keeps a
 /// count and a checksum (FNV-1a) of the bytes sent past the sequence numbers, to show that
 /// a change to the encoder left the requests as they were.
 final class AcknowledgingTransport: NetlinkTransport {
@@ -25,13 +26,16 @@ final class AcknowledgingTransport: NetlinkTransport {
                   length <= bytes.count - offset
             else { throw .invalidArgument }
             let sequence = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
+            let flags = bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)
             let command = bytes[offset + NetlinkMessage.headerLength]
             requests += 1
             // FNV-1a over the message, a byte at a time, without the sequence number.
             for index in offset..<(offset + length) where !(offset + 8..<offset + 12).contains(index) {
                 checksum = (checksum ^ UInt64(bytes[index])) &* 0x100_0000_01b3
             }
-            unanswered.append(command == IPVSCommand.getInfo.rawValue ? -Int64(sequence) : Int64(sequence))
+            if flags & NetlinkMessage.Flags.acknowledge.rawValue != 0 {
+                unanswered.append(command == IPVSCommand.getInfo.rawValue ? -Int64(sequence) : Int64(sequence))
+            }
             offset += NetlinkMessage.aligned(length)
         }
     }

@@ -47,6 +47,11 @@ enum NetlinkMessage {
         return start
     }
 
+    /// Replaces the flags of the request that starts at `start`.
+    static func setFlags(_ flags: Flags, in message: inout AttributeEncoder, at start: Int) {
+        message.store(flags.rawValue, at: start + 6)
+    }
+
     /// Ends the request begun at `start`: its command and length, then padding.
     static func endRequest(in message: inout AttributeEncoder, from start: Int, command: UInt8) {
         message.store(UInt32(truncatingIfNeeded: message.count - start), at: start)

@@ -280,6 +280,26 @@ struct KernelTests {
         #expect(try backend.services().count == 3001)
         try backend.apply(.flush)
     }
+
+    /// Only the last request of a send asks for an acknowledgement: when the kernel refuses
+    /// it, its error is the send's answer; the requests before it that were refused still get
+    /// their own errors.
+    @Test func aRefusedLastRequestOfASendIsItsAnswer() throws {
+        let window = NetlinkClient.batchWindow
+        func service(_ index: Int) -> VirtualService {
+            VirtualService(key: .address(protocol: .tcp, address: v4(0x0a06_0000 + UInt32(index)), port: 80), scheduler: "rr")
+        }
+        var batch = (0..<(2 * window)).map { Modification.addService(service($0)) }
+        for index in [5, window - 1, 2 * window - 1] { batch[index] = .addService(service(0)) }
+        let results = backend.perform(batch)
+        #expect(results.count == batch.count)
+        for (index, result) in results.enumerated() {
+            let refused = [5, window - 1, 2 * window - 1].contains(index)
+            #expect(result == (refused ? IPVSError(.addService, errno: .fileExists) : nil), "change \(index)")
+        }
+        #expect(try backend.services().count == 2 * window - 3)
+        try backend.apply(.flush)
+    }
 }
 
 extension NetlinkBackend {
