@@ -38,6 +38,8 @@ let package = Package(
             name: "ipvsadm-restore-profile", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
+        // The process's stream adapters, which live next to `main` in the executable.
+        .testTarget(name: "ipvsadmTests", dependencies: ["ipvsadm", "IPVSAdm"], swiftSettings: settings),
         .testTarget(
             name: "IPVSNetlinkTests",
             dependencies: ["IPVSNetlink", "IPVS"],

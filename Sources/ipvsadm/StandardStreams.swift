@@ -1,35 +1,36 @@
 import Glibc
+import IPVSAdm
 import IPVS
 
 /// The process's own output streams, for `IPVSAdm.run` (in `main`, and in the profiling
 /// harness `ipvsadm-restore-profile`). stdout is collected and written in
 /// large blocks, stderr written at once, as C's stdio does. A failed write is kept (the first
 /// one) and reported by `flush`; what follows it is dropped.
-public final class FileDescriptorSink: OutputSink {
+final class FileDescriptorSink: OutputSink {
     private let descriptor: Int32
     private let buffered: Bool
     private var pending: [UInt8] = []
     private var failure: Errno?
 
-    public let isTerminal: Bool
+    let isTerminal: Bool
 
-    public init(descriptor: Int32, buffered: Bool) {
+    init(descriptor: Int32, buffered: Bool) {
         self.descriptor = descriptor
         self.buffered = buffered
         isTerminal = isatty(descriptor) == 1
     }
 
-    public func write(_ text: String) {
+    func write(_ text: String) {
         pending.append(contentsOf: text.utf8)
         if !buffered || pending.count >= 1 << 16 { _ = flush() }
     }
 
-    public func write(utf8 bytes: [UInt8]) {
+    func write(utf8 bytes: [UInt8]) {
         pending.append(contentsOf: bytes)
         if !buffered || pending.count >= 1 << 16 { _ = flush() }
     }
 
-    public func flush() -> Errno? {
+    func flush() -> Errno? {
         defer { pending.removeAll(keepingCapacity: true) }
         guard failure == nil else { return failure }
         let descriptor = self.descriptor
@@ -55,7 +56,7 @@ public final class FileDescriptorSink: OutputSink {
 /// a last line without one still counts; invalid UTF-8 is repaired in the `String` form), but
 /// without a `String` and a C `getline` per line, which were 1,450 instructions of every `-R`
 /// line (Scripts/profile-restore).
-public final class StandardInput: InputSource {
+final class StandardInput: InputSource {
     private let descriptor: Int32
     /// The bytes read and not yet handed out are `buffer[start..<end]`. Allocated at the first
     /// read: most commands never read stdin.
@@ -64,15 +65,15 @@ public final class StandardInput: InputSource {
     private var end = 0
     private var atEnd = false
 
-    public init(descriptor: Int32 = 0) { self.descriptor = descriptor }
+    init(descriptor: Int32 = 0) { self.descriptor = descriptor }
 
-    public func readLine() -> String? {
+    func readLine() -> String? {
         var line: [UInt8] = []
         guard readLine(into: &line) else { return nil }
         return String(decoding: line, as: UTF8.self)
     }
 
-    public func readLine(into line: inout [UInt8]) -> Bool {
+    func readLine(into line: inout [UInt8]) -> Bool {
         while true {
             let (start, end) = (self.start, self.end)
             let newline = start == end ? nil : buffer.withUnsafeBytes { raw in

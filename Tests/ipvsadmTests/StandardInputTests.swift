@@ -1,5 +1,6 @@
 import Glibc
 import IPVSAdm
+@testable import ipvsadm
 import Testing
 
 /// `StandardInput` cuts lines as `Swift.readLine(strippingNewline: true)` does.
