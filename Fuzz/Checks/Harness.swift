@@ -20,24 +20,13 @@ enum Harness {
     /// addresses (unicast), and two connections for `-c`.
     static func kernel() -> InMemoryBackend {
         let backend = InMemoryBackend()
-        backend.isRoutable = routable
+        backend.isRoutable = InMemoryBackend.isUnicast
         backend.connectionLines = [
             "TCP 0A000064 9C40 0A000001 0050 0A000101 0050 ESTABLISHED     899 none",
             "UDP 2001:0db8:0000:0000:0000:0000:0000:0064 D431 2001:0db8:0000:0000:0000:0000:0000:0001 0035 "
                 + "2001:0db8:0000:0000:0000:0000:0000:0011 0035 UDP             299 none",
         ]
         return backend
-    }
-
-    /// The kernel takes a real server at any unicast address (it needs no route to it).
-    static func routable(_ address: IPAddress) -> Bool {
-        switch address.family {
-        case .inet:
-            let v = address.ipv4
-            return !(v >> 28 == 0xe || v == 0xffff_ffff || v == 0)
-        case .inet6:
-            return address.high >> 56 != 0xff && !(address.high == 0 && address.low == 0)
-        }
     }
 
     /// One invocation against `backend`; `opened` is told the network namespace it asked for

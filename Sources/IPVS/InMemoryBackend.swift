@@ -22,6 +22,19 @@ public final class InMemoryBackend: IPVSBackend {
     public var interfaces: Set<String>? = ["lo", "dummy0"]
     /// Whether the kernel would accept this real-server address (unicast and routable).
     public var isRoutable: (IPAddress) -> Bool = { _ in true }
+
+    /// The kernel's own rule for `isRoutable` when every unicast address has a route: it takes
+    /// a real server at any unicast address (it needs no route to it), and refuses a multicast,
+    /// broadcast or unspecified one.
+    public static func isUnicast(_ address: IPAddress) -> Bool {
+        switch address.family {
+        case .inet:
+            let v = address.ipv4
+            return !(v >> 28 == 0xe || v == 0xffff_ffff || v == 0)
+        case .inet6:
+            return address.high >> 56 != 0xff && !(address.high == 0 && address.low == 0)
+        }
+    }
     public var kernelInfo = IPVSInfo(version: 0x01_02_01, connectionTableSize: 4096)
     /// A refusal the kernel would make for reasons the fake does not model (out of memory, a
     /// module that does not load): the errno for a change, or nil to carry it out.

@@ -31,17 +31,7 @@ mount -t tmpfs -o mode=0755 boot-test "$state" || { echo "FAIL mount a tmpfs (ro
 # The mounts go with the namespace; the empty directory they were on would stay.
 trap 'umount -R "$state" 2>/dev/null; rmdir "$state" 2>/dev/null' EXIT
 
-passed=0 failed=0
-check() {  # check NAME FUNCTION ARGS...
-    local name=$1 out; shift
-    out=$("$@" 2>&1)
-    if [ $? = 0 ]; then
-        echo "PASS $name"; passed=$((passed + 1))
-    else
-        echo "FAIL $name"; failed=$((failed + 1))
-        [ -z "$out" ] || echo "$out" | sed 's/^/    /'
-    fi
-}
+source "$repo/Tests/lib/check.sh"
 
 # new_root NAME: a fresh copy of / at $state/NAME/root, ready for chroot; prints its path.
 new_root() {

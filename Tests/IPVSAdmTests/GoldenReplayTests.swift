@@ -10,17 +10,6 @@ import Testing
 @Suite struct GoldenReplayTests {
     static let cases = GoldenTranscript.allCases()
 
-    /// The kernel takes any unicast real-server address (it needs no route to it).
-    static func routable(_ address: IPAddress) -> Bool {
-        switch address.family {
-        case .inet:
-            let v = address.ipv4
-            return !(v >> 28 == 0xe || v == 0xffff_ffff || v == 0)
-        case .inet6:
-            return address.high >> 56 != 0xff && !(address.high == 0 && address.low == 0)
-        }
-    }
-
     static func replayable(_ c: GoldenTranscript.Case) -> Bool {
         if c.needsEnvironment { return false }
         for invocation in c.invocations {
@@ -36,7 +25,7 @@ import Testing
     @Test("oracle transcripts replay byte for byte", arguments: cases.filter(replayable))
     func replay(_ golden: GoldenTranscript.Case) {
         let backend = InMemoryBackend()
-        backend.isRoutable = GoldenReplayTests.routable
+        backend.isRoutable = InMemoryBackend.isUnicast
         let resolver = HostsResolver()
         for invocation in golden.invocations {
             let out = BufferSink()

@@ -25,7 +25,7 @@ import Testing
         recording.events.compactMap { if case .received(let bytes, let length) = $0 { (bytes, length) } else { nil } }
     }
 
-    static let web = VirtualService(key: .address(protocol: .tcp, address: v4(0x0a00_0001), port: 80), scheduler: "wlc")
+    static let web = FixtureScenario.web
 
     @Test func acknowledgementsAndErrors() throws {
         let (backend, transport, _) = try replay("info-ack-error.netlink")
@@ -63,17 +63,7 @@ import Testing
 
     @Test func pipelinedAcknowledgementsMatchTheirRequests() throws {
         let (backend, transport, recording) = try replay("pipelined.netlink")
-        let missing = VirtualService(key: .address(protocol: .udp, address: v4(0x0a00_0009), port: 53), scheduler: "rr")
-        var changes: [Modification] = [
-            .addService(Self.web), .addService(Self.web),
-            .addDestination(Destination(address: v4(0x0a00_0102), port: 80), to: missing),
-            .deleteService(Self.web),
-        ]
-        for index in 0..<196 {
-            changes.append(.addService(VirtualService(
-                key: .address(protocol: .tcp, address: v4(0x0a03_0000 + UInt32(index)), port: 80), scheduler: "rr")))
-        }
-        let results = backend.perform(changes)
+        let results = backend.perform(FixtureScenario.pipelinedChanges)
         #expect(results[0] == nil)
         #expect(results[1] == IPVSError(.addService, errno: .fileExists))
         #expect(results[2] == IPVSError(.addDestination, errno: .noSuchProcess))

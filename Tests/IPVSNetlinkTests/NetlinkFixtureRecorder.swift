@@ -43,7 +43,7 @@ struct NetlinkFixtureRecorder {
         try helper.apply(.flush)
     }
 
-    static let web = VirtualService(key: .address(protocol: .tcp, address: v4(0x0a00_0001), port: 80), scheduler: "wlc")
+    static let web = FixtureScenario.web
 
     /// Many services of three real servers each: a services dump of several datagrams.
     private func fill(services count: Int) throws {
@@ -88,17 +88,7 @@ struct NetlinkFixtureRecorder {
     @Test func pipelinedChanges() throws {
         try record("pipelined.netlink", "GET_INFO; 200 changes in two sends (windows of 128): a service added twice (EEXIST), a real server for a missing service (ESRCH), then 196 services.") {
             (backend) throws in
-            let missing = VirtualService(key: .address(protocol: .udp, address: v4(0x0a00_0009), port: 53), scheduler: "rr")
-            var changes: [Modification] = [
-                .addService(Self.web), .addService(Self.web),
-                .addDestination(Destination(address: v4(0x0a00_0102), port: 80), to: missing),
-                .deleteService(Self.web),
-            ]
-            for index in 0..<196 {
-                changes.append(.addService(VirtualService(
-                    key: .address(protocol: .tcp, address: v4(0x0a03_0000 + UInt32(index)), port: 80), scheduler: "rr")))
-            }
-            let results = backend.perform(changes)
+            let results = backend.perform(FixtureScenario.pipelinedChanges)
             #expect(results.compactMap { $0 }.count == 2)
         }
     }

@@ -249,17 +249,7 @@ make_inputs() {
 }
 
 # ---------------------------------------------------------------- driver -----------------------
-passed=0; failed=0
-check() {  # check NAME FUNCTION ARGS...
-    local name=$1 out; shift
-    out=$("$@" 2>&1)
-    if [ $? = 0 ]; then
-        echo "PASS $name"; passed=$((passed + 1))
-    else
-        echo "FAIL $name"; failed=$((failed + 1))
-        [ -z "$out" ] || echo "$out" | sed 's/^/    /'
-    fi
-}
+source "$REPO/Tests/lib/check.sh"
 
 main() {
     rm -rf "$WORK"; mkdir -p "$WORK"
