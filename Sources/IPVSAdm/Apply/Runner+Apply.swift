@@ -41,11 +41,13 @@ extension Runner {
         func refuse(_ message: String, status: Int32) -> Termination {
             .process(status: status, stderr: "line \(number): " + message + "\n")
         }
-        while let line = stdin.readLine() {
+        // Read as -R reads: one line and its words at a time, in buffers kept from line to line.
+        var words = Words()
+        while stdin.readLine(into: &words.bytes) {
             number += 1
-            if line.utf8.contains(0) { throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number)) }
-            let words = RestoreLine.words(line)
-            if words.isEmpty || words[0].hasPrefix("#") { continue }
+            if words.bytes.contains(0) { throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number)) }
+            RestoreLine.split(&words)
+            if words.isEmpty || words.byte(0, 0) == UInt8(ascii: "#") { continue }
             let parsed: CommandEntry
             do {
                 parsed = try parser.parse(words)
