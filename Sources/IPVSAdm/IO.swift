@@ -5,6 +5,8 @@ public protocol OutputSink: AnyObject {
     func write(_ text: String)
     /// Text already encoded as UTF-8 (large listings are rendered as bytes).
     func write(utf8 bytes: [UInt8])
+    /// The same from memory of the caller's (`--json` writes from a buffer of its own).
+    func write(utf8 bytes: UnsafeBufferPointer<UInt8>)
     /// Writes out whatever is buffered. Returns the first write that failed since the sink
     /// was made, if one did (what came after it was dropped).
     func flush() -> Errno?
@@ -14,6 +16,8 @@ public protocol OutputSink: AnyObject {
 
 extension OutputSink {
     public var isTerminal: Bool { false }
+
+    public func write(utf8 bytes: UnsafeBufferPointer<UInt8>) { write(utf8: Array(bytes)) }
 }
 
 /// Time, for what waits (`--drain`): the system's monotonic clock in `main`, a fake in tests.

@@ -121,49 +121,51 @@ extension Runner {
 
     // MARK: - For programs
 
-    /// `--json` with any listing: one document, written whole once complete (a listing that
-    /// fails half-way prints its error and no half a document).
+    /// `--json` with any listing: one document, written out as it is made, 64 KiB at a time.
+    /// A listing that fails part-way (a service deleted while it is listed) ends with the
+    /// error and status 1, as the text listing does; what was written out before stays, and
+    /// nothing more (a document under 64 KiB is then not written at all).
     private func listJSON(_ entry: CommandEntry) throws(Termination) {
         let options = entry.options
-        var json = JSONWriter()
+        let json = JSONWriter(to: stdout)
         if options.contains(.connection) {
             json.beginObject()
             json.key("connections")
             json.beginArray()
             for line in try connectionLines() {
                 guard let connection = ConnectionLine(line) else { throw .process(status: 1) }
-                JSONRenderer.connection(connection, into: &json)
+                JSONRenderer.connection(connection, into: json)
             }
             json.endArray()
         } else if options.contains(.timeout) {
             guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
             json.beginObject()
-            JSONRenderer.timeouts(timeouts, into: &json)
+            JSONRenderer.timeouts(timeouts, into: json)
         } else if options.contains(.daemon) {
             guard let daemons = try? backend.daemons() else { throw .process(status: 1) }
             json.beginObject()
             json.key("daemons")
             json.beginArray()
-            for daemon in daemons { JSONRenderer.daemon(daemon, into: &json) }
+            for daemon in daemons { JSONRenderer.daemon(daemon, into: json) }
             json.endArray()
         } else {
-            JSONRenderer.begin(&json, info: info)
+            JSONRenderer.begin(json, info: info)
             json.key("services")
             json.beginArray()
-            let sorted = !entry.format.noSort
+            let format = entry.format
             if options.contains(.service) {
                 let (service, destinations) = try oneService(entry.service.key)
-                JSONRenderer.service(service, destinations, sorted: sorted, into: &json)
+                JSONRenderer.service(service, destinations, format: format, into: json)
             } else {
                 var unused = TextBuffer()
-                try eachService(sorted: sorted, into: &unused) { service, destinations, _ in
-                    JSONRenderer.service(service, destinations, sorted: sorted, into: &json)
+                try eachService(sorted: !format.noSort, into: &unused) { service, destinations, _ in
+                    JSONRenderer.service(service, destinations, format: format, into: json)
                 }
             }
             json.endArray()
         }
         json.endObject()
-        stdout.write(utf8: json.bytes)
+        json.finish()
     }
 
     /// `--metrics[=servers|services]`: the counters in Prometheus' text format.

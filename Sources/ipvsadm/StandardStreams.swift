@@ -30,6 +30,11 @@ final class FileDescriptorSink: OutputSink {
         if !buffered || pending.count >= 1 << 16 { _ = flush() }
     }
 
+    func write(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        pending.append(contentsOf: bytes)
+        if !buffered || pending.count >= 1 << 16 { _ = flush() }
+    }
+
     func flush() -> Errno? {
         defer { pending.removeAll(keepingCapacity: true) }
         guard failure == nil else { return failure }

@@ -7,8 +7,8 @@ current network namespace (the data-path tests run it on the director after real
 Checks, each printed as PASS/FAIL (exit status 0 only if all pass):
 - every JSON document (-Ln, one service, -c, --timeout, --daemon) validates against
   Docs/ipvsadm.schema.json (Debian's python3-jsonschema);
-- the values of `-Ln --json` equal the oracle's `-Ln --stats --exact`, `--rate --exact`,
-  `--thresholds`, `--persistent-conn` and plain `-Ln`; `-Lc --json` equals the oracle's `-Lnc`;
+- the values of `-Ln --json` with each listing option equal the oracle's `-Ln --stats --exact`,
+  `--rate --exact`, `--thresholds`, `--persistent-conn` and plain `-Ln`; `-Lc --json` equals the oracle's `-Lnc`;
   `--timeout` and `--daemon` likewise;
 - `--metrics` and `--metrics=services` pass `promtool check metrics` and their values equal the
   oracle's `--stats --exact`, `--thresholds` and `-Ln`.
@@ -145,7 +145,9 @@ def main():
     validator = jsonschema.Draft202012Validator(schema)
 
     documents = {}
-    for args in (["-Ln", "--json"], ["-Lc", "--json"], ["-L", "--timeout", "--json"], ["-L", "--daemon", "--json"]):
+    everything = ["-Ln", "--json", "--stats", "--rate", "--thresholds", "--persistent-conn", "--tun-info"]
+    for args in (["-Ln", "--json"], everything, ["-Lc", "--json"], ["-L", "--timeout", "--json"],
+                 ["-L", "--daemon", "--json"]):
         text = run(OURS, *args)
         document = json.loads(text)
         documents[" ".join(args)] = document
@@ -160,8 +162,9 @@ def main():
                not errors and len(one["services"]) == 1 and one["services"][0]["port"] == s["port"], "\n".join(errors))
 
     for form in FORMS:
-        compare("json: -Ln --json equals the oracle's %s" % " ".join(FORMS[form][0]),
-                lambda: json_rows(json.loads(run(OURS, "-Ln", "--json")), form), lambda: oracle_rows(form))
+        # Ours with the same listing options (each adds its fields to the JSON) and --json.
+        compare("json: %s --json equals the oracle's %s" % (" ".join(FORMS[form][0]), " ".join(FORMS[form][0])),
+                lambda: json_rows(json.loads(run(OURS, *FORMS[form][0], "--json")), form), lambda: oracle_rows(form))
 
     def our_connections():
         rows = []

@@ -23,7 +23,9 @@ import Testing
     }
 
     @Test func servicesAndRealServers() throws {
-        let document = try #require(try Self.listing(["-Ln", "--json"]) as? [String: Any])
+        let document = try #require(
+            try Self.listing(["-Ln", "--json", "--stats", "--rate", "--thresholds", "--persistent-conn", "--tun-info"])
+                as? [String: Any])
         #expect(document["version"] as? String == "1.2.1")
         #expect(document["connection_table_size"] as? Int == 4096)
         let services = try #require(document["services"] as? [[String: Any]])
@@ -43,6 +45,39 @@ import Testing
         let tunnel = try #require(((mark["real_servers"] as? [[String: Any]])?.first)?["tunnel"] as? [String: Any])
         #expect(tunnel["type"] as? String == "gue" && tunnel["port"] as? Int == 6080)
         #expect(tunnel["flags"] as? [String] == ["checksum"])
+    }
+
+    /// Plain `-Ln --json` holds what `-Ln` shows; each listing option adds its fields.
+    @Test func listingOptionsAddTheirFields() throws {
+        func firstServer(_ arguments: [String]) throws -> (service: [String: Any], server: [String: Any]) {
+            let document = try #require(try Self.listing(arguments) as? [String: Any])
+            let services = try #require(document["services"] as? [[String: Any]])
+            return (services[0], try #require((services[1]["real_servers"] as? [[String: Any]])?.first))
+        }
+        let plain = try firstServer(["-Ln", "--json"])
+        #expect(Set(plain.server.keys) == [
+            "family", "address", "port", "forwarding", "weight", "active_connections", "inactive_connections",
+        ])
+        #expect(plain.service["stats"] == nil && plain.service["rates"] == nil)
+        let stats = try firstServer(["-Ln", "--json", "--stats"])
+        #expect(stats.service["stats"] != nil && stats.server["stats"] != nil && stats.server["rates"] == nil)
+        #expect(try firstServer(["-Ln", "--json", "--rate"]).server["rates"] != nil)
+        #expect(try firstServer(["-Ln", "--json", "--thresholds"]).server["upper_threshold"] as? Int == 0)
+        #expect(try firstServer(["-Ln", "--json", "--persistent-conn"]).server["persistent_connections"] as? Int == 0)
+        #expect(try firstServer(["-Ln", "--json", "--tun-info"]).server["tunnel"] != nil)
+    }
+
+    /// A document longer than the writer's buffer (64 KiB) is still one document.
+    @Test func aLargeDocumentIsWholeAndValid() throws {
+        var rules = ""
+        for index in 0..<300 {
+            rules += "-A -t 10.3.\(index / 250).\(index % 250 + 1):80 -s rr\n"
+            for server in 1...4 { rules += "-a -t 10.3.\(index / 250).\(index % 250 + 1):80 -r 10.4.0.\(server) -m\n" }
+        }
+        let document = try #require(
+            try Self.listing(["-Ln", "--json", "--stats", "--rate"], backend: ApplyTests.loaded(rules)) as? [String: Any])
+        let services = try #require(document["services"] as? [[String: Any]])
+        #expect(services.count == 300 && services.allSatisfy { ($0["real_servers"] as? [Any])?.count == 4 })
     }
 
     @Test func oneServiceTimeoutsDaemonsConnections() throws {

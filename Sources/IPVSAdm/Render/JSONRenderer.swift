@@ -3,24 +3,27 @@ import IPVS
 /// `--json`: the same decoded table the text listings print, as one JSON document whose keys
 /// `Docs/JSON.md` documents and `Docs/ipvsadm.schema.json` describes. Exact: counters are whole
 /// numbers (no K/M, 64 bits), addresses numeric strings without brackets, ports and marks
-/// numbers, flags named. Every field is there whatever the listing form (`--stats`, `--rate`,
-/// `--thresholds`, `--persistent-conn`, `--tun-info` select nothing).
+/// numbers, flags named. What the text listing shows is there; each of `--stats`, `--rate`,
+/// `--thresholds`, `--persistent-conn` and `--tun-info` adds its fields, and they combine
+/// (the text listing shows one form at a time).
 enum JSONRenderer {
-    static func begin(_ json: inout JSONWriter, info: IPVSInfo) {
+    static func begin(_ json: JSONWriter, info: IPVSInfo) {
         json.beginObject()
         json.member("version", "\(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff).\(info.version & 0xff)")
         json.member("connection_table_size", info.connectionTableSize)
     }
 
-    static func service(_ service: VirtualService, _ destinations: [Destination], sorted: Bool, into json: inout JSONWriter) {
+    static func service(
+        _ service: VirtualService, _ destinations: [Destination], format: ListFormat, into json: JSONWriter
+    ) {
         json.beginObject()
-        json.member("family", familyName(service.key.family))
+        json.member("family", literal: familyLiteral(service.key.family))
         switch service.key {
         case .firewallMark(let mark, _):
             json.member("fwmark", mark)
         case .address(let proto, let address, let port):
             json.member("protocol", protocolName(proto))
-            json.member("address", address.text)
+            json.member("address", address)
             json.member("port", port)
         }
         json.member("scheduler", service.scheduler)
@@ -30,39 +33,41 @@ enum JSONRenderer {
             json.beginObject()
             json.member("timeout", service.timeout)
             switch service.key.family {
-            case .inet: json.member("netmask", IPAddress(ipv4: service.netmask).text)
+            case .inet: json.member("netmask", IPAddress(ipv4: service.netmask))
             case .inet6: json.member("prefix_length", service.netmask)
             }
             json.endObject()
         }
         if !service.persistenceEngine.isEmpty { json.member("persistence_engine", service.persistenceEngine) }
-        counters(service.stats, into: &json)
+        counters(service.stats, format: format, into: json)
         json.key("real_servers")
         json.beginArray()
-        Sorting.forEach(destinations, sorted: sorted) { destination($0, of: service, into: &json) }
+        Sorting.forEach(destinations, sorted: !format.noSort) { destination($0, format: format, into: json) }
         json.endArray()
         json.endObject()
     }
 
-    static func destination(_ d: Destination, of service: VirtualService, into json: inout JSONWriter) {
+    static func destination(_ d: Destination, format: ListFormat, into json: JSONWriter) {
         json.beginObject()
-        json.member("family", familyName(d.address.family))
-        json.member("address", d.address.text)
+        json.member("family", literal: familyLiteral(d.address.family))
+        json.member("address", d.address)
         json.member("port", d.port)
         json.member("forwarding", forwardingName(d.forwarding))
         json.member("weight", d.weight)
-        json.member("upper_threshold", d.upperThreshold)
-        json.member("lower_threshold", d.lowerThreshold)
         json.member("active_connections", d.activeConnections)
         json.member("inactive_connections", d.inactiveConnections)
-        json.member("persistent_connections", d.persistentConnections)
-        if d.forwarding == .tunnel {
+        if format.thresholds {
+            json.member("upper_threshold", d.upperThreshold)
+            json.member("lower_threshold", d.lowerThreshold)
+        }
+        if format.persistentConn { json.member("persistent_connections", d.persistentConnections) }
+        if format.tunnelInfo && d.forwarding == .tunnel {
             json.key("tunnel")
             json.beginObject()
             switch d.tunnelType {
-            case .ipip: json.member("type", "ipip")
-            case .gue: json.member("type", "gue")
-            case .gre: json.member("type", "gre")
+            case .ipip: json.member("type", literal: "ipip")
+            case .gue: json.member("type", literal: "gue")
+            case .gre: json.member("type", literal: "gre")
             default: json.member("type", String(d.tunnelType.rawValue))
             }
             if d.tunnelType == .gue { json.member("port", d.tunnelPort) }
@@ -74,29 +79,38 @@ enum JSONRenderer {
             }
             json.endObject()
         }
-        counters(d.stats, into: &json)
+        counters(d.stats, format: format, into: json)
         json.endObject()
     }
 
-    /// `stats` (totals) and `rates` (per second, the kernel's estimator) of a service or a
-    /// real server.
-    private static func counters(_ s: Statistics, into json: inout JSONWriter) {
-        counterObject("stats", [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes], into: &json)
-        counterObject(
-            "rates", [s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate], into: &json)
+    /// `stats` (totals, `--stats`) and `rates` (per second, the kernel's estimator, `--rate`)
+    /// of a service or a real server.
+    private static func counters(_ s: Statistics, format: ListFormat, into json: JSONWriter) {
+        if format.stats {
+            counterObject("stats", s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes, into: json)
+        }
+        if format.rate {
+            counterObject(
+                "rates", s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate, into: json)
+        }
     }
 
     /// `"name": {"connections": ..., "packets_in": ..., ...}`, the values in that order.
-    private static func counterObject(_ name: String, _ values: [UInt64], into json: inout JSONWriter) {
+    private static func counterObject(
+        _ name: StaticString, _ connections: UInt64, _ packetsIn: UInt64, _ packetsOut: UInt64, _ bytesIn: UInt64,
+        _ bytesOut: UInt64, into json: JSONWriter
+    ) {
         json.key(name)
         json.beginObject()
-        for (key, value) in zip(["connections", "packets_in", "packets_out", "bytes_in", "bytes_out"], values) {
-            json.member(key, value)
-        }
+        json.member("connections", connections)
+        json.member("packets_in", packetsIn)
+        json.member("packets_out", packetsOut)
+        json.member("bytes_in", bytesIn)
+        json.member("bytes_out", bytesOut)
         json.endObject()
     }
 
-    static func timeouts(_ t: Timeouts, into json: inout JSONWriter) {
+    static func timeouts(_ t: Timeouts, into json: JSONWriter) {
         json.key("timeouts")
         json.beginObject()
         json.member("tcp", t.tcp)
@@ -105,29 +119,24 @@ enum JSONRenderer {
         json.endObject()
     }
 
-    static func daemon(_ d: SyncDaemon, into json: inout JSONWriter) {
+    static func daemon(_ d: SyncDaemon, into json: JSONWriter) {
         json.beginObject()
-        json.member("state", d.state == .master ? "master" : "backup")
+        json.member("state", literal: d.state == .master ? "master" : "backup")
         json.member("interface", d.interface)
         json.member("sync_id", d.syncID)
         if d.maxLength != 0 { json.member("sync_maxlen", d.maxLength) }
-        if let group = d.group { json.member("group", group.text) }
+        if let group = d.group { json.member("group", group) }
         if d.port != 0 { json.member("port", d.port) }
         if d.ttl != 0 { json.member("ttl", d.ttl) }
         json.endObject()
     }
 
-    static func connection(_ c: ConnectionLine, into json: inout JSONWriter) {
+    static func connection(_ c: ConnectionLine, into json: JSONWriter) {
         json.beginObject()
         json.member("protocol", c.proto == IPProtocolNumber(rawValue: 0) ? c.protocolText.lowercased() : protocolName(c.proto))
-        for (name, address, port) in [("client", c.client, c.clientPort), ("virtual", c.virtual, c.virtualPort),
-                                      ("destination", c.destination, c.destinationPort)] {
-            json.key(name)
-            json.beginObject()
-            json.member("address", address.text)
-            json.member("port", port)
-            json.endObject()
-        }
+        endpoint("client", c.client, c.clientPort, into: json)
+        endpoint("virtual", c.virtual, c.virtualPort, into: json)
+        endpoint("destination", c.destination, c.destinationPort, into: json)
         json.member("state", c.state)
         json.member("expires", c.expires)
         if !c.engine.isEmpty { json.member("persistence_engine", c.engine) }
@@ -135,6 +144,16 @@ enum JSONRenderer {
         json.endObject()
     }
 
+    /// `"name": {"address": ..., "port": ...}`, an end of a connection.
+    private static func endpoint(_ name: StaticString, _ address: IPAddress, _ port: UInt16, into json: JSONWriter) {
+        json.key(name)
+        json.beginObject()
+        json.member("address", address)
+        json.member("port", port)
+        json.endObject()
+    }
+
+    static func familyLiteral(_ family: AddressFamily) -> StaticString { family == .inet ? "inet" : "inet6" }
     static func familyName(_ family: AddressFamily) -> String { family == .inet ? "inet" : "inet6" }
 
     static func protocolName(_ proto: IPProtocolNumber) -> String {

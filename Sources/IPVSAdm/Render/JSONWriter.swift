@@ -1,106 +1,226 @@
 import IPVS
 
-/// Writes one JSON document into a `TextBuffer`, without Foundation: objects and arrays opened
+/// Writes one JSON document to an output sink, without Foundation: objects and arrays opened
 /// and closed in order, commas placed by the writer, strings escaped (RFC 8259), integers
 /// written whole (a 64-bit counter is never rounded).
-struct JSONWriter {
-    private(set) var out = TextBuffer()
-    /// Per open container: whether it has a member yet (a comma is due before the next).
-    private var filled: [Bool] = []
+///
+/// A listing writes tens of members per real server (ten times the bytes of the text
+/// listing), so the document goes out as it is written, through a 64 KiB buffer of the
+/// writer's own that every piece is written straight into: keys are string literals with
+/// nothing to escape, copied as they are; numbers and IPv4 addresses are written in place; a
+/// string with nothing to escape is copied whole. Nothing is held but that buffer.
+final class JSONWriter {
+    private let sink: any OutputSink
+    private static let capacity = 1 << 16
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private var used = 0
+    /// One bit per open container, the innermost lowest: whether it has a member yet (a comma
+    /// is due before the next).
+    private var filled: UInt64 = 0
+    private var depth = 0
 
-    mutating func beginObject() { open(0x7b) }
-    mutating func endObject() { close(0x7d) }
-    mutating func beginArray() { open(0x5b) }
-    mutating func endArray() { close(0x5d) }
-
-    /// `"key":` inside an object; the value follows.
-    mutating func key(_ name: String) {
-        separate()
-        string(name)
-        out.append(byte: 0x3a)
-        // The value written next is this member's, not a new one.
-        filled[filled.count - 1] = false
+    init(to sink: any OutputSink) {
+        self.sink = sink
+        buffer = .allocate(capacity: JSONWriter.capacity)
     }
 
-    mutating func value(_ text: String) {
+    deinit { buffer.deallocate() }
+
+    func beginObject() { open(0x7b) }
+    func endObject() { close(0x7d) }
+    func beginArray() { open(0x5b) }
+    func endArray() { close(0x5d) }
+
+    /// `"key":` inside an object; the value follows. Keys are literals of letters, digits and
+    /// `_` (nothing to escape).
+    func key(_ name: StaticString) {
+        separate()
+        room(name.utf8CodeUnitCount + 3)
+        put(0x22)
+        put(name)
+        put(0x22)
+        put(0x3a)
+        // The value written next is this member's, not a new one.
+        filled &= ~1
+    }
+
+    func value(_ text: String) {
         separate()
         string(text)
     }
 
-    mutating func value(_ number: some BinaryInteger) {
+    func value(_ number: some BinaryInteger) {
         separate()
-        out.append(decimal: number)
+        room(21)  // a sign and 20 digits (UInt64.max)
+        if number < 0 { put(0x2d) }
+        var rest = UInt64(number.magnitude)
+        var count = 1
+        var power: UInt64 = 10
+        while count < 20 && rest >= power {
+            count += 1
+            power &*= 10
+        }
+        var index = used + count
+        repeat {
+            index -= 1
+            buffer[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+            rest /= 10
+        } while index > used
+        used += count
     }
 
-    mutating func value(_ flag: Bool) {
+    func value(_ flag: Bool) {
         separate()
-        out.append(flag ? "true" : "false")
+        room(5)
+        put(flag ? "true" : "false")
+    }
+
+    /// An address as a string (`inet_ntop`'s form, nothing to escape).
+    func value(_ address: IPAddress) {
+        separate()
+        guard address.family == .inet else { return string(address.text) }
+        room(17)
+        put(0x22)
+        used += IPAddress.writeDottedQuad(address.ipv4, into: UnsafeMutableBufferPointer(start: buffer + used, count: 15))
+        put(0x22)
     }
 
     /// A member with a string value.
-    mutating func member(_ name: String, _ text: String) {
+    func member(_ name: StaticString, _ text: String) {
         key(name)
         value(text)
     }
 
+    /// A member with a string literal value (nothing to escape).
+    func member(_ name: StaticString, literal text: StaticString) {
+        key(name)
+        separate()
+        room(text.utf8CodeUnitCount + 2)
+        put(0x22)
+        put(text)
+        put(0x22)
+    }
+
     /// A member with an integer value.
-    mutating func member(_ name: String, _ number: some BinaryInteger) {
+    func member(_ name: StaticString, _ number: some BinaryInteger) {
         key(name)
         value(number)
     }
 
+    /// A member with an address value.
+    func member(_ name: StaticString, _ address: IPAddress) {
+        key(name)
+        value(address)
+    }
+
     /// A member whose value is an array of strings.
-    mutating func member(_ name: String, strings: [String]) {
+    func member(_ name: StaticString, strings: [String]) {
         key(name)
         beginArray()
         for text in strings { value(text) }
         endArray()
     }
 
-    /// The document and a newline, as ipvsadm's listings end.
-    var bytes: [UInt8] {
-        var copy = out
-        copy.append(byte: 0x0a)
-        return copy.bytes
+    /// Ends the document with a newline, as ipvsadm's listings end, and writes out the rest.
+    func finish() {
+        precondition(depth == 0, "a JSON container left open")
+        room(1)
+        put(0x0a)
+        drain()
     }
 
-    private mutating func open(_ bracket: UInt8) {
+    private func open(_ bracket: UInt8) {
         separate()
-        out.append(byte: bracket)
-        filled.append(false)
+        precondition(depth < UInt64.bitWidth, "JSON nested too deep")
+        room(1)
+        put(bracket)
+        filled <<= 1
+        depth += 1
     }
 
-    private mutating func close(_ bracket: UInt8) {
-        filled.removeLast()
-        out.append(byte: bracket)
-        if !filled.isEmpty { filled[filled.count - 1] = true }
+    private func close(_ bracket: UInt8) {
+        filled >>= 1
+        depth -= 1
+        room(1)
+        put(bracket)
+        filled |= 1
     }
 
     /// A comma before every member but the first of its container.
-    private mutating func separate() {
-        guard let last = filled.last else { return }
-        if last { out.append(byte: 0x2c) }
-        filled[filled.count - 1] = true
+    private func separate() {
+        guard depth > 0 else { return }
+        if filled & 1 != 0 {
+            room(1)
+            put(0x2c)
+        }
+        filled |= 1
     }
 
-    private mutating func string(_ text: String) {
-        out.append(byte: 0x22)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22: out.append("\\\"")
-            case 0x5c: out.append("\\\\")
-            case 0x0a: out.append("\\n")
-            case 0x0d: out.append("\\r")
-            case 0x09: out.append("\\t")
-            case 0..<0x20:
-                out.append("\\u00")
-                out.append(byte: JSONWriter.hex[Int(byte >> 4)])
-                out.append(byte: JSONWriter.hex[Int(byte & 0xf)])
-            default: out.append(byte: byte)
+    private func string(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            room(2)
+            put(0x22)
+            // Most strings (names, states, schedulers) have nothing to escape: copied whole.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
+                put(utf8)
+            } else {
+                for byte in utf8 {
+                    room(6)
+                    switch byte {
+                    case 0x22: put("\\\"")
+                    case 0x5c: put("\\\\")
+                    case 0x0a: put("\\n")
+                    case 0x0d: put("\\r")
+                    case 0x09: put("\\t")
+                    case 0..<0x20:
+                        put("\\u00")
+                        put(JSONWriter.hex[Int(byte >> 4)])
+                        put(JSONWriter.hex[Int(byte & 0xf)])
+                    default: put(byte)
+                    }
+                }
             }
+            room(1)
+            put(0x22)
         }
-        out.append(byte: 0x22)
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
+
+    // MARK: The buffer
+
+    /// Makes room for `count` more bytes (at most the capacity), writing out what is there.
+    @inline(__always) private func room(_ count: Int) {
+        if used + count > JSONWriter.capacity { drain() }
+    }
+
+    private func drain() {
+        guard used > 0 else { return }
+        sink.write(utf8: UnsafeBufferPointer(start: buffer, count: used))
+        used = 0
+    }
+
+    /// The next byte; `room` made space for it.
+    @inline(__always) private func put(_ byte: UInt8) {
+        buffer[used] = byte
+        used += 1
+    }
+
+    /// A literal's bytes; `room` made space for them.
+    @inline(__always) private func put(_ text: StaticString) {
+        (buffer + used).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        used += text.utf8CodeUnitCount
+    }
+
+    /// Bytes of any length: through the buffer, or straight out when longer than it.
+    private func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if used + bytes.count > JSONWriter.capacity {
+            drain()
+            if bytes.count > JSONWriter.capacity { return sink.write(utf8: bytes) }
+        }
+        guard let base = bytes.baseAddress else { return }
+        (buffer + used).update(from: base, count: bytes.count)
+        used += bytes.count
+    }
 }
