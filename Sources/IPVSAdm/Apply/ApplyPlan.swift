@@ -48,6 +48,17 @@ struct ApplyPlan {
         func destinationLine(_ d: Destination, _ key: ServiceKey, _ command: String, _ label: String) -> String {
             line { rules.append(d, of: key, command: command, label: label, into: &$0) }
         }
+        // Whether two entries have the same line, compared in two buffers kept for the whole
+        // table (most entries are unchanged: no string is made for them).
+        var first = TextBuffer()
+        var second = TextBuffer()
+        func sameLine(_ render: (inout TextBuffer, Bool) -> Void) -> Bool {
+            first.removeAll()
+            second.removeAll()
+            render(&first, true)
+            render(&second, false)
+            return first.bytes == second.bytes
+        }
         func drained(_ d: Destination, of service: VirtualService, _ label: String) {
             draining.append((service, d))
             guard d.weight != 0 else { return }
@@ -87,9 +98,9 @@ struct ApplyPlan {
             }
             kept[index] = true
             let old = current.entries[index]
-            let newLine = serviceLine(service, "-E", label)
-            if serviceLine(old.service, "-E", label) != newLine {
-                step(.edit, .updateService(service), undo: [.updateService(old.service)], newLine, input: entry.line)
+            if !sameLine({ rules.append($1 ? service : old.service, command: "-E", label: label, into: &$0) }) {
+                step(.edit, .updateService(service), undo: [.updateService(old.service)], serviceLine(service, "-E", label),
+                     input: entry.line)
             }
             var oldDestinations: [DestinationKey: Destination] = [:]
             oldDestinations.reserveCapacity(old.destinations.count)
@@ -101,10 +112,9 @@ struct ApplyPlan {
                          destinationLine(d, service.key, "-a", label), input: input)
                     continue
                 }
-                let newLine = destinationLine(d, service.key, "-e", label)
-                if destinationLine(was, service.key, "-e", label) != newLine {
+                if !sameLine({ rules.append($1 ? d : was, of: service.key, command: "-e", label: label, into: &$0) }) {
                     step(.edit, .updateDestination(d, in: service), undo: [.updateDestination(was, in: service)],
-                         newLine, input: input)
+                         destinationLine(d, service.key, "-e", label), input: input)
                 }
             }
             // What the desired table lacks, in the kernel's order.
