@@ -43,7 +43,7 @@ Without /usr/bin/time, the wait4 figure is kept and flagged (meta.rss_method).
 
 Results go to DIR/results.json, rewritten after every shape (a timeout keeps what was done).
 Environment: BENCH_REPEAT (timed rounds of -Ln/-Sn/-Z on tables of at most 500 services,
-default 5, quick 3), BENCH_MID_REPEAT (up to BENCH_MID_SERVICES=2000 services, default 3),
+default 5, quick 3), BENCH_MID_REPEAT (up to BENCH_MID_SERVICES=2000 services, default 7: a round of these spreads by ±20 %),
 BENCH_LARGE_REPEAT (bigger tables, default 2; with 1 the warm-up round is the measurement),
 BENCH_Z_REPEAT (extra -Z runs when there is only one round, default 3), BENCH_R_CHUNKS
 (at most this many -R pieces, default 8) and BENCH_R_CHUNK_LINES (of at least this many
@@ -546,7 +546,7 @@ def main():
     p.add_argument("--floor-binary", required=True)
     args = p.parse_args()
     REPEAT = env_int("BENCH_REPEAT", 3 if args.quick else 5)
-    MID_REPEAT = env_int("BENCH_MID_REPEAT", 3)
+    MID_REPEAT = env_int("BENCH_MID_REPEAT", 7)
     MID_SERVICES = env_int("BENCH_MID_SERVICES", 2000)
     LARGE_REPEAT = env_int("BENCH_LARGE_REPEAT", 2)
     Z_REPEAT = env_int("BENCH_Z_REPEAT", 3)
