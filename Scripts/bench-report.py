@@ -110,13 +110,20 @@ def summarise(doc):
                 row["services"], row["per_service"] = size
                 row["entries"] = size[0] * (1 + size[1])
             rows.append(row)
-    # The JSON listing must stay within 10 % of the text listing's ratio; `--apply` with no
-    # change is compared with ours' own listing of the same table (it reads the table as -Ln does).
+    # The JSON listing must stay within 10 % of the text listing's ratio. The oracle runs the
+    # same `-Ln` in both rows, so both ratios are taken against the median of all its timed
+    # runs of the two rows: a slow oracle sample in one row (±15 % with 2 rounds) must not decide
+    # (the row's own ratio is still printed). `--apply` with no change is compared with ours'
+    # own listing of the same table (it reads the table as -Ln does).
     for row in rows:
         listing = next((r for r in rows if r["shape"] == row["shape"] and r["command"] == "-Ln"), None)
-        if row["command"] == "-Ln --json" and listing and listing["ratio"]:
-            row["target"] = round(listing["ratio"] * 1.10, 3)
-            row["meets"] = row["ratio"] is not None and row["ratio"] <= row["target"]
+        if row["command"] == "-Ln --json" and listing and listing["ratio"] and row["ours_ms"]:
+            pooled = [r["wall_ms"] for r in runs if r["shape"] == row["shape"] and r["binary"] == "oracle"
+                      and r["command"] in ("-Ln", "-Ln --json") and r["timed"] and r.get("status") == 0]
+            oracle = median(pooled) if pooled else listing["oracle_ms"]
+            row["pooled_ratio"] = row["ours_ms"] / oracle
+            row["target"] = round(listing["ours_ms"] / oracle * 1.10, 3)
+            row["meets"] = row["pooled_ratio"] <= row["target"]
         if row["command"] == "--apply 16" and listing:
             none = [r["wall_ms"] for r in runs if r["shape"] == row["shape"] and r["binary"] == "ours"
                     and r["command"] == "--apply 0" and r["timed"]]
@@ -135,9 +142,12 @@ def fmt_ms(v):
 def verdict(row):
     parts = []
     if row.get("target") is not None:
+        judged = row.get("pooled_ratio", row["ratio"])
         parts.append("%s ≤%.2f" % ("ok" if row["meets"] else "MISS", row["target"]))
-        if "%.2f" % row["ratio"] == "%.2f" % row["target"]:
-            parts[-1] += " (%.3f)" % row["ratio"]
+        if "pooled_ratio" in row:
+            parts[-1] += " (pooled %.3f)" % judged
+        elif "%.2f" % judged == "%.2f" % row["target"]:
+            parts[-1] += " (%.3f)" % judged
     if row.get("rss_target") is not None:
         parts.append("mem %s ≤%.0f×" % ("ok" if row["rss_meets"] else "MISS", row["rss_target"]))
     if row["oracle_failed"] or row["ours_failed"]:
@@ -429,7 +439,7 @@ def markdown(doc, rows, host, notes):
     if apply0:
         lines += ["`--apply 16`: ours `--apply` of the table's file with 16 real servers' weights changed, "
                   "against the oracle's `-C` then `-R` of the same file (how a reload is done with ipvsadm). "
-                  "`-Ln --json`: ours' JSON listing against the oracle's text listing. "
+                  "`-Ln --json`: ours' JSON listing against the oracle's text listing; its target is judged with both ours' listings against the median of all the oracle's `-Ln` runs of the two rows (\"pooled\"). "
                   "`--apply` of the unchanged file (nothing to do) against ours' own `-Ln` of the same table: "
                   + ", ".join("%s %.2f" % (r["shape"], r["apply0_vs_listing"]) for r in apply0) + ".", ""]
     lines += ["Targets (from the issues): `-Ln`/`-Sn` at 16000×1 ≤ 0.35, other shapes ≤ 0.8; `-R` ≤ 0.25 on every",

@@ -31,6 +31,12 @@ final class FileDescriptorSink: OutputSink {
     }
 
     func write(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        // A large block with nothing before it (a JSON listing's ~64 KiB) goes out as it is.
+        if pending.isEmpty && bytes.count >= 1 << 15 {
+            guard failure == nil else { return }
+            failure = FileDescriptorSink.writeAll(descriptor, UnsafeRawBufferPointer(bytes))
+            return
+        }
         pending.append(contentsOf: bytes)
         if !buffered || pending.count >= 1 << 16 { _ = flush() }
     }
@@ -39,20 +45,23 @@ final class FileDescriptorSink: OutputSink {
         defer { pending.removeAll(keepingCapacity: true) }
         guard failure == nil else { return failure }
         let descriptor = self.descriptor
+        failure = pending.withUnsafeBytes { FileDescriptorSink.writeAll(descriptor, $0) }
+        return failure
+    }
+
+    /// Writes all of `bytes`, or returns the error that stopped it.
+    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Errno? {
         var offset = 0
-        pending.withUnsafeBytes { bytes in
-            while offset < bytes.count {
-                do throws(Errno) {
-                    offset += try Errno.retryingInterrupts {
-                        Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    }
-                } catch {
-                    failure = error
-                    return
+        while offset < bytes.count {
+            do throws(Errno) {
+                offset += try Errno.retryingInterrupts {
+                    Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                 }
+            } catch {
+                return error
             }
         }
-        return failure
+        return nil
     }
 }
 
