@@ -42,6 +42,7 @@ import Testing
         #expect((server["stats"] as? [String: Any])?["bytes_out"] as? Int == 0)
         let mark = services[1]
         #expect(mark["fwmark"] as? Int == 7 && mark["family"] as? String == "inet6" && mark["address"] == nil)
+        #expect(mark["flags"] as? [String] == [])
         let tunnel = try #require(((mark["real_servers"] as? [[String: Any]])?.first)?["tunnel"] as? [String: Any])
         #expect(tunnel["type"] as? String == "gue" && tunnel["port"] as? Int == 6080)
         #expect(tunnel["flags"] as? [String] == ["checksum"])

@@ -27,7 +27,14 @@ enum JSONRenderer {
             json.member("port", port)
         }
         json.member("scheduler", service.scheduler)
-        json.member("flags", strings: flagNames(service))
+        // Most services have no named flag (the kernel's own "hashed" is not one): no array made.
+        if service.flags.isDisjoint(with: JSONRenderer.namedFlags) {
+            json.key("flags")
+            json.beginArray()
+            json.endArray()
+        } else {
+            json.member("flags", strings: flagNames(service))
+        }
         if service.flags.contains(.persistent) {
             json.key("persistent")
             json.beginObject()
@@ -175,6 +182,8 @@ enum JSONRenderer {
         default: return String(method.rawValue)
         }
     }
+
+    private static let namedFlags: ServiceFlags = ServiceFlags.schedulerFlags.union([.persistent, .onePacket])
 
     /// Named as `-b` takes them (`sh-fallback`, `flag-3`), and `persistent`, `ops`.
     static func flagNames(_ service: VirtualService) -> [String] {
