@@ -8,15 +8,6 @@ import Testing
     let web = VirtualService(key: .address(protocol: .tcp, address: IPAddress(ipv4: 0x0a00_0001), port: 80), scheduler: "rr")
     let server = Destination(address: IPAddress(ipv4: 0x0a00_0102), port: 80, forwarding: .masquerading)
 
-    private func errno(_ body: () throws(IPVSError) -> Void) -> Errno? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error.errno
-        }
-    }
-
     @Test func servicesAndDestinations() throws {
         let backend = InMemoryBackend()
         try backend.apply(.addService(web))

@@ -11,15 +11,6 @@ import Testing
     let tunnel = Destination(
         address: IPAddress(family: .inet6, high: 0x2001_0db8_0000_0000, low: 0x11), port: 80, forwarding: .tunnel)
 
-    private func errno(_ body: () throws(IPVSError) -> Void) -> Errno? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error.errno
-        }
-    }
-
     @Test func noDaemonWhileAMixedFamilyRealServerExists() throws {
         let backend = InMemoryBackend()
         try backend.apply(.addService(web))
