@@ -273,11 +273,8 @@ final class FakeKernel: NetlinkTransport {
 
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         guard delivered < queue.count else { throw .resourceTemporarilyUnavailable }
-        let datagram = queue[delivered]
         delivered += 1
-        let count = min(buffer.count, datagram.count)
-        datagram.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-        return datagram.count
+        return deliver(queue[delivered - 1], into: buffer)
     }
 
     private func answer(_ command: UInt8, dump: Bool, sequence: UInt32, request: [UInt8], attributes: [UInt8]) {

@@ -149,12 +149,17 @@ final class ScriptedKernel: NetlinkTransport {
 
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         guard next < datagrams.count else { throw .resourceTemporarilyUnavailable }
-        let datagram = datagrams[next]
         next += 1
-        let count = min(buffer.count, datagram.count)
-        datagram.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-        return datagram.count
+        return deliver(datagrams[next - 1], into: buffer)
     }
+}
+
+/// A datagram as the kernel hands it to a read: cut to the reader's buffer, its whole length
+/// returned (`MSG_TRUNC`). The fake kernels' receive.
+func deliver(_ datagram: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    let count = min(buffer.count, datagram.count)
+    datagram.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+    return datagram.count
 }
 
 /// What is wrong with bytes the client sent, if anything: they must be whole, padded netlink
