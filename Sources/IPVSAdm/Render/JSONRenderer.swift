@@ -161,7 +161,6 @@ enum JSONRenderer {
     }
 
     static func familyLiteral(_ family: AddressFamily) -> StaticString { family == .inet ? "inet" : "inet6" }
-    static func familyName(_ family: AddressFamily) -> String { family == .inet ? "inet" : "inet6" }
 
     static func protocolName(_ proto: IPProtocolNumber) -> String {
         switch proto {

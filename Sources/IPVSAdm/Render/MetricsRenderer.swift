@@ -99,7 +99,7 @@ struct MetricsRenderer {
     /// (`inet`, `inet6`), which node_exporter lacks: an IPv4 and an IPv6 fwmark service may
     /// share a mark, and two series must never share their labels.
     static func serviceLabels(_ key: ServiceKey) -> String {
-        let family = ",family=\"\(JSONRenderer.familyName(key.family))\""
+        let family = ",family=\"\(JSONRenderer.familyLiteral(key.family))\""
         switch key {
         case .firewallMark(let mark, _):
             return "local_address=\"\",local_port=\"0\",local_mark=\"\(mark)\",proto=\"FWM\"" + family
