@@ -6,12 +6,61 @@ import IPVS
 /// numbers, flags named. What the text listing shows is there; each of `--stats`, `--rate`,
 /// `--thresholds`, `--persistent-conn` and `--tun-info` adds its fields, and they combine
 /// (the text listing shows one form at a time).
-enum JSONRenderer {
-    static func begin(_ json: JSONWriter, info: IPVSInfo) {
-        json.beginObject()
-        json.member("version", info.versionText)
-        json.member("connection_table_size", info.connectionTableSize)
+///
+/// The document goes out as it is made, 64 KiB at a time (`JSONWriter`). A listing cut short
+/// (a service deleted while it is listed) writes nothing more: what went out before stays, and
+/// a document under 64 KiB is not written at all.
+struct JSONRenderer: ListingRenderer {
+    private let json: JSONWriter
+    private let info: IPVSInfo
+    private let format: ListFormat
+
+    init(to sink: any OutputSink, info: IPVSInfo, format: ListFormat) {
+        json = JSONWriter(to: sink)
+        self.info = info
+        self.format = format
     }
+
+    func begin(_ listing: Listing) {
+        json.beginObject()
+        switch listing {
+        case .connections:
+            json.key("connections")
+            json.beginArray()
+        case .timeouts:
+            break
+        case .daemons:
+            json.key("daemons")
+            json.beginArray()
+        case .service, .services:
+            json.member("version", info.versionText)
+            json.member("connection_table_size", info.connectionTableSize)
+            json.key("services")
+            json.beginArray()
+        }
+    }
+
+    func connection(_ connection: ConnectionLine) { JSONRenderer.connection(connection, into: json) }
+
+    func timeouts(_ timeouts: Timeouts) { JSONRenderer.timeouts(timeouts, into: json) }
+
+    func daemons(_ daemons: [SyncDaemon]) {
+        for daemon in daemons { JSONRenderer.daemon(daemon, into: json) }
+    }
+
+    func service(_ service: VirtualService, _ destinations: [Destination]) {
+        JSONRenderer.service(service, destinations, format: format, into: json)
+    }
+
+    func end(_ listing: Listing) {
+        if listing != .timeouts { json.endArray() }
+        json.endObject()
+        json.finish()
+    }
+
+    func abandon(_ listing: Listing) {}
+
+    // MARK: - The members
 
     static func service(
         _ service: VirtualService, _ destinations: [Destination], format: ListFormat, into json: JSONWriter

@@ -7,10 +7,14 @@ import IPVS
 /// `remote_port` for a real server), so dashboards carry over, and `family`. `--metrics=services` sums the
 /// real servers per service instead of one series each (thousands of real servers make tens of
 /// thousands of series). `Docs/JSON.md` ("Prometheus") lists the families.
-struct MetricsRenderer {
+///
+/// All is written at the end (the format wants each family's samples together); a listing cut
+/// short writes nothing.
+struct MetricsRenderer: ListingRenderer {
     enum Scope { case servers, services }
 
     let scope: Scope
+    private let stdout: any OutputSink
 
     private struct Family {
         let name: String
@@ -51,14 +55,23 @@ struct MetricsRenderer {
     /// format wants each family's samples together).
     private var samples: [[(labels: String, value: String)]]
 
-    init(scope: Scope) {
+    init(scope: Scope, to stdout: any OutputSink) {
         self.scope = scope
+        self.stdout = stdout
         families = MetricsRenderer.serviceFamilies
             + (scope == .servers ? MetricsRenderer.serverFamilies : MetricsRenderer.summedFamilies)
         samples = Array(repeating: [], count: families.count)
     }
 
-    mutating func add(_ service: VirtualService, _ destinations: [Destination]) {
+    // The parser refuses --metrics with -c, --timeout and --daemon: services only.
+    func begin(_ listing: Listing) {}
+    func connection(_ connection: ConnectionLine) {}
+    func timeouts(_ timeouts: Timeouts) {}
+    func daemons(_ daemons: [SyncDaemon]) {}
+    func end(_ listing: Listing) { stdout.write(text()) }
+    func abandon(_ listing: Listing) {}
+
+    mutating func service(_ service: VirtualService, _ destinations: [Destination]) {
         let local = MetricsRenderer.serviceLabels(service.key)
         for (index, value) in service.stats.totals.enumerated() { samples[index].append((local, String(value))) }
         let base = MetricsRenderer.serviceFamilies.count
