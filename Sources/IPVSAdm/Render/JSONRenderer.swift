@@ -62,7 +62,7 @@ struct JSONRenderer: ListingRenderer {
 
     // MARK: - The members
 
-    static func service(
+    private static func service(
         _ service: VirtualService, _ destinations: [Destination], format: ListFormat, into json: JSONWriter
     ) {
         json.beginObject()
@@ -103,7 +103,7 @@ struct JSONRenderer: ListingRenderer {
         json.endObject()
     }
 
-    static func destination(_ d: Destination, format: ListFormat, into json: JSONWriter) {
+    private static func destination(_ d: Destination, format: ListFormat, into json: JSONWriter) {
         json.beginObject()
         json.member("family", literal: d.address.family.name)
         json.member("address", d.address)
@@ -153,7 +153,7 @@ struct JSONRenderer: ListingRenderer {
         json.endObject()
     }
 
-    static func timeouts(_ t: Timeouts, into json: JSONWriter) {
+    private static func timeouts(_ t: Timeouts, into json: JSONWriter) {
         json.key("timeouts")
         json.beginObject()
         json.member("tcp", t.tcp)
@@ -162,7 +162,7 @@ struct JSONRenderer: ListingRenderer {
         json.endObject()
     }
 
-    static func daemon(_ d: SyncDaemon, into json: JSONWriter) {
+    private static func daemon(_ d: SyncDaemon, into json: JSONWriter) {
         json.beginObject()
         json.member("state", d.state.name)
         json.member("interface", d.interface)
@@ -174,7 +174,7 @@ struct JSONRenderer: ListingRenderer {
         json.endObject()
     }
 
-    static func connection(_ c: ConnectionLine, into json: JSONWriter) {
+    private static func connection(_ c: ConnectionLine, into json: JSONWriter) {
         json.beginObject()
         json.member("protocol", c.proto == IPProtocolNumber(rawValue: 0) ? c.protocolText.lowercased() : protocolName(c.proto))
         endpoint("client", c.client, c.clientPort, into: json)
@@ -202,7 +202,7 @@ struct JSONRenderer: ListingRenderer {
     private static let namedFlags: ServiceFlags = ServiceFlags.schedulerFlags.union([.persistent, .onePacket])
 
     /// Named as `-b` takes them (`sh-fallback`, `flag-3`), and `persistent`, `ops`.
-    static func flagNames(_ service: VirtualService) -> [String] {
+    private static func flagNames(_ service: VirtualService) -> [String] {
         var names: [String] = []
         if service.flags.contains(.persistent) { names.append("persistent") }
         if service.flags.contains(.onePacket) { names.append("ops") }
