@@ -53,8 +53,7 @@ public enum IPVSAdm {
         }
         if info.version < 0x01_01_04 {
             stderr.write("Warning: IPVS version mismatch: \n"
-                + "  Kernel compiled with IPVS version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
-                + "\(info.version & 0xff)\n  ipvsadm v1.31  requires minimum IPVS version 1.1.4\n\n")
+                + "  Kernel compiled with IPVS version \(info.versionText)\n  ipvsadm v1.31  requires minimum IPVS version 1.1.4\n\n")
         }
         let runner = Runner(
             program: program, backend: backend, info: info, resolver: resolver,

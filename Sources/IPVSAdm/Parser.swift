@@ -33,13 +33,11 @@ struct Parser {
             entry.command = command
         case .daemonCommand(let command):
             entry.command = command
-            switch first.argument {
-            case "master": entry.daemon.state = .master
-            case "backup": entry.daemon.state = .backup
-            default:
+            guard let state = SyncDaemon.State(name: first.argument ?? "") else {
                 throw .fail(command == .startDaemon
                     ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
             }
+            entry.daemon.state = state
         case .help: throw .process(status: 0, stdout: Usage.help(program: program))
         case .version: throw .process(status: 0, stdout: Usage.versionLine)
         case .option: throw .tryHelp(program)
@@ -200,9 +198,7 @@ struct Parser {
     }
 
     /// The first `limit` bytes, as ipvsadm copies names into fixed-size fields.
-    static func truncated(_ text: String, _ limit: Int) -> String {
-        String(decoding: text.utf8.prefix(limit), as: UTF8.self)
-    }
+    static func truncated(_ text: String, _ limit: Int) -> String { TextFormat.truncated(text, limit) }
 
     /// `--mcast-group`: an IPv6 multicast address if it has a colon, else an IPv4 one.
     static func multicastGroup(_ text: String) throws(Termination) -> IPAddress {
