@@ -349,6 +349,6 @@ struct Parser {
     /// `tunnel_opt_check`: which tunnel options each tunnel type needs or refuses.
     private func checkTunnel(_ tunnelType: TunnelType, _ options: OptionSet64) throws(Termination) {
         guard let rule = TunnelTypes.rule(of: tunnelType) else { return }
-        try rule.check(options, subject: "'\(TunnelTypes.name(of: tunnelType))' tunnel type")
+        try rule.check(options, subject: "'\(tunnelType.name ?? "")' tunnel type")
     }
 }

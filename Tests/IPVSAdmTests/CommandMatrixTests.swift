@@ -83,7 +83,7 @@ import Testing
         ]
         for (name, type, row) in expected {
             #expect(TunnelTypes.type(named: name) == type)
-            #expect(TunnelTypes.name(of: type) == name)
+            #expect(type.name == name)
             let rule = TunnelTypes.rule(of: type)!
             #expect(String(columns.map { Self.cell(rule, $0) }) == row, "\(name)")
             #expect(OptionSet64(bits: rule.illegal.bits | rule.required.bits | rule.oneOf.bits | rule.allowed.bits)

@@ -222,23 +222,19 @@ struct OptionRule: Sendable {
     }
 }
 
-/// The tunnel types `--tun-type` names, and what each requires of the tunnel options
-/// (`tunnel_types_v_options`).
+/// What each tunnel type `--tun-type` names requires of the tunnel options
+/// (`tunnel_types_v_options`); the names are `TunnelType.name`.
 enum TunnelTypes {
-    static let rows: [(name: String, type: TunnelType, rule: OptionRule)] = [
-        ("ipip", .ipip, OptionRule(checking: OptionSet64.tunnelOptions)),
-        ("gue", .gue, OptionRule(
+    static let rows: [(type: TunnelType, rule: OptionRule)] = [
+        (.ipip, OptionRule(checking: OptionSet64.tunnelOptions)),
+        (.gue, OptionRule(
             checking: OptionSet64.tunnelOptions, required: [.tunPort], oneOf: [.tunNoCsum, .tunCsum, .tunRemCsum])),
-        ("gre", .gre, OptionRule(checking: OptionSet64.tunnelOptions, oneOf: [.tunNoCsum, .tunCsum])),
+        (.gre, OptionRule(checking: OptionSet64.tunnelOptions, oneOf: [.tunNoCsum, .tunCsum])),
     ]
 
     /// The type `--tun-type` names.
     static func type(named name: String) -> TunnelType? {
-        rows.first { $0.name == name }?.type
-    }
-
-    static func name(of type: TunnelType) -> String {
-        rows.first { $0.type == type }?.name ?? ""
+        rows.first { $0.type.name == name }?.type
     }
 
     /// The rule of a tunnel type, nil for a type ipvsadm does not check.
