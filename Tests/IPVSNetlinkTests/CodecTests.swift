@@ -112,7 +112,7 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
         #expect(nest.map { hex($0[5]!) } == "e0 00 00 51")  // group in network order
         #expect(nest?.u16(7) == 8848)  // port in host order
 
-        let six = SyncDaemon(state: .master, interface: "eth0", group: IPAddress.parseIPv6("ff02::1"))
+        let six = SyncDaemon(state: .master, interface: "eth0", group: IPAddress.parse("ff02::1", with: IPAddress.parseIPv6))
         #expect(AttributeSet(IPVSCodec.startDaemonRequest(six)).nested(3)?.types == [1, 2, 3, 6])
 
         let stop = AttributeSet(IPVSCodec.stopDaemonRequest(full)).nested(3)
@@ -237,7 +237,7 @@ enum KernelReply {
     }
 
     @Test func destinationFallsBackToStats32AndServiceFamily() throws {
-        let six = try #require(IPAddress.parseIPv6("2001:db8::1"))
+        let six = try #require(IPAddress.parse("2001:db8::1", with: IPAddress.parseIPv6))
         let reply = KernelReply.destination(address: six, port: 443, family: nil, stats64: false)
         let destination = try #require(try IPVSCodec.decodeDestinations([reply], family: .inet6).first)
         #expect(destination.address == six)
