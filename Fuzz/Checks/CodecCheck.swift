@@ -295,8 +295,8 @@ final class FakeKernel: NetlinkTransport {
         switch IPVSCommand(rawValue: command) {
         case .getInfo?:
             var encoder = AttributeEncoder()
-            encoder.append(InfoAttribute.version.rawValue, u32: world.info.version)
-            encoder.append(InfoAttribute.connectionTableSize.rawValue, u32: world.info.connectionTableSize)
+            encoder.append(InfoAttribute.version, u32: world.info.version)
+            encoder.append(InfoAttribute.connectionTableSize, u32: world.info.connectionTableSize)
             reply(data(.setInfo, encoder.bytes))
         case .getService? where dump:
             end(world.services.map { data(.newService, FakeKernel.serviceReply($0)) }, status: world.servicesEnd)
@@ -311,8 +311,8 @@ final class FakeKernel: NetlinkTransport {
             let owner = world.services.first ?? NetlinkCheck.web
             end(world.destinations.map { data(.newDestination, FakeKernel.destinationReply($0, of: owner, oldKernel: world.oldKernel)) })
         case .getConfig?:
-            let omitted = [CommandAttribute.timeoutTCP, .timeoutTCPFin, .timeoutUDP].enumerated()
-                .filter { world.omittedTimeouts & (1 << $0.offset) != 0 }.map { $0.element.rawValue }
+            let omitted = [CommandAttribute.timeoutTCP, CommandAttribute.timeoutTCPFin, CommandAttribute.timeoutUDP].enumerated()
+                .filter { world.omittedTimeouts & (1 << $0.offset) != 0 }.map { $0.element }
             let all = FakeKernel.attributes(IPVSCodec.timeoutsRequest(world.timeouts))
             reply(data(.setConfig, FakeKernel.joined(all.filter { !omitted.contains($0.type & NetlinkAttribute.typeMask) })))
         case .getDaemon?:
@@ -345,7 +345,7 @@ final class FakeKernel: NetlinkTransport {
     /// A service as the kernel sends it: the request's nest, and the counters.
     static func serviceReply(_ service: VirtualService) -> [UInt8] {
         var top = attributes(IPVSCodec.serviceRequest(service))
-        top[0].payload += statistics(service.stats, stats64: ServiceAttribute.stats64.rawValue, stats: ServiceAttribute.stats.rawValue)
+        top[0].payload += statistics(service.stats, stats64: ServiceAttribute.stats64, stats: ServiceAttribute.stats)
         return joined(top)
     }
 
@@ -353,17 +353,17 @@ final class FakeKernel: NetlinkTransport {
     /// connection counters and statistics; an old kernel sends no family of its own.
     static func destinationReply(_ d: Destination, of service: VirtualService, oldKernel: Bool) -> [UInt8] {
         let top = attributes(IPVSCodec.destinationRequest(d, service: service))
-        guard var nest = top.first(where: { $0.type & NetlinkAttribute.typeMask == CommandAttribute.destination.rawValue }) else {
+        guard var nest = top.first(where: { $0.type & NetlinkAttribute.typeMask == CommandAttribute.destination }) else {
             return []
         }
         var inner = attributes(nest.payload)
-        if oldKernel { inner.removeAll { $0.type == DestinationAttribute.addressFamily.rawValue } }
+        if oldKernel { inner.removeAll { $0.type == DestinationAttribute.addressFamily } }
         var encoder = AttributeEncoder()
-        encoder.append(DestinationAttribute.activeConnections.rawValue, u32: d.activeConnections)
-        encoder.append(DestinationAttribute.inactiveConnections.rawValue, u32: d.inactiveConnections)
-        encoder.append(DestinationAttribute.persistentConnections.rawValue, u32: d.persistentConnections)
+        encoder.append(DestinationAttribute.activeConnections, u32: d.activeConnections)
+        encoder.append(DestinationAttribute.inactiveConnections, u32: d.inactiveConnections)
+        encoder.append(DestinationAttribute.persistentConnections, u32: d.persistentConnections)
         nest.payload = joined(inner) + encoder.bytes
-            + statistics(d.stats, stats64: DestinationAttribute.stats64.rawValue, stats: DestinationAttribute.stats.rawValue)
+            + statistics(d.stats, stats64: DestinationAttribute.stats64, stats: DestinationAttribute.stats)
         return joined([nest])
     }
 
