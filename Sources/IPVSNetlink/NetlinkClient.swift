@@ -42,9 +42,11 @@ final class NetlinkClient {
     }()
     /// The most bytes of requests sent at once. The socket's send buffer is sized for it.
     static let batchBytes = 256 * 1024
+    /// The socket's receive buffer (`NetlinkSocket` asks the kernel for it).
+    static let receiveBufferBytes = 1024 * 1024
     /// The most requests in flight at once: the kernel handles a whole send before it is
     /// read and queues one message (~1 KiB of receive buffer) per refused request; more than
-    /// the receive buffer (1 MiB) holds would be dropped.
+    /// `receiveBufferBytes` holds would be dropped.
     static let batchWindow = 128
 
     init(transport: any NetlinkTransport, family: UInt16, port: UInt32, firstSequence: UInt32 = 1,
