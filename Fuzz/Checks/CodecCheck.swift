@@ -262,7 +262,7 @@ final class FakeKernel: NetlinkTransport {
         }
         _ = NetlinkMessage.forEach(in: bytes) { header in
             let start = header.payload.lowerBound - NetlinkMessage.headerLength
-            let flags = bytes.loadUnaligned(fromByteOffset: start + 6, as: UInt16.self)
+            let flags = bytes.loadUnaligned(fromByteOffset: start + NetlinkMessage.flagsOffset, as: UInt16.self)
             let request = Array(bytes[start..<(start + NetlinkMessage.headerLength)])
             let command = bytes[header.payload.lowerBound]
             let attributes = Array(bytes[(header.payload.lowerBound + NetlinkMessage.genericHeaderLength)..<header.payload.upperBound])
@@ -397,15 +397,13 @@ final class FakeKernel: NetlinkTransport {
     static func int(_ value: Int32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
 
     static func message(type: UInt16, flags: UInt16, sequence: UInt32, payload: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: UInt32(NetlinkMessage.headerLength + payload.count)) { bytes += $0 }
-        withUnsafeBytes(of: type) { bytes += $0 }
-        withUnsafeBytes(of: flags) { bytes += $0 }
-        withUnsafeBytes(of: sequence) { bytes += $0 }
-        withUnsafeBytes(of: port) { bytes += $0 }
-        bytes += payload
-        while bytes.count % NetlinkMessage.alignment != 0 { bytes.append(0) }
-        return bytes
+        var message = AttributeEncoder()
+        NetlinkMessage.appendHeader(
+            to: &message, length: UInt32(NetlinkMessage.headerLength + payload.count), type: type, flags: flags,
+            sequence: sequence, port: port)
+        payload.withUnsafeBytes { message.append(raw: $0) }
+        message.pad()
+        return message.bytes
     }
 
     /// The attributes of a buffer, type (with its flag bits) and payload, walked here without
