@@ -39,17 +39,6 @@ public struct IPAddress: Hashable, Sendable {
         return out
     }
 
-    /// Builds an address from up to 16 network-order bytes (shorter input is zero-padded).
-    public init<C: Collection>(family: AddressFamily, bytes: C) where C.Element == UInt8 {
-        if let address = bytes.withContiguousStorageIfAvailable({
-            IPAddress(family: family, networkBytes: UnsafeRawBufferPointer($0))
-        }) {
-            self = address
-            return
-        }
-        self = Array(bytes).withUnsafeBytes { IPAddress(family: family, networkBytes: $0) }
-    }
-
     /// Builds an address from up to 16 network-order bytes in memory (the kernel's
     /// `union nf_inet_addr`; shorter input is zero-padded).
     public init(family: AddressFamily, networkBytes raw: UnsafeRawBufferPointer) {
