@@ -46,7 +46,7 @@ enum CodecCheck {
             // A request carries no counters.
             var expected = Values.sent(service)
             expected.stats = Statistics()
-            let decoded = try? IPVSCodec.decodeService(message: IPVSCodec.serviceRequest(service)[...])
+            let decoded = try? IPVSCodec.decodeService(message: encoded { IPVSCodec.serviceRequest(service, into: &$0) }[...])
             try expect(decoded == expected, "service \(service) decoded as \(String(describing: decoded))")
         }
         for destination in world.destinations {
@@ -55,10 +55,10 @@ enum CodecCheck {
             try expect(decoded == destination, "real server \(destination) decoded as \(String(describing: decoded))")
         }
         for daemon in world.daemons {
-            let decoded = try? IPVSCodec.decodeDaemon(message: IPVSCodec.startDaemonRequest(daemon)[...])
+            let decoded = try? IPVSCodec.decodeDaemon(message: encoded { IPVSCodec.startDaemonRequest(daemon, into: &$0) }[...])
             try expect(decoded == daemon, "daemon \(daemon) decoded as \(String(describing: decoded))")
         }
-        let timeouts = IPVSCodec.decodeTimeouts(message: IPVSCodec.timeoutsRequest(world.timeouts)[...])
+        let timeouts = IPVSCodec.decodeTimeouts(message: encoded { IPVSCodec.timeoutsRequest(world.timeouts, into: &$0) }[...])
         try expect(timeouts == world.timeouts, "timeouts \(world.timeouts) decoded as \(timeouts)")
     }
 
@@ -313,10 +313,10 @@ final class FakeKernel: NetlinkTransport {
         case .getConfig?:
             let omitted = [CommandAttribute.timeoutTCP, CommandAttribute.timeoutTCPFin, CommandAttribute.timeoutUDP].enumerated()
                 .filter { world.omittedTimeouts & (1 << $0.offset) != 0 }.map { $0.element }
-            let all = FakeKernel.attributes(IPVSCodec.timeoutsRequest(world.timeouts))
+            let all = FakeKernel.attributes(encoded { IPVSCodec.timeoutsRequest(world.timeouts, into: &$0) })
             reply(data(.setConfig, FakeKernel.joined(all.filter { !omitted.contains($0.type & NetlinkAttribute.typeMask) })))
         case .getDaemon?:
-            end(world.daemons.map { data(.newDaemon, IPVSCodec.startDaemonRequest($0)) })
+            end(world.daemons.map { daemon in data(.newDaemon, encoded { IPVSCodec.startDaemonRequest(daemon, into: &$0) }) })
         default:
             let field = world.answers[answered % world.answers.count]
             answered += 1
@@ -344,7 +344,7 @@ final class FakeKernel: NetlinkTransport {
 
     /// A service as the kernel sends it: the request's nest, and the counters.
     static func serviceReply(_ service: VirtualService) -> [UInt8] {
-        var top = attributes(IPVSCodec.serviceRequest(service))
+        var top = attributes(encoded { IPVSCodec.serviceRequest(service, into: &$0) })
         top[0].payload += statistics(service.stats, stats64: ServiceAttribute.stats64, stats: ServiceAttribute.stats)
         return joined(top)
     }
@@ -352,7 +352,7 @@ final class FakeKernel: NetlinkTransport {
     /// A real server as the kernel sends it: the request's real-server nest alone, with the
     /// connection counters and statistics; an old kernel sends no family of its own.
     static func destinationReply(_ d: Destination, of service: VirtualService, oldKernel: Bool) -> [UInt8] {
-        let top = attributes(IPVSCodec.destinationRequest(d, service: service))
+        let top = attributes(encoded { IPVSCodec.destinationRequest(d, service: service, into: &$0) })
         guard var nest = top.first(where: { $0.type & NetlinkAttribute.typeMask == CommandAttribute.destination }) else {
             return []
         }
@@ -426,6 +426,13 @@ final class FakeKernel: NetlinkTransport {
         for attribute in list { encoder.append(attribute.type, payload: attribute.payload) }
         return encoder.bytes
     }
+}
+
+/// The bytes a codec request writes into a fresh encoder.
+private func encoded(_ write: (inout AttributeEncoder) -> Void) -> [UInt8] {
+    var encoder = AttributeEncoder()
+    write(&encoder)
+    return encoder.bytes
 }
 #else
 enum CodecCheck {

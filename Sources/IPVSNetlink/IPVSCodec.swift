@@ -12,7 +12,7 @@ enum IPVSCodec {
     // MARK: Requests
 
     // Each request's attributes are written into an encoder: the backend's is the send
-    // buffer itself (no array per request). The forms returning bytes are for tests.
+    // buffer itself (hot path: no array per request).
 
     /// `{SERVICE full}`: NEW/SET/DEL_SERVICE, ZERO and single GET_SERVICE.
     static func serviceRequest(_ service: VirtualService, into encoder: inout AttributeEncoder) {
@@ -83,22 +83,6 @@ enum IPVSCodec {
             nest.append(DaemonAttribute.syncID, u32: daemon.syncID)
             more(&nest)
         }
-    }
-
-    static func serviceRequest(_ service: VirtualService) -> [UInt8] { bytes { serviceRequest(service, into: &$0) } }
-    static func destinationsRequest(_ key: ServiceKey) -> [UInt8] { bytes { destinationsRequest(key, into: &$0) } }
-    static func destinationRequest(_ destination: Destination, service: VirtualService) -> [UInt8] {
-        bytes { destinationRequest(destination, service: service, into: &$0) }
-    }
-    static func zeroRequest(_ service: VirtualService?) -> [UInt8] { bytes { zeroRequest(service, into: &$0) } }
-    static func timeoutsRequest(_ timeouts: Timeouts) -> [UInt8] { bytes { timeoutsRequest(timeouts, into: &$0) } }
-    static func startDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { bytes { startDaemonRequest(daemon, into: &$0) } }
-    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { bytes { stopDaemonRequest(daemon, into: &$0) } }
-
-    private static func bytes(_ encode: (inout AttributeEncoder) -> Void) -> [UInt8] {
-        var encoder = AttributeEncoder()
-        encode(&encoder)
-        return encoder.bytes
     }
 
     private static func encodeService(_ service: VirtualService, into encoder: inout AttributeEncoder) {
