@@ -46,7 +46,7 @@ enum CodecCheck {
             // A request carries no counters.
             var expected = Values.sent(service)
             expected.stats = Statistics()
-            let decoded = try? IPVSCodec.decodeService(message: IPVSCodec.serviceRequest(service)[...])
+            let decoded = try? IPVSCodec.decodeService(message: encoded { IPVSCodec.serviceRequest(service, into: &$0) }[...])
             try expect(decoded == expected, "service \(service) decoded as \(String(describing: decoded))")
         }
         for destination in world.destinations {
@@ -55,10 +55,10 @@ enum CodecCheck {
             try expect(decoded == destination, "real server \(destination) decoded as \(String(describing: decoded))")
         }
         for daemon in world.daemons {
-            let decoded = try? IPVSCodec.decodeDaemon(message: IPVSCodec.startDaemonRequest(daemon)[...])
+            let decoded = try? IPVSCodec.decodeDaemon(message: encoded { IPVSCodec.startDaemonRequest(daemon, into: &$0) }[...])
             try expect(decoded == daemon, "daemon \(daemon) decoded as \(String(describing: decoded))")
         }
-        let timeouts = IPVSCodec.decodeTimeouts(message: IPVSCodec.timeoutsRequest(world.timeouts)[...])
+        let timeouts = IPVSCodec.decodeTimeouts(message: encoded { IPVSCodec.timeoutsRequest(world.timeouts, into: &$0) }[...])
         try expect(timeouts == world.timeouts, "timeouts \(world.timeouts) decoded as \(timeouts)")
     }
 
@@ -262,7 +262,7 @@ final class FakeKernel: NetlinkTransport {
         }
         _ = NetlinkMessage.forEach(in: bytes) { header in
             let start = header.payload.lowerBound - NetlinkMessage.headerLength
-            let flags = bytes.loadUnaligned(fromByteOffset: start + 6, as: UInt16.self)
+            let flags = bytes.loadUnaligned(fromByteOffset: start + NetlinkMessage.flagsOffset, as: UInt16.self)
             let request = Array(bytes[start..<(start + NetlinkMessage.headerLength)])
             let command = bytes[header.payload.lowerBound]
             let attributes = Array(bytes[(header.payload.lowerBound + NetlinkMessage.genericHeaderLength)..<header.payload.upperBound])
@@ -295,8 +295,8 @@ final class FakeKernel: NetlinkTransport {
         switch IPVSCommand(rawValue: command) {
         case .getInfo?:
             var encoder = AttributeEncoder()
-            encoder.append(InfoAttribute.version.rawValue, u32: world.info.version)
-            encoder.append(InfoAttribute.connectionTableSize.rawValue, u32: world.info.connectionTableSize)
+            encoder.append(InfoAttribute.version, u32: world.info.version)
+            encoder.append(InfoAttribute.connectionTableSize, u32: world.info.connectionTableSize)
             reply(data(.setInfo, encoder.bytes))
         case .getService? where dump:
             end(world.services.map { data(.newService, FakeKernel.serviceReply($0)) }, status: world.servicesEnd)
@@ -311,12 +311,12 @@ final class FakeKernel: NetlinkTransport {
             let owner = world.services.first ?? NetlinkCheck.web
             end(world.destinations.map { data(.newDestination, FakeKernel.destinationReply($0, of: owner, oldKernel: world.oldKernel)) })
         case .getConfig?:
-            let omitted = [CommandAttribute.timeoutTCP, .timeoutTCPFin, .timeoutUDP].enumerated()
-                .filter { world.omittedTimeouts & (1 << $0.offset) != 0 }.map { $0.element.rawValue }
-            let all = FakeKernel.attributes(IPVSCodec.timeoutsRequest(world.timeouts))
+            let omitted = [CommandAttribute.timeoutTCP, CommandAttribute.timeoutTCPFin, CommandAttribute.timeoutUDP].enumerated()
+                .filter { world.omittedTimeouts & (1 << $0.offset) != 0 }.map { $0.element }
+            let all = FakeKernel.attributes(encoded { IPVSCodec.timeoutsRequest(world.timeouts, into: &$0) })
             reply(data(.setConfig, FakeKernel.joined(all.filter { !omitted.contains($0.type & NetlinkAttribute.typeMask) })))
         case .getDaemon?:
-            end(world.daemons.map { data(.newDaemon, IPVSCodec.startDaemonRequest($0)) })
+            end(world.daemons.map { daemon in data(.newDaemon, encoded { IPVSCodec.startDaemonRequest(daemon, into: &$0) }) })
         default:
             let field = world.answers[answered % world.answers.count]
             answered += 1
@@ -344,26 +344,26 @@ final class FakeKernel: NetlinkTransport {
 
     /// A service as the kernel sends it: the request's nest, and the counters.
     static func serviceReply(_ service: VirtualService) -> [UInt8] {
-        var top = attributes(IPVSCodec.serviceRequest(service))
-        top[0].payload += statistics(service.stats, stats64: ServiceAttribute.stats64.rawValue, stats: ServiceAttribute.stats.rawValue)
+        var top = attributes(encoded { IPVSCodec.serviceRequest(service, into: &$0) })
+        top[0].payload += statistics(service.stats, stats64: ServiceAttribute.stats64, stats: ServiceAttribute.stats)
         return joined(top)
     }
 
     /// A real server as the kernel sends it: the request's real-server nest alone, with the
     /// connection counters and statistics; an old kernel sends no family of its own.
     static func destinationReply(_ d: Destination, of service: VirtualService, oldKernel: Bool) -> [UInt8] {
-        let top = attributes(IPVSCodec.destinationRequest(d, service: service))
-        guard var nest = top.first(where: { $0.type & NetlinkAttribute.typeMask == CommandAttribute.destination.rawValue }) else {
+        let top = attributes(encoded { IPVSCodec.destinationRequest(d, service: service, into: &$0) })
+        guard var nest = top.first(where: { $0.type & NetlinkAttribute.typeMask == CommandAttribute.destination }) else {
             return []
         }
         var inner = attributes(nest.payload)
-        if oldKernel { inner.removeAll { $0.type == DestinationAttribute.addressFamily.rawValue } }
+        if oldKernel { inner.removeAll { $0.type == DestinationAttribute.addressFamily } }
         var encoder = AttributeEncoder()
-        encoder.append(DestinationAttribute.activeConnections.rawValue, u32: d.activeConnections)
-        encoder.append(DestinationAttribute.inactiveConnections.rawValue, u32: d.inactiveConnections)
-        encoder.append(DestinationAttribute.persistentConnections.rawValue, u32: d.persistentConnections)
+        encoder.append(DestinationAttribute.activeConnections, u32: d.activeConnections)
+        encoder.append(DestinationAttribute.inactiveConnections, u32: d.inactiveConnections)
+        encoder.append(DestinationAttribute.persistentConnections, u32: d.persistentConnections)
         nest.payload = joined(inner) + encoder.bytes
-            + statistics(d.stats, stats64: DestinationAttribute.stats64.rawValue, stats: DestinationAttribute.stats.rawValue)
+            + statistics(d.stats, stats64: DestinationAttribute.stats64, stats: DestinationAttribute.stats)
         return joined([nest])
     }
 
@@ -397,15 +397,13 @@ final class FakeKernel: NetlinkTransport {
     static func int(_ value: Int32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
 
     static func message(type: UInt16, flags: UInt16, sequence: UInt32, payload: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: UInt32(NetlinkMessage.headerLength + payload.count)) { bytes += $0 }
-        withUnsafeBytes(of: type) { bytes += $0 }
-        withUnsafeBytes(of: flags) { bytes += $0 }
-        withUnsafeBytes(of: sequence) { bytes += $0 }
-        withUnsafeBytes(of: port) { bytes += $0 }
-        bytes += payload
-        while bytes.count % NetlinkMessage.alignment != 0 { bytes.append(0) }
-        return bytes
+        var message = AttributeEncoder()
+        NetlinkMessage.appendHeader(
+            to: &message, length: UInt32(NetlinkMessage.headerLength + payload.count), type: type, flags: flags,
+            sequence: sequence, port: port)
+        payload.withUnsafeBytes { message.append(raw: $0) }
+        message.pad()
+        return message.bytes
     }
 
     /// The attributes of a buffer, type (with its flag bits) and payload, walked here without
@@ -428,6 +426,13 @@ final class FakeKernel: NetlinkTransport {
         for attribute in list { encoder.append(attribute.type, payload: attribute.payload) }
         return encoder.bytes
     }
+}
+
+/// The bytes a codec request writes into a fresh encoder.
+private func encoded(_ write: (inout AttributeEncoder) -> Void) -> [UInt8] {
+    var encoder = AttributeEncoder()
+    write(&encoder)
+    return encoder.bytes
 }
 #else
 enum CodecCheck {

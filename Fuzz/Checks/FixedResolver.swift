@@ -29,7 +29,7 @@ public final class FixedResolver: NameResolver, Sendable {
         var forward: [String: IPAddress] = [:]
         var reverse: [IPAddress: String] = [:]
         for (text, names) in hosts {
-            guard let address = IPAddress.parseIPv4Strict(text) ?? IPAddress.parseIPv6(text) else { continue }
+            guard let address = IPAddress.parse(text, with: IPAddress.parseIPv4Strict) ?? IPAddress.parse(text, with: IPAddress.parseIPv6) else { continue }
             if address.family == .inet6 && !ipv6Names { continue }
             reverse[address] = names[0]
             // gethostbyname: IPv4 only.

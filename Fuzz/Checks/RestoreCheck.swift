@@ -39,7 +39,9 @@ enum RestoreCheck {
         var total = Outcome(status: 0, stdout: "", stderr: "")
         let source = TextSource(text)
         var number = 0
-        while let line = source.readLine() {
+        var bytes: [UInt8] = []
+        while source.readLine(into: &bytes) {
+            let line = String(decoding: bytes, as: UTF8.self)
             number += 1
             if line.utf8.contains(0) {
                 total.stderr += "line \(number): NUL byte in input\n"
@@ -174,8 +176,8 @@ final class WatchedInput: InputSource {
 
     init(_ text: String = "") { source = TextSource(text) }
 
-    func readLine() -> String? {
+    func readLine(into line: inout [UInt8]) -> Bool {
         wasRead = true
-        return source.readLine()
+        return source.readLine(into: &line)
     }
 }

@@ -45,14 +45,14 @@ static int legacy_probe_errno(void) {
     return ENOPROTOOPT;
 }
 
-int ipvs_nl_open(size_t read_size, size_t send_buffer, int timeout_seconds, ipvs_nl **out) {
+int ipvs_nl_open(size_t read_size, size_t receive_buffer, size_t send_buffer, int timeout_seconds, ipvs_nl **out) {
     *out = NULL;
     ipvs_nl *nl = calloc(1, sizeof(*nl));
-    if (!nl) return -ENOMEM;
+    if (!nl) return ENOMEM;
     nl->sock = nl_socket_alloc();
     if (!nl->sock) {
         free(nl);
-        return -ENOMEM;
+        return ENOMEM;
     }
     // Swift matches replies itself; libnl's own reads (the family look-up) read whole
     // datagrams of read_size, so that the kernel's sizing starts from it.
@@ -67,7 +67,7 @@ int ipvs_nl_open(size_t read_size, size_t send_buffer, int timeout_seconds, ipvs
         goto fail;
     }
     // Not fatal when refused: the defaults work, with fewer requests in flight.
-    (void)nl_socket_set_buffer_size(nl->sock, 1024 * 1024, (int)send_buffer);
+    (void)nl_socket_set_buffer_size(nl->sock, (int)receive_buffer, (int)send_buffer);
     int fd = nl_socket_get_fd(nl->sock);
     int one = 1;
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
@@ -91,7 +91,7 @@ int ipvs_nl_open(size_t read_size, size_t send_buffer, int timeout_seconds, ipvs
 
 fail:
     ipvs_nl_close(nl);
-    return -rc;
+    return rc;
 }
 
 void ipvs_nl_close(ipvs_nl *nl) {
@@ -106,4 +106,4 @@ uint16_t ipvs_nl_family(const ipvs_nl *nl) { return nl->family; }
 
 uint32_t ipvs_nl_port(const ipvs_nl *nl) { return nl_socket_get_local_port(nl->sock); }
 
-int ipvs_nl_enter_network_namespace(int descriptor) { return setns(descriptor, CLONE_NEWNET) < 0 ? -errno : 0; }
+int ipvs_nl_enter_network_namespace(int descriptor) { return setns(descriptor, CLONE_NEWNET) < 0 ? errno : 0; }

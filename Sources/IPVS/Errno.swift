@@ -30,8 +30,6 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable {
     public static let resourceTemporarilyUnavailable = Errno(rawValue: EAGAIN)
     /// `ENOMEM`
     public static let noMemory = Errno(rawValue: ENOMEM)
-    /// `EACCES`
-    public static let permissionDenied = Errno(rawValue: EACCES)
     /// `EEXIST`
     public static let fileExists = Errno(rawValue: EEXIST)
     /// `ENODEV`

@@ -14,13 +14,9 @@ struct Parser {
     /// Seconds: `--drain` without a value.
     static let defaultDrain: UInt32 = 300
 
-    /// Parses a command line (without `argv[0]`).
+    /// Parses a command line (without `argv[0]`), given as words: a line of `-R`, or the
+    /// process's arguments copied into them.
     /// - Throws: `Termination`: `.line` for popt's errors, `.process` for everything else.
-    func parse(_ arguments: [String]) throws(Termination) -> CommandEntry {
-        try parse(Words(arguments))
-    }
-
-    /// Parses a command line given as words (a line of `-R`).
     func parse(_ words: Words) throws(Termination) -> CommandEntry {
         var entry = CommandEntry()
         var tokens = Tokenizer(words)
@@ -76,8 +72,7 @@ struct Parser {
             entry.service.flags.formUnion(try Parser.schedulerFlags(entry.schedulerFlags, scheduler: entry.service.scheduler))
         }
 
-        // The checks take only what they read: given the whole entry, the compiler copied it
-        // (two copies and three destructions of a CommandEntry, 900 instructions a line).
+        // The checks take only what they read (hot path: no copy of the entry per line).
         try checkMatrix(entry.command, entry.options)
         try checkCommand(&entry)
         return entry
@@ -90,7 +85,7 @@ struct Parser {
         throws(Termination)
     {
         entry.service.protocolNumber = proto
-        guard let parsed = parseServiceAddress(text, protocol: proto) else {
+        guard let parsed = serviceAddress(text, protocol: proto) else {
             throw .fail("illegal virtual server address[:port] specified")
         }
         entry.service.address = parsed.address
@@ -102,7 +97,7 @@ struct Parser {
     /// `-M`: an IPv4 mask (a dotted quad or a host name), or an IPv6 prefix length.
     func setNetmask(_ text: String, in entry: inout CommandEntry) throws(Termination) {
         if entry.service.family != .inet6 {
-            guard let mask = IPAddress.parseIPv4Legacy(text) ?? resolver.ipv4Address(ofHost: text) else {
+            guard let mask = IPAddress.parse(text, with: IPAddress.parseIPv4Legacy) ?? resolver.ipv4Address(ofHost: text) else {
                 throw .fail("illegal virtual server persistent mask specified")
             }
             entry.service.netmask = mask.ipv4
@@ -115,7 +110,7 @@ struct Parser {
 
     /// `-r`: without a port the real server takes the service's port as known so far.
     func setRealServer(_ text: String, in entry: inout CommandEntry) throws(Termination) {
-        guard let parsed = parseServiceAddress(text, protocol: entry.service.protocolNumber) else {
+        guard let parsed = serviceAddress(text, protocol: entry.service.protocolNumber) else {
             throw .fail("illegal real server address[:port] specified")
         }
         entry.destinationFamily = parsed.address.family
@@ -139,15 +134,9 @@ struct Parser {
     }
 
     /// The whole word as a base-10 `long` (strtol without a range error), nil otherwise.
-    private static func wholeNumber(_ text: String) -> Int? {
-        var text = text
-        return text.withUTF8 { wholeNumber($0) }
-    }
-
-    /// `wholeNumber` of bytes.
-    static func wholeNumber(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+    private static func wholeNumber(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
         // Plain digits, up to 18 of them, are read here: what strtol would give, without a C
-        // string and a call (300 instructions a number). The rest goes to strtol.
+        // string and a call (hot path: every port of `-R`). The rest goes to strtol.
         if text.count > 0 && text.count <= 18 {
             var value = 0
             for byte in text {
@@ -159,8 +148,14 @@ struct Parser {
         return strtolWholeNumber(text)
     }
 
+    /// Adapter: option values arrive as `String`s.
+    private static func wholeNumber(_ text: String) -> Int? {
+        var text = text
+        return text.withUTF8 { wholeNumber($0) }
+    }
+
     private static func strtolWholeNumber(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
-        withCString(text) { start -> Int? in
+        text.withCString { start -> Int? in
             errno = 0
             var end: UnsafeMutablePointer<CChar>?
             let value = strtol(start, &end, 10)
@@ -168,17 +163,6 @@ struct Parser {
                 return nil
             }
             return value
-        }
-    }
-
-    /// Calls `body` with a NUL-terminated copy of `bytes` (on the stack), for the C library.
-    static func withCString<R>(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafePointer<CChar>) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
-            buffer.withMemoryRebound(to: UInt8.self) { copy in
-                _ = copy.initialize(fromContentsOf: bytes)
-                copy[bytes.count] = 0
-            }
-            return body(UnsafePointer(buffer.baseAddress!))
         }
     }
 
@@ -203,12 +187,12 @@ struct Parser {
     /// `--mcast-group`: an IPv6 multicast address if it has a colon, else an IPv4 one.
     static func multicastGroup(_ text: String) throws(Termination) -> IPAddress {
         if text.contains(":") {
-            guard let group = IPAddress.parseIPv6(text), group.high >> 56 == 0xff else {
+            guard let group = IPAddress.parse(text, with: IPAddress.parseIPv6), group.high >> 56 == 0xff else {
                 throw .fail("invalid IPv6 mcast-group `\(text)'")
             }
             return group
         }
-        guard let group = IPAddress.parseIPv4Strict(text), group.ipv4 >> 28 == 0xe else {
+        guard let group = IPAddress.parse(text, with: IPAddress.parseIPv4Strict), group.ipv4 >> 28 == 0xe else {
             throw .fail("invalid IPv4 mcast-group `\(text)'")
         }
         return group
@@ -239,8 +223,7 @@ struct Parser {
     // MARK: - Addresses
 
     /// What `parse_service` read: the address (its family is the service's), and the port
-    /// if one was given. (A value of its own: parsing into a copy of the service cost a copy
-    /// of its strings twice a line.)
+    /// if one was given. A value of its own (hot path: no copy of the service's strings).
     struct ServiceAddress {
         var address: IPAddress
         var port: UInt16?
@@ -251,12 +234,7 @@ struct Parser {
     /// included: all-digit words are refused, and in `[x]:port` a non-IPv6 `x` loses its
     /// port. An IPv6 service takes the prefix length 128 (the caller sets it). A port name is
     /// looked up for `proto`.
-    func parseServiceAddress(_ text: String, protocol proto: IPProtocolNumber) -> ServiceAddress? {
-        var text = text
-        return text.withUTF8 { parseServiceAddress($0, protocol: proto) }
-    }
-
-    private func parseServiceAddress(_ text: UnsafeBufferPointer<UInt8>, protocol proto: IPProtocolNumber)
+    private func serviceAddress(_ text: UnsafeBufferPointer<UInt8>, protocol proto: IPProtocolNumber)
         -> ServiceAddress?
     {
         let colon = UInt8(ascii: ":")
@@ -273,7 +251,7 @@ struct Parser {
         var address: IPAddress
         // An IPv6 literal has at least two colons: with fewer, inet_pton would refuse it.
         let mayBeIPv6 = hostBytes.lazy.filter { $0 == colon }.prefix(2).count == 2
-        if mayBeIPv6, let v6 = Parser.withCString(hostBytes, { IPAddress.parseIPv6(cString: $0) }) {
+        if mayBeIPv6, let v6 = IPAddress.parseIPv6(hostBytes) {
             address = v6
         } else {
             portText = nil
@@ -282,8 +260,7 @@ struct Parser {
                 host = host.lowerBound..<(host.lowerBound + last)
             }
             let name = UnsafeBufferPointer(rebasing: text[host])
-            guard let v4 = IPAddress.parsePlainIPv4(name)
-                ?? Parser.withCString(name, { IPAddress.parseIPv4Legacy(cString: $0) })
+            guard let v4 = IPAddress.parseIPv4Legacy(name)
                 ?? resolver.ipv4Address(ofHost: String(decoding: name, as: UTF8.self))
             else { return nil }
             address = v4
@@ -297,6 +274,12 @@ struct Parser {
             return ServiceAddress(address: address, port: value)
         }
         return nil
+    }
+
+    /// Adapter: option values arrive as `String`s.
+    private func serviceAddress(_ text: String, protocol proto: IPProtocolNumber) -> ServiceAddress? {
+        var text = text
+        return text.withUTF8 { serviceAddress($0, protocol: proto) }
     }
 
     // MARK: - Checks after parsing

@@ -29,8 +29,7 @@ public final class SystemResolver: NameResolver {
         guard entry.pointee.h_addrtype == AF_INET, entry.pointee.h_length == 4,
               let list = entry.pointee.h_addr_list, let first = list[0]
         else { return nil }
-        let raw = UnsafeRawPointer(first).assumingMemoryBound(to: UInt8.self)
-        return IPAddress(family: .inet, bytes: UnsafeBufferPointer(start: raw, count: 4))
+        return IPAddress(family: .inet, networkBytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(first), count: 4))
     }
 
     public func hostName(of address: IPAddress) -> String? {

@@ -36,7 +36,7 @@ final class Runner {
     func process(_ arguments: [String], readingStdin: Bool = false) throws(Termination) -> Int32 {
         let entry: CommandEntry
         do {
-            entry = try parser.parse(arguments)
+            entry = try parser.parse(Words(arguments))
         } catch {
             return try lineStatus(error)
         }

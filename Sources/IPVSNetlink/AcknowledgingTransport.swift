@@ -50,8 +50,8 @@ final class AcknowledgingTransport: NetlinkTransport {
             length = header(into: buffer, type: family, sequence: UInt32(-entry), payload: 4 + 16)
             buffer.storeBytes(of: UInt32(IPVSCommand.setInfo.rawValue) | UInt32(NetlinkMessage.ipvsVersion) << 8,
                               toByteOffset: 16, as: UInt32.self)
-            for (index, value) in [(InfoAttribute.version, UInt32(0x01_02_01)), (.connectionTableSize, 4096)].enumerated() {
-                buffer.storeBytes(of: 8 | UInt32(value.0.rawValue) << 16, toByteOffset: 20 + 8 * index, as: UInt32.self)
+            for (index, value) in [(InfoAttribute.version, UInt32(0x01_02_01)), (InfoAttribute.connectionTableSize, 4096)].enumerated() {
+                buffer.storeBytes(of: 8 | UInt32(value.0) << 16, toByteOffset: 20 + 8 * index, as: UInt32.self)
                 buffer.storeBytes(of: value.1, toByteOffset: 24 + 8 * index, as: UInt32.self)
             }
             return length
@@ -89,7 +89,7 @@ extension NetlinkBackend {
         let transport = AcknowledgingTransport()
         let client = NetlinkClient(transport: transport, family: transport.family, port: transport.port)
         // GET_INFO is answered, so this cannot fail.
-        let backend = try! NetlinkBackend(client: client, socket: transport)
+        let backend = try! NetlinkBackend(client: client)
         return (backend, { (transport.requests, transport.checksum) })
     }
 }

@@ -16,9 +16,9 @@ enum NetlinkAttribute {
 
 /// Builds a sequence of attributes, as libnl's `nla_put_*` would, in memory of its own that
 /// grows as needed (noncopyable: no reference counting, freed with it). Each attribute is
-/// stored whole (header, value, zeroed padding) into room claimed with one bounds check:
-/// appending to a `[UInt8]` byte by byte, with a uniqueness and a capacity check per byte,
-/// was 3,000 instructions of every `-R` request. Also the send buffer of `NetlinkClient`,
+/// stored whole (header, value, zeroed padding) into room claimed with one bounds check
+/// (hot path, every `-R` request: no per-byte uniqueness or capacity check, as a `[UInt8]`
+/// would make). Also the send buffer of `NetlinkClient`,
 /// which frames the requests around what the codec encodes (`NetlinkMessage`).
 struct AttributeEncoder: ~Copyable {
     private var storage: UnsafeMutableRawPointer
@@ -47,7 +47,7 @@ struct AttributeEncoder: ~Copyable {
         self.count = count
     }
 
-    /// Appends one attribute with a raw payload, plus padding.
+    /// Appends one attribute with a raw payload, plus padding (the fake kernels of tests).
     mutating func append<C: Collection>(_ type: UInt16, payload: C) where C.Element == UInt8 {
         let room = claimAttribute(type, payload: payload.count)
         copy(payload, to: room)
@@ -58,7 +58,7 @@ struct AttributeEncoder: ~Copyable {
     mutating func append(_ type: UInt16, u16 value: UInt16) { appendInteger(type, value) }
     /// Host byte order.
     mutating func append(_ type: UInt16, u32 value: UInt32) { appendInteger(type, value) }
-    /// Host byte order.
+    /// Host byte order: the kernel's counters (the fake kernels of tests; requests have none).
     mutating func append(_ type: UInt16, u64 value: UInt64) { appendInteger(type, value) }
     /// Network byte order (ports).
     mutating func append(_ type: UInt16, be16 value: UInt16) { appendInteger(type, value.bigEndian) }
@@ -222,14 +222,6 @@ struct AttributeSet {
         }
     }
 
-    /// The payload of the last attribute of `type` in `bytes`, by a scan: for a message read
-    /// for one attribute (the nest around a service or a real server).
-    static func payload(of type: UInt16, in bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        var found: Range<Int>?
-        walk(bytes) { candidate, range in if candidate == type { found = range } }
-        return found.map { bytes[$0] }
-    }
-
     /// The attribute walk itself: type, payload offset and payload length of each attribute
     /// until the first malformed header (a truncated tail is ignored).
     @inline(__always)
@@ -275,8 +267,6 @@ struct AttributeSet {
     func u16(_ type: UInt16) -> UInt16? { integer(type) }
     /// Host byte order.
     func u32(_ type: UInt16) -> UInt32? { integer(type) }
-    /// Host byte order.
-    func u64(_ type: UInt16) -> UInt64? { integer(type) }
     /// Network byte order.
     func be16(_ type: UInt16) -> UInt16? { integer(type).map { UInt16(bigEndian: $0) } }
     /// Network byte order.

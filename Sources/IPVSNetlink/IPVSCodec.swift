@@ -12,7 +12,7 @@ enum IPVSCodec {
     // MARK: Requests
 
     // Each request's attributes are written into an encoder: the backend's is the send
-    // buffer itself (no array per request). The forms returning bytes are for tests.
+    // buffer itself (hot path: no array per request).
 
     /// `{SERVICE full}`: NEW/SET/DEL_SERVICE, ZERO and single GET_SERVICE.
     static func serviceRequest(_ service: VirtualService, into encoder: inout AttributeEncoder) {
@@ -85,22 +85,6 @@ enum IPVSCodec {
         }
     }
 
-    static func serviceRequest(_ service: VirtualService) -> [UInt8] { bytes { serviceRequest(service, into: &$0) } }
-    static func destinationsRequest(_ key: ServiceKey) -> [UInt8] { bytes { destinationsRequest(key, into: &$0) } }
-    static func destinationRequest(_ destination: Destination, service: VirtualService) -> [UInt8] {
-        bytes { destinationRequest(destination, service: service, into: &$0) }
-    }
-    static func zeroRequest(_ service: VirtualService?) -> [UInt8] { bytes { zeroRequest(service, into: &$0) } }
-    static func timeoutsRequest(_ timeouts: Timeouts) -> [UInt8] { bytes { timeoutsRequest(timeouts, into: &$0) } }
-    static func startDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { bytes { startDaemonRequest(daemon, into: &$0) } }
-    static func stopDaemonRequest(_ daemon: SyncDaemon) -> [UInt8] { bytes { stopDaemonRequest(daemon, into: &$0) } }
-
-    private static func bytes(_ encode: (inout AttributeEncoder) -> Void) -> [UInt8] {
-        var encoder = AttributeEncoder()
-        encode(&encoder)
-        return encoder.bytes
-    }
-
     private static func encodeService(_ service: VirtualService, into encoder: inout AttributeEncoder) {
         encoder.nest(CommandAttribute.service) { nest in
             encodeServiceKey(service.key, into: &nest)
@@ -145,10 +129,13 @@ enum IPVSCodec {
     static func decodeDestination(message: ArraySlice<UInt8>, family: AddressFamily) throws(MalformedReply)
         -> Destination
     {
-        guard let nest = AttributeSet.payload(of: CommandAttribute.destination.rawValue, in: message) else {
-            throw MalformedReply(what: "destination nest")
+        // Read for one attribute: one pass, no index (hot path: a message per real server).
+        var nest: Range<Int>?
+        AttributeSet.forEach(in: message) { type, _, range in
+            if type == CommandAttribute.destination { nest = range }
         }
-        return try decodeDestination(nest, family: family)
+        guard let nest else { throw MalformedReply(what: "destination nest") }
+        return try decodeDestination(message[nest], family: family)
     }
 
     /// The SET_INFO reply of GET_INFO: both attributes are required.
@@ -232,22 +219,22 @@ enum IPVSCodec {
         var address: Range<Int>?, stats: Range<Int>?, stats64: Range<Int>?
         AttributeSet.forEach(in: nest) { type, raw, range in
             typealias A = DestinationAttribute
-            switch type {  // on the numbers: a failable enum init per attribute costs a call
-            case A.addressFamily.rawValue: rawFamily = raw.integer()
-            case A.address.rawValue: address = range
-            case A.port.rawValue: port = raw.integer().map { UInt16(bigEndian: $0) }
-            case A.forwardingMethod.rawValue: forwarding = raw.integer()
-            case A.weight.rawValue: weight = raw.integer()
-            case A.upperThreshold.rawValue: upper = raw.integer()
-            case A.lowerThreshold.rawValue: lower = raw.integer()
-            case A.activeConnections.rawValue: active = raw.integer()
-            case A.inactiveConnections.rawValue: inactive = raw.integer()
-            case A.persistentConnections.rawValue: persistent = raw.integer()
-            case A.stats.rawValue: stats = range
-            case A.stats64.rawValue: stats64 = range
-            case A.tunnelType.rawValue: tunnelType = raw.integer()
-            case A.tunnelPort.rawValue: tunnelPort = raw.integer().map { UInt16(bigEndian: $0) }
-            case A.tunnelFlags.rawValue: tunnelFlags = raw.integer()
+            switch type {
+            case A.addressFamily: rawFamily = raw.integer()
+            case A.address: address = range
+            case A.port: port = raw.integer().map { UInt16(bigEndian: $0) }
+            case A.forwardingMethod: forwarding = raw.integer()
+            case A.weight: weight = raw.integer()
+            case A.upperThreshold: upper = raw.integer()
+            case A.lowerThreshold: lower = raw.integer()
+            case A.activeConnections: active = raw.integer()
+            case A.inactiveConnections: inactive = raw.integer()
+            case A.persistentConnections: persistent = raw.integer()
+            case A.stats: stats = range
+            case A.stats64: stats64 = range
+            case A.tunnelType: tunnelType = raw.integer()
+            case A.tunnelPort: tunnelPort = raw.integer().map { UInt16(bigEndian: $0) }
+            case A.tunnelFlags: tunnelFlags = raw.integer()
             default: break
             }
         }
@@ -282,22 +269,22 @@ enum IPVSCodec {
         typealias A = StatsAttribute
         AttributeSet.forEach(in: payload) { type, raw, _ in
             let value: UInt64
-            if wide || type == A.inBytes.rawValue || type == A.outBytes.rawValue {
+            if wide || type == A.inBytes || type == A.outBytes {
                 value = raw.integer() ?? 0
             } else {
                 value = UInt64(raw.integer(UInt32.self) ?? 0)
             }
             switch type {
-            case A.connections.rawValue: stats.connections = value
-            case A.inPackets.rawValue: stats.inPackets = value
-            case A.outPackets.rawValue: stats.outPackets = value
-            case A.inBytes.rawValue: stats.inBytes = value
-            case A.outBytes.rawValue: stats.outBytes = value
-            case A.connectionRate.rawValue: stats.connectionRate = value
-            case A.inPacketRate.rawValue: stats.inPacketRate = value
-            case A.outPacketRate.rawValue: stats.outPacketRate = value
-            case A.inByteRate.rawValue: stats.inByteRate = value
-            case A.outByteRate.rawValue: stats.outByteRate = value
+            case A.connections: stats.connections = value
+            case A.inPackets: stats.inPackets = value
+            case A.outPackets: stats.outPackets = value
+            case A.inBytes: stats.inBytes = value
+            case A.outBytes: stats.outBytes = value
+            case A.connectionRate: stats.connectionRate = value
+            case A.inPacketRate: stats.inPacketRate = value
+            case A.outPacketRate: stats.outPacketRate = value
+            case A.inByteRate: stats.inByteRate = value
+            case A.outByteRate: stats.outByteRate = value
             default: break  // PAD and unknown fields
             }
         }

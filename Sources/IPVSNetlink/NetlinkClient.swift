@@ -27,8 +27,8 @@ final class NetlinkClient {
     /// Bytes asked for per read. The kernel allocates each dump datagram after the largest
     /// read the socket has made, at least `NLMSG_GOODSIZE` (a page, at most 8 KiB, less the
     /// socket buffer's overhead), and this kernel zeroes every allocation: reading exactly
-    /// that keeps each datagram to one page (~37 % less kernel time for a listing of 6000
-    /// services than 64 KiB reads, measured in the VM). The overhead is a guess (320 bytes
+    /// that keeps each datagram to one page (hot path, listings: no large zeroed datagram
+    /// per dump; Docs/Benchmarks.md). The overhead is a guess (320 bytes
     /// on Debian 12's x86-64 kernel) and a kernel may fill more than it was asked (6.1 does:
     /// kmalloc rounds up), so a cut datagram is expected now and then: the reads grow to
     /// `largestRead` for good and the request is sent again (see `request`).
@@ -42,9 +42,11 @@ final class NetlinkClient {
     }()
     /// The most bytes of requests sent at once. The socket's send buffer is sized for it.
     static let batchBytes = 256 * 1024
+    /// The socket's receive buffer (`NetlinkSocket` asks the kernel for it).
+    static let receiveBufferBytes = 1024 * 1024
     /// The most requests in flight at once: the kernel handles a whole send before it is
     /// read and queues one message (~1 KiB of receive buffer) per refused request; more than
-    /// the receive buffer (1 MiB) holds would be dropped.
+    /// `receiveBufferBytes` holds would be dropped.
     static let batchWindow = 128
 
     init(transport: any NetlinkTransport, family: UInt16, port: UInt32, firstSequence: UInt32 = 1,
@@ -167,8 +169,8 @@ final class NetlinkClient {
     /// Sends `count` requests that expect only an acknowledgement, as many per send as fit
     /// (`batchWindow`, `batchBytes`), and returns each one's outcome in order: nil when the
     /// kernel did it, else its errno. `encode` writes the attributes of request `index` straight
-    /// into the send buffer and returns its command (an array of bytes per request, copied
-    /// into the buffer, was 1,500 instructions of every `-R` line). The kernel handles them one
+    /// into the send buffer and returns its command (hot path, `-R`: no array of bytes per
+    /// request). The kernel handles them one
     /// after the other exactly as if they had been sent apart: a refused request does not
     /// stop the ones after it. When the transport fails, that request and every one after it
     /// gets the transport's errno.
@@ -176,9 +178,8 @@ final class NetlinkClient {
     /// Only the last request of a send asks for an acknowledgement (`NLM_F_ACK`): the kernel
     /// answers a refused request with its error whether or not it was asked to, and answers
     /// the requests of a send in order, so when the last one's answer arrives, every request
-    /// before it without an error succeeded. (An acknowledgement per request, each a message
-    /// the kernel allocates and queues and a `recvmsg` of ours, was 20-35 % of the kernel's
-    /// time for `-R`, measured in the VM.)
+    /// before it without an error succeeded (hot path, `-R`: no acknowledgement, which the
+    /// kernel allocates and queues and we receive, per request).
     func perform(count: Int, _ encode: (_ index: Int, _ attributes: inout AttributeEncoder) -> IPVSCommand) -> [Errno?] {
         var results: [Errno?] = []
         results.reserveCapacity(count)

@@ -3,12 +3,20 @@ import IPVS
 /// Netlink framing, facts of the kernel ABI: every message is a 16-byte `nlmsghdr`
 /// `{u32 len; u16 type; u16 flags; u32 seq; u32 pid}` in host byte order, then its payload,
 /// padded to 4 bytes. A generic-netlink payload starts with the 4-byte `genlmsghdr`
-/// `{u8 cmd; u8 version; u16 reserved}`, then the attributes.
+/// `{u8 cmd; u8 version; u16 reserved}`, then the attributes. The one home of these sizes
+/// and offsets.
 enum NetlinkMessage {
     /// `NLMSG_HDRLEN`
     static let headerLength = 16
     /// `GENL_HDRLEN`
     static let genericHeaderLength = 4
+    /// Where the `nlmsghdr` fields are, from a message's start.
+    static let lengthOffset = 0
+    static let typeOffset = 4
+    static let flagsOffset = 6
+    static let sequenceOffset = 8
+    /// `genlmsghdr.cmd`, right after the `nlmsghdr`.
+    static let commandOffset = headerLength
     /// `NLMSG_ALIGNTO`
     static let alignment = 4
     /// The IPVS family's generic-netlink version (`IPVS_GENL_VERSION`).
@@ -36,26 +44,33 @@ enum NetlinkMessage {
         in message: inout AttributeEncoder, family: UInt16, flags: Flags, sequence: UInt32, port: UInt32
     ) -> Int {
         let start = message.count
-        message.append(raw: UInt32(0))
-        message.append(raw: family)
-        message.append(raw: flags.rawValue)
-        message.append(raw: sequence)
-        message.append(raw: port)
+        appendHeader(to: &message, length: 0, type: family, flags: flags.rawValue, sequence: sequence, port: port)
         message.append(raw: UInt8(0))
         message.append(raw: ipvsVersion)
         message.append(raw: UInt16(0))
         return start
     }
 
+    /// Appends an `nlmsghdr` (for requests, and for the replies of fake kernels in tests).
+    static func appendHeader(
+        to message: inout AttributeEncoder, length: UInt32, type: UInt16, flags: UInt16, sequence: UInt32, port: UInt32
+    ) {
+        message.append(raw: length)
+        message.append(raw: type)
+        message.append(raw: flags)
+        message.append(raw: sequence)
+        message.append(raw: port)
+    }
+
     /// Replaces the flags of the request that starts at `start`.
     static func setFlags(_ flags: Flags, in message: inout AttributeEncoder, at start: Int) {
-        message.store(flags.rawValue, at: start + 6)
+        message.store(flags.rawValue, at: start + flagsOffset)
     }
 
     /// Ends the request begun at `start`: its command and length, then padding.
     static func endRequest(in message: inout AttributeEncoder, from start: Int, command: UInt8) {
-        message.store(UInt32(truncatingIfNeeded: message.count - start), at: start)
-        message.store(command, at: start + headerLength)
+        message.store(UInt32(truncatingIfNeeded: message.count - start), at: start + lengthOffset)
+        message.store(command, at: start + commandOffset)
         message.pad()
     }
 
@@ -73,11 +88,11 @@ enum NetlinkMessage {
         var offset = 0
         while offset < datagram.count {
             guard datagram.count - offset >= headerLength else { return false }
-            let length = Int(datagram.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            let length = Int(datagram.loadUnaligned(fromByteOffset: offset + lengthOffset, as: UInt32.self))
             guard length >= headerLength, length <= datagram.count - offset else { return false }
             body(Header(
-                type: datagram.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
-                sequence: datagram.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
+                type: datagram.loadUnaligned(fromByteOffset: offset + typeOffset, as: UInt16.self),
+                sequence: datagram.loadUnaligned(fromByteOffset: offset + sequenceOffset, as: UInt32.self),
                 payload: (offset + headerLength)..<(offset + length)))
             offset += aligned(length)
         }

@@ -21,8 +21,9 @@ final class NetlinkSocket: NetlinkTransport {
     init(readSize: Int) throws(Errno) {
         var handle: OpaquePointer?
         let rc = ipvs_nl_open(
-            readSize, NetlinkClient.batchBytes + 64 * 1024, NetlinkSocket.receiveTimeoutSeconds, &handle)
-        guard rc == 0, let handle else { throw Errno(rawValue: rc < 0 ? -rc : Errno.invalidArgument.rawValue) }
+            readSize, NetlinkClient.receiveBufferBytes, NetlinkClient.batchBytes + 64 * 1024,
+            NetlinkSocket.receiveTimeoutSeconds, &handle)
+        guard rc == 0, let handle else { throw Errno(rawValue: rc > 0 ? rc : Errno.invalidArgument.rawValue) }
         self.handle = handle
         descriptor = ipvs_nl_descriptor(handle)
         family = ipvs_nl_family(handle)
@@ -48,6 +49,6 @@ final class NetlinkSocket: NetlinkTransport {
     /// `/proc/PID/ns/net` or `/run/netns/NAME`) names; sockets opened afterwards work there.
     static func enterNetworkNamespace(_ descriptor: Int32) throws(Errno) {
         let rc = ipvs_nl_enter_network_namespace(descriptor)
-        if rc < 0 { throw Errno(rawValue: -rc) }
+        if rc != 0 { throw Errno(rawValue: rc) }
     }
 }

@@ -20,16 +20,6 @@ final class FileDescriptorSink: OutputSink {
         isTerminal = isatty(descriptor) == 1
     }
 
-    func write(_ text: String) {
-        pending.append(contentsOf: text.utf8)
-        if !buffered || pending.count >= 1 << 16 { _ = flush() }
-    }
-
-    func write(utf8 bytes: [UInt8]) {
-        pending.append(contentsOf: bytes)
-        if !buffered || pending.count >= 1 << 16 { _ = flush() }
-    }
-
     func write(utf8 bytes: UnsafeBufferPointer<UInt8>) {
         // A large block with nothing before it (a JSON listing's ~64 KiB) goes out as it is.
         if pending.isEmpty && bytes.count >= 1 << 15 {
@@ -66,10 +56,9 @@ final class FileDescriptorSink: OutputSink {
 }
 
 /// Standard input, line by line, read in blocks of 64 KiB (`read(2)`) with the lines cut
-/// from them: as `Swift.readLine` reads them (a newline, or CR LF, ends a line and is dropped;
-/// a last line without one still counts; invalid UTF-8 is repaired in the `String` form), but
-/// without a `String` and a C `getline` per line, which were 1,450 instructions of every `-R`
-/// line (Scripts/profile-restore).
+/// from them: as `Swift.readLine` cuts them (a newline, or CR LF, ends a line and is dropped;
+/// a last line without one still counts). Hot path (`-R`): no `String` and no C `getline`
+/// per line.
 final class StandardInput: InputSource {
     private let descriptor: Int32
     /// The bytes read and not yet handed out are `buffer[start..<end]`. Allocated at the first
@@ -80,12 +69,6 @@ final class StandardInput: InputSource {
     private var atEnd = false
 
     init(descriptor: Int32 = 0) { self.descriptor = descriptor }
-
-    func readLine() -> String? {
-        var line: [UInt8] = []
-        guard readLine(into: &line) else { return nil }
-        return String(decoding: line, as: UTF8.self)
-    }
 
     func readLine(into line: inout [UInt8]) -> Bool {
         while true {

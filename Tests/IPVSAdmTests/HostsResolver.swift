@@ -15,7 +15,7 @@ final class HostsResolver: NameResolver {
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard fields.count >= 2 else { continue }
-            guard let address = IPAddress.parseIPv4Strict(fields[0]) ?? IPAddress.parseIPv6(fields[0]) else { continue }
+            guard let address = IPAddress.parse(fields[0], with: IPAddress.parseIPv4Strict) ?? IPAddress.parse(fields[0], with: IPAddress.parseIPv6) else { continue }
             if reverse[address] == nil { reverse[address] = fields[1] }
             for name in fields.dropFirst() where address.family == .inet && forward[name] == nil {
                 forward[name] = address

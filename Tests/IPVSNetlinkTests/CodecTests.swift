@@ -12,7 +12,7 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
     @Test func newServiceMatchesTheOracle() {
         // ipvsadm -A -t 1.2.3.4:80 -s wlc
         let service = VirtualService(key: tcp80, scheduler: "wlc")
-        let bytes = IPVSCodec.serviceRequest(service)
+        let bytes = encoded { IPVSCodec.serviceRequest(service, into: &$0) }
         let expected = fixtureBytes("new-service-tcp-1.2.3.4-80-wlc.hex")
         #expect(expected.count == 84)
         #expect(hex(bytes) == hex(expected))
@@ -22,7 +22,7 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
         // ipvsadm -a -t 1.2.3.4:80 -r 10.0.0.1:8080 -m -w 5
         let service = VirtualService(key: tcp80)
         let destination = Destination(address: IPAddress(ipv4: 0x0a00_0001), port: 8080, forwarding: .masquerading, weight: 5)
-        let bytes = IPVSCodec.destinationRequest(destination, service: service)
+        let bytes = encoded { IPVSCodec.destinationRequest(destination, service: service, into: &$0) }
         #expect(hex(bytes) == hex(fixtureBytes("new-dest-masq-weight5.hex")))
     }
 
@@ -31,7 +31,7 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
         let service = VirtualService(
             key: .firewallMark(2_147_483_649, family: .inet6), scheduler: "sh", flags: [.persistent, .sched1],
             timeout: 300, netmask: 64, persistenceEngine: "sip")
-        #expect(hex(IPVSCodec.serviceRequest(service)) == hex(fixtureBytes("new-service-fwmark-ipv6-sh.hex")))
+        #expect(hex(encoded { IPVSCodec.serviceRequest(service, into: &$0) }) == hex(fixtureBytes("new-service-fwmark-ipv6-sh.hex")))
     }
 
     @Test func startDaemonMatchesTheOracle() {
@@ -40,13 +40,13 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
         let daemon = SyncDaemon(
             state: .backup, interface: "lo", syncID: 9, maxLength: 1400, group: IPAddress(ipv4: 0xe000_0051),
             port: 8848, ttl: 2)
-        #expect(hex(IPVSCodec.startDaemonRequest(daemon)) == hex(fixtureBytes("new-daemon-backup.hex")))
+        #expect(hex(encoded { IPVSCodec.startDaemonRequest(daemon, into: &$0) }) == hex(fixtureBytes("new-daemon-backup.hex")))
     }
 
     @Test func destinationDumpRequestsMatchTheOracle() {
-        #expect(hex(IPVSCodec.destinationsRequest(tcp80)) == hex(fixtureBytes("get-dest-tcp-1.2.3.4-80.hex")))
+        #expect(hex(encoded { IPVSCodec.destinationsRequest(tcp80, into: &$0) }) == hex(fixtureBytes("get-dest-tcp-1.2.3.4-80.hex")))
         #expect(
-            hex(IPVSCodec.destinationsRequest(.firewallMark(2_147_483_649, family: .inet6)))
+            hex(encoded { IPVSCodec.destinationsRequest(.firewallMark(2_147_483_649, family: .inet6), into: &$0) })
                 == hex(fixtureBytes("get-dest-fwmark-ipv6.hex")))
     }
 
@@ -54,7 +54,7 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
         let service = VirtualService(
             key: .firewallMark(0x8000_0001, family: .inet6), scheduler: "rr", flags: [.persistent, .hashed],
             timeout: 300, netmask: 64, persistenceEngine: "sip")
-        let nest = AttributeSet(IPVSCodec.serviceRequest(service)).nested(CommandAttribute.service)
+        let nest = AttributeSet(encoded { IPVSCodec.serviceRequest(service, into: &$0) }).nested(CommandAttribute.service)
         #expect(nest?.types == [1, 5, 6, 11, 7, 8, 9])  // AF FWMARK SCHED PE FLAGS TIMEOUT NETMASK
         #expect(nest?.u16(ServiceAttribute.addressFamily) == 10)
         #expect(nest?.u32(ServiceAttribute.firewallMark) == 0x8000_0001)
@@ -67,7 +67,7 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
 
     @Test func ipv4NetmaskIsSentInNetworkOrder() {
         let service = VirtualService(key: tcp80, scheduler: "wlc", flags: .persistent, timeout: 360, netmask: 0xffff_ff00)
-        let nest = AttributeSet(IPVSCodec.serviceRequest(service)).nested(CommandAttribute.service)
+        let nest = AttributeSet(encoded { IPVSCodec.serviceRequest(service, into: &$0) }).nested(CommandAttribute.service)
         #expect(nest.map { hex($0[ServiceAttribute.netmask]!) } == "ff ff ff 00")
     }
 
@@ -79,19 +79,19 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
             nest.append(3, payload: vip.bytes)
             nest.append(4, be16: 80)
         }
-        #expect(IPVSCodec.destinationsRequest(tcp80) == expected.bytes)
+        #expect(encoded { IPVSCodec.destinationsRequest(tcp80, into: &$0) } == expected.bytes)
 
-        let mark = AttributeSet(IPVSCodec.destinationsRequest(.firewallMark(7, family: .inet))).nested(1)
+        let mark = AttributeSet(encoded { IPVSCodec.destinationsRequest(.firewallMark(7, family: .inet), into: &$0) }).nested(1)
         #expect(mark?.types == [1, 5])
     }
 
     @Test func zeroAllSendsNoAttributes() {
-        #expect(IPVSCodec.zeroRequest(nil).isEmpty)
-        #expect(IPVSCodec.zeroRequest(VirtualService(key: tcp80)) == IPVSCodec.serviceRequest(VirtualService(key: tcp80)))
+        #expect(encoded { IPVSCodec.zeroRequest(nil, into: &$0) }.isEmpty)
+        #expect(encoded { IPVSCodec.zeroRequest(VirtualService(key: tcp80), into: &$0) } == encoded { IPVSCodec.serviceRequest(VirtualService(key: tcp80), into: &$0) })
     }
 
     @Test func timeoutsAreTopLevel() {
-        let bytes = IPVSCodec.timeoutsRequest(Timeouts(tcp: 900, tcpFin: 0, udp: 300))
+        let bytes = encoded { IPVSCodec.timeoutsRequest(Timeouts(tcp: 900, tcpFin: 0, udp: 300), into: &$0) }
         let set = AttributeSet(bytes)
         #expect(set.types == [4, 5, 6])
         #expect(set.u32(4) == 900)
@@ -101,21 +101,21 @@ private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)
 
     @Test func daemonRequests() {
         let master = SyncDaemon(state: .master, interface: "eth0", syncID: 3)
-        let minimal = AttributeSet(IPVSCodec.startDaemonRequest(master)).nested(3)
+        let minimal = AttributeSet(encoded { IPVSCodec.startDaemonRequest(master, into: &$0) }).nested(3)
         #expect(minimal?.types == [1, 2, 3])
 
         let full = SyncDaemon(
             state: .backup, interface: "eth1", syncID: 9, maxLength: 1472, group: IPAddress(ipv4: 0xe000_0051),
             port: 8848, ttl: 2)
-        let nest = AttributeSet(IPVSCodec.startDaemonRequest(full)).nested(3)
+        let nest = AttributeSet(encoded { IPVSCodec.startDaemonRequest(full, into: &$0) }).nested(3)
         #expect(nest?.types == [1, 2, 3, 4, 7, 8, 5])
         #expect(nest.map { hex($0[5]!) } == "e0 00 00 51")  // group in network order
         #expect(nest?.u16(7) == 8848)  // port in host order
 
-        let six = SyncDaemon(state: .master, interface: "eth0", group: IPAddress.parseIPv6("ff02::1"))
-        #expect(AttributeSet(IPVSCodec.startDaemonRequest(six)).nested(3)?.types == [1, 2, 3, 6])
+        let six = SyncDaemon(state: .master, interface: "eth0", group: IPAddress.parse("ff02::1", with: IPAddress.parseIPv6))
+        #expect(AttributeSet(encoded { IPVSCodec.startDaemonRequest(six, into: &$0) }).nested(3)?.types == [1, 2, 3, 6])
 
-        let stop = AttributeSet(IPVSCodec.stopDaemonRequest(full)).nested(3)
+        let stop = AttributeSet(encoded { IPVSCodec.stopDaemonRequest(full, into: &$0) }).nested(3)
         #expect(stop?.types == [1, 2, 3])
     }
 }
@@ -237,7 +237,7 @@ enum KernelReply {
     }
 
     @Test func destinationFallsBackToStats32AndServiceFamily() throws {
-        let six = try #require(IPAddress.parseIPv6("2001:db8::1"))
+        let six = try #require(IPAddress.parse("2001:db8::1", with: IPAddress.parseIPv6))
         let reply = KernelReply.destination(address: six, port: 443, family: nil, stats64: false)
         let destination = try #require(try IPVSCodec.decodeDestinations([reply], family: .inet6).first)
         #expect(destination.address == six)
@@ -317,4 +317,11 @@ extension IPVSCodec {
         for message in messages { daemons.append(try decodeDaemon(message: message[...])) }
         return daemons
     }
+}
+
+/// The bytes a codec request writes into a fresh encoder.
+func encoded(_ write: (inout AttributeEncoder) -> Void) -> [UInt8] {
+    var encoder = AttributeEncoder()
+    write(&encoder)
+    return encoder.bytes
 }

@@ -157,13 +157,13 @@ struct KernelTests {
     @Test func firewallMarkAndIPv6Services() throws {
         let mark = VirtualService(key: .firewallMark(0x8000_0001, family: .inet), scheduler: "sh",
                                   flags: [.sched1, .sched2])
-        let six = try #require(IPAddress.parseIPv6("2001:db8::10"))
+        let six = try #require(IPAddress.parse("2001:db8::10", with: IPAddress.parseIPv6))
         let v6 = VirtualService(
             key: .address(protocol: .udp, address: six, port: 53), scheduler: "rr", flags: .persistent,
             timeout: 600, netmask: 64)
         try backend.apply(.addService(mark))
         try backend.apply(.addService(v6))
-        let realSix = try #require(IPAddress.parseIPv6("2001:db8::20"))
+        let realSix = try #require(IPAddress.parse("2001:db8::20", with: IPAddress.parseIPv6))
         try backend.apply(.addDestination(Destination(address: realSix, port: 53, forwarding: .directRouting), to: v6))
 
         let all = try backend.servicesWithDestinations()

@@ -92,15 +92,13 @@ import Testing
 
     /// One reply message: header, then `payload`.
     private func message(type: UInt16, sequence: UInt32, payload: [UInt8], claimedLength: Int? = nil) -> [UInt8] {
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: UInt32(claimedLength ?? 16 + payload.count)) { bytes += $0 }
-        withUnsafeBytes(of: type) { bytes += $0 }
-        bytes += [0, 0]
-        withUnsafeBytes(of: sequence) { bytes += $0 }
-        withUnsafeBytes(of: Self.port) { bytes += $0 }
-        bytes += payload
-        while bytes.count % 4 != 0 { bytes.append(0) }
-        return bytes
+        var message = AttributeEncoder()
+        NetlinkMessage.appendHeader(
+            to: &message, length: UInt32(claimedLength ?? NetlinkMessage.headerLength + payload.count), type: type,
+            flags: 0, sequence: sequence, port: Self.port)
+        payload.withUnsafeBytes { message.append(raw: $0) }
+        message.pad()
+        return message.bytes
     }
 
     private func errorMessage(_ value: Int32, sequence: UInt32) -> [UInt8] {

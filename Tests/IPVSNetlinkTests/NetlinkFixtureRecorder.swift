@@ -26,7 +26,7 @@ struct NetlinkFixtureRecorder {
         let socket = try NetlinkSocket(readSize: NetlinkClient.initialReadSize)
         let recorder = RecordingTransport(socket, firstSequence: 1)
         let client = NetlinkClient(transport: recorder, family: socket.family, port: socket.port, readSize: readSize)
-        let backend = try NetlinkBackend(client: client, socket: socket)
+        let backend = try NetlinkBackend(client: client)
         try body(backend)
         var system = utsname()
         uname(&system)

@@ -39,17 +39,6 @@ public struct IPAddress: Hashable, Sendable {
         return out
     }
 
-    /// Builds an address from up to 16 network-order bytes (shorter input is zero-padded).
-    public init<C: Collection>(family: AddressFamily, bytes: C) where C.Element == UInt8 {
-        if let address = bytes.withContiguousStorageIfAvailable({
-            IPAddress(family: family, networkBytes: UnsafeRawBufferPointer($0))
-        }) {
-            self = address
-            return
-        }
-        self = Array(bytes).withUnsafeBytes { IPAddress(family: family, networkBytes: $0) }
-    }
-
     /// Builds an address from up to 16 network-order bytes in memory (the kernel's
     /// `union nf_inet_addr`; shorter input is zero-padded).
     public init(family: AddressFamily, networkBytes raw: UnsafeRawBufferPointer) {
@@ -77,37 +66,44 @@ public struct IPAddress: Hashable, Sendable {
          UInt32(truncatingIfNeeded: low >> 32), UInt32(truncatingIfNeeded: low))
     }
 
-    /// Parses an IPv6 literal with `inet_pton`.
-    public static func parseIPv6(_ text: String) -> IPAddress? {
-        text.withCString { parseIPv6(cString: $0) }
-    }
+    // Parsing: one form per syntax, over bytes (hot path, `-R`: no `String` per word).
 
-    /// Parses an IPv6 literal, a NUL-terminated C string, with `inet_pton`.
-    public static func parseIPv6(cString text: UnsafePointer<CChar>) -> IPAddress? {
+    /// An IPv6 literal, as `inet_pton(AF_INET6)` reads it.
+    public static func parseIPv6(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
         var raw = in6_addr()
-        guard inet_pton(AF_INET6, text, &raw) == 1 else { return nil }
+        guard text.withCString({ inet_pton(AF_INET6, $0, &raw) }) == 1 else { return nil }
         return withUnsafeBytes(of: &raw) { IPAddress(family: .inet6, networkBytes: $0) }
     }
 
-    /// Parses an IPv4 address with `inet_aton`, which also takes the legacy forms
-    /// (`10.1`, `0x0a000001`) that ipvsadm accepts.
-    public static func parseIPv4Legacy(_ text: String) -> IPAddress? {
-        text.withCString { parseIPv4Legacy(cString: $0) }
+    /// An IPv4 address as `inet_aton` reads it, with the legacy forms (`10.1`, `0x0a000001`)
+    /// that ipvsadm accepts. The plain form is read here first, without a C string and
+    /// `inet_aton`'s four `strtoul` calls (hot path: the address of every `-R` line).
+    public static func parseIPv4Legacy(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+        if let plain = parsePlainIPv4(text) { return plain }
+        var raw = in_addr()
+        guard text.withCString({ inet_aton($0, &raw) }) != 0 else { return nil }
+        return IPAddress(ipv4: UInt32(bigEndian: raw.s_addr))
     }
 
-    /// `parseIPv4Legacy` of a NUL-terminated C string.
-    public static func parseIPv4Legacy(cString text: UnsafePointer<CChar>) -> IPAddress? {
+    /// A dotted-quad IPv4 address, strictly (`inet_pton(AF_INET)`).
+    public static func parseIPv4Strict(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
         var raw = in_addr()
-        guard inet_aton(text, &raw) != 0 else { return nil }
+        guard text.withCString({ inet_pton(AF_INET, $0, &raw) }) == 1 else { return nil }
         return IPAddress(ipv4: UInt32(bigEndian: raw.s_addr))
+    }
+
+    /// `parse` (one of the three above) of a `String`'s UTF-8, in place: for text that is a
+    /// `String` already (option values, connection listings, tests).
+    public static func parse(_ text: String, with parse: (UnsafeBufferPointer<UInt8>) -> IPAddress?) -> IPAddress? {
+        var text = text
+        return text.withUTF8(parse)
     }
 
     /// An IPv4 address in its plain form only: four decimal numbers up to 255 without leading
     /// zeros, separated by dots, nothing else; nil otherwise. What it takes, `inet_aton` reads
     /// the same way; what it refuses may still be an address to `inet_aton` (`10.1`, `010.0.0.1`,
-    /// `1.2.3.4 x`), so it can only go first. (It saves `inet_aton`'s four `strtoul` calls,
-    /// 1,000 instructions per address of a `-R` line.)
-    public static func parsePlainIPv4(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+    /// `1.2.3.4 x`), so it can only go first.
+    private static func parsePlainIPv4(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
         var value: UInt32 = 0
         var part: UInt32 = 0
         var digits = 0
@@ -128,14 +124,6 @@ public struct IPAddress: Hashable, Sendable {
         }
         guard dots == 3, digits > 0 else { return nil }
         return IPAddress(ipv4: value << 8 | part)
-    }
-
-    /// Parses a dotted-quad IPv4 address strictly (`inet_pton`).
-    public static func parseIPv4Strict(_ text: String) -> IPAddress? {
-        var raw = in_addr()
-        let ok = text.withCString { inet_pton(AF_INET, $0, &raw) } == 1
-        guard ok else { return nil }
-        return IPAddress(ipv4: UInt32(bigEndian: raw.s_addr))
     }
 
     /// Text form as `inet_ntop` writes it (IPv6 compressed, no brackets).
@@ -176,4 +164,19 @@ public struct IPAddress: Hashable, Sendable {
 
 extension IPAddress: CustomStringConvertible {
     public var description: String { text }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Calls `body` with a NUL-terminated copy of the bytes (on the stack), for the C
+    /// library's parsers (a NUL among the bytes ends the C string there, as it would in C).
+    @inlinable
+    public func withCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer in
+            buffer.withMemoryRebound(to: UInt8.self) { copy in
+                _ = copy.initialize(fromContentsOf: self)
+                copy[count] = 0
+            }
+            return body(UnsafePointer(buffer.baseAddress!))
+        }
+    }
 }

@@ -43,17 +43,17 @@ struct ConnectionLine {
         func text(_ i: Int) -> String { i < words.count && i < matched ? String(words[i]) : "" }
         protocolText = text(0)
         proto = IPProtocolNumber(kernelName: protocolText) ?? IPProtocolNumber(rawValue: 0)
-        if let v6 = IPAddress.parseIPv6(text(1)) {
+        if let v6 = IPAddress.parse(text(1), with: IPAddress.parseIPv6) {
             client = v6
-            virtual = IPAddress.parseIPv6(text(3)) ?? IPAddress(family: .inet6, high: 0, low: 0)
-        } else if let v4 = IPAddress.parseIPv4Strict(text(1)) {
+            virtual = IPAddress.parse(text(3), with: IPAddress.parseIPv6) ?? IPAddress(family: .inet6, high: 0, low: 0)
+        } else if let v4 = IPAddress.parse(text(1), with: IPAddress.parseIPv4Strict) {
             client = v4
-            virtual = IPAddress.parseIPv4Strict(text(3)) ?? IPAddress(ipv4: 0)
+            virtual = IPAddress.parse(text(3), with: IPAddress.parseIPv4Strict) ?? IPAddress(ipv4: 0)
         } else {
             client = IPAddress(ipv4: ConnectionLine.hexPrefix(Substring(text(1))) ?? 0)
             virtual = IPAddress(ipv4: ConnectionLine.hexPrefix(Substring(text(3))) ?? 0)
         }
-        destination = IPAddress.parseIPv6(text(5)) ?? IPAddress.parseIPv4Strict(text(5))
+        destination = IPAddress.parse(text(5), with: IPAddress.parseIPv6) ?? IPAddress.parse(text(5), with: IPAddress.parseIPv4Strict)
             ?? IPAddress(ipv4: ConnectionLine.hexPrefix(Substring(text(5))) ?? 0)
         clientPort = UInt16(numbers[2] ?? 0)
         virtualPort = UInt16(numbers[4] ?? 0)
