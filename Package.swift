@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
-        .executableTarget(name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+        // The process's standard streams for IPVSAdm.run, shared by main and the profile harness.
+        .target(name: "ProcessStreams", dependencies: ["IPVS", "IPVSAdm"], swiftSettings: settings),
+        .executableTarget(
+            name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
         .executableTarget(name: "ipvsadm-floor", dependencies: ["IPVS", "IPVSNetlink"], swiftSettings: settings),
         // Fuzzing (Docs/Testing.md): the property checks in one library, which the corpus replay
         // test and the driver share. Normal builds make the driver a corpus replayer; only
@@ -35,11 +38,12 @@ let package = Package(
         .target(name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Fuzz/Checks", swiftSettings: settings),
         .executableTarget(name: "ipvsadm-fuzz", dependencies: ["IPVSFuzz"], path: "Fuzz/Driver", swiftSettings: settings),
         .executableTarget(
-            name: "ipvsadm-restore-profile", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+            name: "ipvsadm-restore-profile", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"],
+            swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
-        // The process's stream adapters, which live next to `main` in the executable.
-        .testTarget(name: "ipvsadmTests", dependencies: ["ipvsadm", "IPVSAdm"], swiftSettings: settings),
+        // The process's stream adapters (ProcessStreams).
+        .testTarget(name: "ipvsadmTests", dependencies: ["ProcessStreams", "IPVSAdm"], swiftSettings: settings),
         .testTarget(
             name: "IPVSNetlinkTests",
             dependencies: ["IPVSNetlink", "IPVS"],

@@ -10,12 +10,13 @@ import Glibc
 import IPVS
 import IPVSAdm
 @_spi(Benchmark) import IPVSNetlink
+import ProcessStreams
 
 let (backend, sent) = NetlinkBackend.acknowledgingEverything()
-let stderr = FileDescriptorSink(descriptor: 2, buffered: false)
+let stderr = StandardStreams.error()
 let status = IPVSAdm.run(
-    program: "ipvsadm", arguments: CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["-R"], stdin: StandardInput(), stdout: FileDescriptorSink(descriptor: 1, buffered: true),
-    stderr: stderr, resolver: SystemResolver(), openBackend: { _ in backend })
+    program: "ipvsadm", arguments: CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["-R"],
+    stdin: StandardStreams.input(), stdout: StandardStreams.output(), stderr: stderr, resolver: SystemResolver(), openBackend: { _ in backend })
 let (requests, checksum) = sent()
 stderr.write("status \(status), \(requests) requests, checksum \(String(checksum, radix: 16))\n")
 exit(status)
