@@ -30,8 +30,8 @@ struct NetlinkRecording {
     }
 
     /// Reads `Fixtures/<name>`.
-    init(fixture name: String, filePath: String = #filePath) throws {
-        let text = String(decoding: fixtureText(name, filePath: filePath), as: UTF8.self)
+    init(fixture name: String) throws {
+        let text = String(decoding: fixtureText(name), as: UTF8.self)
         var current: Event?
         func finish() {
             if let event = current { events.append(event) }
