@@ -37,14 +37,17 @@ let package = Package(
         // Scripts/fuzz builds it with -DFUZZING and the fuzzer sanitizer, as a libFuzzer binary.
         // What the tests, the fuzz checks and the profile harness share (never the product): the
         // CLI run into buffers, a fake clock, a resolver over the differential suite's hosts, the
-        // repository's files.
-        .target(name: "IPVSTestSupport", dependencies: ["IPVS", "IPVSAdm"], path: "Tests/Support", swiftSettings: settings),
+        // repository's files, the stand-ins for the kernel's netlink socket.
+        .target(
+            name: "IPVSTestSupport", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Tests/Support",
+            swiftSettings: settings),
         .target(
             name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "IPVSTestSupport"], path: "Fuzz/Checks",
             swiftSettings: settings),
         .executableTarget(name: "ipvsadm-fuzz", dependencies: ["IPVSFuzz"], path: "Fuzz/Driver", swiftSettings: settings),
         .executableTarget(
-            name: "ipvsadm-restore-profile", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"],
+            name: "ipvsadm-restore-profile",
+            dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams", "IPVSTestSupport"],
             swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS", "IPVSTestSupport"], swiftSettings: settings),

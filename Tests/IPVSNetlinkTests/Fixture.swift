@@ -42,10 +42,3 @@ func fixtureBytes(_ name: String) -> [UInt8] {
     }
     return bytes
 }
-
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { byte in
-        let digits = String(byte, radix: 16)
-        return digits.count == 1 ? "0" + digits : digits
-    }.joined(separator: " ")
-}
