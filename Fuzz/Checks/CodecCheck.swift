@@ -430,8 +430,4 @@ final class FakeKernel: NetlinkTransport {
         return encoder.bytes
     }
 }
-#else
-enum CodecCheck {
-    static func run(_ input: [UInt8]) throws(FuzzFailure) {}
-}
 #endif

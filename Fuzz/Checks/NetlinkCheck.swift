@@ -150,10 +150,4 @@ func requestProblem(_ bytes: UnsafeRawBufferPointer, family: UInt16) -> String? 
     return problem
 }
 
-#else
-/// Release builds do not compile IPVSNetlink for testing: nothing to check (Scripts/fuzz and
-/// `swift test` build for debugging).
-enum NetlinkCheck {
-    static func run(_ input: [UInt8]) throws(FuzzFailure) {}
-}
 #endif
