@@ -32,15 +32,15 @@ let package = Package(
         .executableTarget(
             name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
         .executableTarget(name: "ipvsadm-floor", dependencies: ["IPVS", "IPVSNetlink"], swiftSettings: settings),
-        // Fuzzing (Docs/Testing.md): the property checks in one library, which the corpus replay
-        // test and the driver share. Normal builds make the driver a corpus replayer; only
-        // Scripts/fuzz builds it with -DFUZZING and the fuzzer sanitizer, as a libFuzzer binary.
         // What the tests, the fuzz checks and the profile harness share (never the product): the
         // CLI run into buffers, a fake clock, a resolver over the differential suite's hosts, the
         // repository's files, the stand-ins for the kernel's netlink socket.
         .target(
             name: "IPVSTestSupport", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Tests/Support",
             swiftSettings: settings),
+        // Fuzzing (Docs/Testing.md): the property checks in one library, which the corpus replay
+        // test and the driver share. Normal builds make the driver a corpus replayer; only
+        // Scripts/fuzz builds it with -DFUZZING and the fuzzer sanitizer, as a libFuzzer binary.
         .target(
             name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "IPVSTestSupport"], path: "Fuzz/Checks",
             swiftSettings: settings),
