@@ -31,16 +31,10 @@ public enum IPVSAdm {
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock,
         openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
-        // -h and -v need no kernel (ipvsadm 1.31 initialises IPVS first and fails
-        // without it; a deliberate deviation, see Docs/Compatibility.md).
-        if let first = arguments.first, ["-h", "--help", "-v", "--version"].contains(first) {
-            return finish(.process(status: 0, stdout: first.hasPrefix("-h") || first == "--help"
-                ? Usage.help(program: program) : Usage.versionLine), stdout: stdout, stderr: stderr)
-        }
         var arguments = arguments
         let namespace: String?
         do {
-            namespace = try networkNamespace(&arguments)
+            namespace = try beforeKernel(&arguments, program: program)
         } catch {
             return finish(error, stdout: stdout, stderr: stderr)
         }
@@ -59,8 +53,7 @@ public enum IPVSAdm {
         }
         if info.version < 0x01_01_04 {
             stderr.write("Warning: IPVS version mismatch: \n"
-                + "  Kernel compiled with IPVS version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff)."
-                + "\(info.version & 0xff)\n  ipvsadm v1.31  requires minimum IPVS version 1.1.4\n\n")
+                + "  Kernel compiled with IPVS version \(info.versionText)\n  ipvsadm v1.31  requires minimum IPVS version 1.1.4\n\n")
         }
         let runner = Runner(
             program: program, backend: backend, info: info, resolver: resolver,
@@ -74,41 +67,69 @@ public enum IPVSAdm {
         }
     }
 
-    /// `--netns NAME|PATH`: after the command like any option, or before it as `ip -n` is
-    /// typed (`ipvsadm --netns blue -Ln`); a leading one is taken out of `arguments`. It must
-    /// be known before the kernel is reached: the socket is opened in that namespace.
-    private static func networkNamespace(_ arguments: inout [String]) throws(Termination) -> String? {
+    /// Reads, with the option table as the parser reads it, what must be settled before the
+    /// kernel is reached:
+    /// - `-h` or `-v` as the first word is answered at once: usage and version need no kernel
+    ///   (ipvsadm 1.31 initialises IPVS first and fails without it; a deliberate deviation,
+    ///   see Docs/Compatibility.md). Anywhere else they are the parser's.
+    /// - `--netns NAME|PATH` names the namespace the socket is opened in: before the command,
+    ///   as `ip -n` is typed (`ipvsadm --netns blue -Ln`; those words are taken out of
+    ///   `arguments`, for the command to come first), or after it like any option.
+    ///
+    /// - Returns: the namespace, nil for the caller's.
+    /// - Throws: `.process`: the answer to `-h`/`-v`, or an error in `--netns`.
+    private static func beforeKernel(_ arguments: inout [String], program: String) throws(Termination) -> String? {
+        var tokens = Tokenizer(arguments)
         var leading: String?
-        while let first = arguments.first, first == "--netns" || first.hasPrefix("--netns=") {
-            if first == "--netns" {
-                guard arguments.count >= 2 else { throw .process(status: 255, stderr: "--netns: missing argument\n") }
-                leading = arguments[1]
-                arguments.removeFirst(2)
-            } else {
-                leading = String(first.dropFirst("--netns=".count))
-                arguments.removeFirst()
+        var leadingWords = 0
+        var later: String?
+        // Whether every option read so far was a `--netns` at the start, each word whole.
+        var beforeCommand = true
+        while true {
+            let option: Tokenizer.Option
+            do {
+                guard let next = try tokens.nextOption() else { break }
+                option = next
+            } catch {
+                // A leading `--netns` without its name is popt's error; any other is left
+                // to the parser, which reports it as ipvsadm does.
+                if beforeCommand && tokens.leftovers.isEmpty, case .missingArgument(let row) = error,
+                    case .option(column: .netns?, _) = optionTable[row].role
+                {
+                    throw .process(status: 255, stderr: "\(tokens.lastWord): \(error.text)\n")
+                }
+                break
+            }
+            let atStart = beforeCommand && tokens.leftovers.isEmpty && !tokens.isInBundle
+            switch option.spec.role {
+            case .help where atStart && tokens.wordsRead == 1:
+                throw .process(status: 0, stdout: Usage.help(program: program))
+            case .version where atStart && tokens.wordsRead == 1:
+                throw .process(status: 0, stdout: Usage.versionLine)
+            case .option(column: .netns?, _):
+                if atStart {
+                    leading = option.argument
+                    leadingWords = tokens.wordsRead
+                } else {
+                    later = option.argument
+                }
+            default:
+                beforeCommand = false
             }
         }
-        // One after the command: found the way the parser will read it (popt's rules).
-        var tokens = Tokenizer(arguments)
-        var later: String?
-        while let option = try? tokens.nextOption() {
-            if option.spec.long == "netns" { later = option.argument }
-        }
-        if leading != nil && later != nil { throw .fail("multiple 'netns' options specified") }
+        if leading != nil && later != nil { throw .fail("multiple '\(OptionBit.netns.name)' options specified") }
+        arguments.removeFirst(leadingWords)
         return leading ?? later
     }
 
+    /// Writes how the process ends and gives its status. (popt's errors after the command,
+    /// `.line`, never get here: the runner reports them as a failed line.)
     private static func finish(_ termination: Termination, stdout: any OutputSink, stderr: any OutputSink) -> Int32 {
-        switch termination {
-        case .process(let status, let out, let err):
-            if !out.isEmpty { stdout.write(out) }
-            if !err.isEmpty { stderr.write(err) }
-            return status
-        case .line(let message):
-            // Only the runner's lines end this way, and it reports them itself.
-            stderr.write(message + "\n")
-            return 255
+        guard case .process(let status, let out, let err) = termination else {
+            preconditionFailure("a popt error outside the runner")
         }
+        if !out.isEmpty { stdout.write(out) }
+        if !err.isEmpty { stderr.write(err) }
+        return status
     }
 }

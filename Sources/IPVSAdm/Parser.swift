@@ -33,13 +33,11 @@ struct Parser {
             entry.command = command
         case .daemonCommand(let command):
             entry.command = command
-            switch first.argument {
-            case "master": entry.daemon.state = .master
-            case "backup": entry.daemon.state = .backup
-            default:
+            guard let state = SyncDaemon.State(name: first.argument ?? "") else {
                 throw .fail(command == .startDaemon
                     ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
             }
+            entry.daemon.state = state
         case .help: throw .process(status: 0, stdout: Usage.help(program: program))
         case .version: throw .process(status: 0, stdout: Usage.versionLine)
         case .option: throw .tryHelp(program)
@@ -200,9 +198,7 @@ struct Parser {
     }
 
     /// The first `limit` bytes, as ipvsadm copies names into fixed-size fields.
-    static func truncated(_ text: String, _ limit: Int) -> String {
-        String(decoding: text.utf8.prefix(limit), as: UTF8.self)
-    }
+    static func truncated(_ text: String, _ limit: Int) -> String { TextFormat.truncated(text, limit) }
 
     /// `--mcast-group`: an IPv6 multicast address if it has a colon, else an IPv4 one.
     static func multicastGroup(_ text: String) throws(Termination) -> IPAddress {
@@ -307,33 +303,7 @@ struct Parser {
 
     /// `generic_opt_check`: compulsory, illegal and mutually exclusive options, in column order.
     private func checkMatrix(_ command: Command, _ options: OptionSet64) throws(Termination) {
-        try check(commandMatrix[command.rawValue], columns: OptionBit.columns, options, subject: "'\(command.name)' command")
-    }
-
-    /// ipvsadm's matrix rule, for commands and for tunnel types alike: in column order, the
-    /// first `+` option missing, `x` option given, or second `1` option given is an error.
-    /// (The subject is only written for an error: it was 1,000 instructions a line.)
-    private func check(
-        _ cells: [UInt8], columns: [OptionBit], _ options: OptionSet64, subject: @autoclosure () -> String
-    ) throws(Termination) {
-        var firstExclusive: OptionBit?
-        for index in 0..<min(cells.count, columns.count) {  // by index: a zip of the arrays cost twice as much
-            let (cell, option) = (cells[index], columns[index])
-            if !options.contains(option) {
-                if cell == UInt8(ascii: "+") {
-                    throw .fail("You need to supply the '\(option.name)' option for the \(subject())")
-                }
-                continue
-            }
-            if cell == UInt8(ascii: "x") { throw .fail("Illegal '\(option.name)' option with the \(subject())") }
-            if cell == UInt8(ascii: "1") {
-                if let first = firstExclusive {
-                    throw .fail(
-                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject())")
-                }
-                firstExclusive = option
-            }
-        }
+        try command.rule.check(options, subject: "'\(command.name)' command")
     }
 
     /// The per-command rules of `process_options`, and the defaults they fill in.
@@ -378,10 +348,7 @@ struct Parser {
 
     /// `tunnel_opt_check`: which tunnel options each tunnel type needs or refuses.
     private func checkTunnel(_ tunnelType: TunnelType, _ options: OptionSet64) throws(Termination) {
-        let type = Int(tunnelType.rawValue)
-        guard type < tunnelMatrix.count else { return }
-        try check(
-            tunnelMatrix[type], columns: tunnelOptionColumns, options,
-            subject: "'\(tunnelTypeNames[type])' tunnel type")
+        guard let rule = TunnelTypes.rule(of: tunnelType) else { return }
+        try rule.check(options, subject: "'\(TunnelTypes.name(of: tunnelType))' tunnel type")
     }
 }

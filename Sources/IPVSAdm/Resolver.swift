@@ -16,16 +16,6 @@ public protocol NameResolver: AnyObject {
     func serviceName(ofPort port: UInt16, protocol: IPProtocolNumber) -> String?
 }
 
-/// Protocol names as `/etc/services` spells them.
-func serviceProtocolName(_ proto: IPProtocolNumber) -> String? {
-    switch proto {
-    case .tcp: return "tcp"
-    case .udp: return "udp"
-    case .sctp: return "sctp"
-    default: return nil
-    }
-}
-
 /// The C library's resolver. Caches answers: a listing asks about the same addresses
 /// and ports again and again.
 public final class SystemResolver: NameResolver {
@@ -59,7 +49,7 @@ public final class SystemResolver: NameResolver {
     // golden-replay tests) can overwrite before it is read.
 
     public func port(ofService name: String, protocol proto: IPProtocolNumber) -> UInt16? {
-        guard let protoName = serviceProtocolName(proto) else { return nil }
+        guard let protoName = proto.name else { return nil }
         return SystemResolver.withServiceEntry({ entry, buffer, size, result in
             getservbyname_r(name, protoName, entry, buffer, size, result)
         }) { UInt16(bigEndian: UInt16(truncatingIfNeeded: $0.s_port)) }
@@ -69,7 +59,7 @@ public final class SystemResolver: NameResolver {
         let key = UInt32(proto.rawValue) << 16 | UInt32(port)
         if let cached = serviceCache[key] { return cached }
         var name: String?
-        if let protoName = serviceProtocolName(proto) {
+        if let protoName = proto.name {
             name = SystemResolver.withServiceEntry({ entry, buffer, size, result in
                 getservbyport_r(Int32(UInt16(port).bigEndian), protoName, entry, buffer, size, result)
             }) { String(cString: $0.s_name) }

@@ -1,28 +1,64 @@
 import IPVS
 
-/// `-L` in all its forms, and `-S`.
+/// `-L` in all its forms and formats, and `-S`.
 extension Runner {
+    /// `-L`: one `Listing`, in the format the command line asks for.
     func list(_ entry: CommandEntry) throws(Termination) {
-        let options = entry.options
-        if options.contains(.json) { return try listJSON(entry) }
-        if let scope = entry.metrics { return try listMetrics(entry, scope: scope) }
-        if options.contains(.connection) {
-            try listConnections(entry.format)
-        } else if options.contains(.service) {
-            try listService(entry.service.key, entry.format)
-        } else if options.contains(.timeout) {
-            guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
-            stdout.write(InfoText.timeoutLine(timeouts))
-        } else if options.contains(.daemon) {
-            guard let daemons = try? backend.daemons() else { throw .process(status: 1) }
-            stdout.write(InfoText.daemonLines(daemons))
+        let listing = Listing(entry)
+        let sorted = !entry.format.noSort
+        if entry.options.contains(.json) {
+            var json = JSONRenderer(to: stdout, info: info, format: entry.format)
+            try list(listing, sorted: sorted, with: &json)
+        } else if let scope = entry.metrics {
+            var metrics = MetricsRenderer(scope: scope, to: stdout)
+            try list(listing, sorted: sorted, with: &metrics)
         } else {
-            stdout.write(InfoText.versionLine(info))
-            let renderer = ListRenderer(format: entry.format, resolver: resolver)
-            var out = TextBuffer()
-            out.append(renderer.title)
-            try eachService(sorted: !entry.format.noSort, into: &out) { renderer.render($0, $1, into: &$2) }
+            var text = TextListing(format: entry.format, resolver: resolver, info: info, to: stdout)
+            try list(listing, sorted: sorted, with: &text)
         }
+    }
+
+    /// Reads what `listing` shows from the kernel and hands it to `renderer`. A failure before
+    /// anything is rendered ends the listing with nothing shown; one part-way, with what the
+    /// format shows of a listing cut short (`abandon`). The status is 1, with the kernel's
+    /// message where ipvsadm prints one.
+    private func list<Renderer: ListingRenderer>(
+        _ listing: Listing, sorted: Bool, with renderer: inout Renderer
+    ) throws(Termination) {
+        switch listing {
+        case .connections:
+            let lines = try connectionLines()
+            renderer.begin(listing)
+            for line in lines {
+                // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
+                guard let connection = ConnectionLine(line) else {
+                    renderer.abandon(listing)
+                    throw .process(status: 1)
+                }
+                renderer.connection(connection)
+            }
+        case .timeouts:
+            guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
+            renderer.begin(listing)
+            renderer.timeouts(timeouts)
+        case .daemons:
+            guard let daemons = try? backend.daemons() else { throw .process(status: 1) }
+            renderer.begin(listing)
+            renderer.daemons(daemons)
+        case .service(let key):
+            let (service, destinations) = try oneService(key)
+            renderer.begin(listing)
+            renderer.service(service, destinations)
+        case .services:
+            renderer.begin(listing)
+            do {
+                try eachService(sorted: sorted) { renderer.service($0, $1) }
+            } catch {
+                renderer.abandon(listing)
+                throw error
+            }
+        }
+        renderer.end(listing)
     }
 
     /// `-S`: the rules, and with `--complete` the timeouts and sync daemons before them.
@@ -37,22 +73,29 @@ extension Runner {
             }
         }
         let renderer = RuleRenderer(names: EndpointNames(numeric: entry.format.numeric, resolver: resolver))
-        try eachService(sorted: true, into: &out) { renderer.render($0, $1, into: &$2) }
+        do {
+            try eachService(sorted: true) { service, destinations in
+                renderer.render(service, destinations, into: &out)
+                out.writeOutIfLarge(to: stdout)
+            }
+        } catch {
+            out.writeOut(to: stdout)
+            throw error
+        }
+        out.writeOut(to: stdout)
     }
 
-    /// Every service with its real servers, in ipvsadm's order (or the kernel's), rendered
-    /// by `body` into `out`, which is written out as it grows and at the end. As ipvsadm
-    /// does, the real servers of each service are fetched when it is printed, so the table
-    /// is never held whole with all its real servers; a failure ends the listing there,
-    /// after what was printed before it.
+    /// Every service with its real servers, in ipvsadm's order (or the kernel's), handed to
+    /// `body`. As ipvsadm does, the real servers of each service are fetched when it is
+    /// printed, so the table is never held whole with all its real servers; a failure ends the
+    /// listing there, after what was handed over before it.
     private func eachService(
-        sorted: Bool, into out: inout TextBuffer, _ body: (VirtualService, [Destination], inout TextBuffer) -> Void
+        sorted: Bool, _ body: (VirtualService, [Destination]) -> Void
     ) throws(Termination) {
         let services: [VirtualService]
         do {
             services = try backend.services()
         } catch {
-            stdout.write(utf8: out.bytes)
             throw .process(status: 1, stderr: error.message + "\n")
         }
         let order = sorted ? Sorting.sortedOrder(services, key: Sorting.ServiceOrderKey.init) : Array(services.indices)
@@ -62,16 +105,10 @@ extension Runner {
             do {
                 destinations = try backend.destinations(of: service)
             } catch {
-                stdout.write(utf8: out.bytes)
                 throw .process(status: 1, stderr: error.message + "\n")
             }
-            body(service, destinations, &out)
-            if out.count > 1 << 16 {
-                stdout.write(utf8: out.bytes)
-                out.removeAll()
-            }
+            body(service, destinations)
         }
-        stdout.write(utf8: out.bytes)
     }
 
     /// One service and its real servers, or ipvsadm's failure.
@@ -84,30 +121,6 @@ extension Runner {
         }
     }
 
-    private func listService(_ key: ServiceKey, _ format: ListFormat) throws(Termination) {
-        let renderer = ListRenderer(format: format, resolver: resolver)
-        let (service, destinations) = try oneService(key)
-        var out = TextBuffer()
-        out.append(renderer.title)
-        renderer.render(service, destinations, into: &out)
-        stdout.write(utf8: out.bytes)
-    }
-
-    private func listConnections(_ format: ListFormat) throws(Termination) {
-        let lines = try connectionLines()
-        let connections = ConnectionRenderer(renderer: ListRenderer(format: format, resolver: resolver))
-        var out = connections.header
-        for line in lines {
-            // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
-            guard let connection = ConnectionLine(line) else {
-                stdout.write(out)
-                throw .process(status: 1)
-            }
-            out += connections.row(connection)
-        }
-        stdout.write(out)
-    }
-
     /// The lines of `/proc/net/ip_vs_conn` after its header, as ipvsadm reads them (see
     /// `ConnectionLine.pieces`), or its failure.
     private func connectionLines() throws(Termination) -> [Substring] {
@@ -118,68 +131,22 @@ extension Runner {
         guard !lines.isEmpty else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
         return Array(lines.dropFirst())
     }
+}
 
-    // MARK: - For programs
-
-    /// `--json` with any listing: one document, written out as it is made, 64 KiB at a time.
-    /// A listing that fails part-way (a service deleted while it is listed) ends with the
-    /// error and status 1, as the text listing does; what was written out before stays, and
-    /// nothing more (a document under 64 KiB is then not written at all).
-    private func listJSON(_ entry: CommandEntry) throws(Termination) {
+extension Listing {
+    /// What a `-L` command line lists.
+    init(_ entry: CommandEntry) {
         let options = entry.options
-        let json = JSONWriter(to: stdout)
         if options.contains(.connection) {
-            json.beginObject()
-            json.key("connections")
-            json.beginArray()
-            for line in try connectionLines() {
-                guard let connection = ConnectionLine(line) else { throw .process(status: 1) }
-                JSONRenderer.connection(connection, into: json)
-            }
-            json.endArray()
+            self = .connections
+        } else if options.contains(.service) {
+            self = .service(entry.service.key)
         } else if options.contains(.timeout) {
-            guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
-            json.beginObject()
-            JSONRenderer.timeouts(timeouts, into: json)
+            self = .timeouts
         } else if options.contains(.daemon) {
-            guard let daemons = try? backend.daemons() else { throw .process(status: 1) }
-            json.beginObject()
-            json.key("daemons")
-            json.beginArray()
-            for daemon in daemons { JSONRenderer.daemon(daemon, into: json) }
-            json.endArray()
+            self = .daemons
         } else {
-            JSONRenderer.begin(json, info: info)
-            json.key("services")
-            json.beginArray()
-            let format = entry.format
-            if options.contains(.service) {
-                let (service, destinations) = try oneService(entry.service.key)
-                JSONRenderer.service(service, destinations, format: format, into: json)
-            } else {
-                var unused = TextBuffer()
-                try eachService(sorted: !format.noSort, into: &unused) { service, destinations, _ in
-                    JSONRenderer.service(service, destinations, format: format, into: json)
-                }
-            }
-            json.endArray()
+            self = .services
         }
-        json.endObject()
-        json.finish()
-    }
-
-    /// `--metrics[=servers|services]`: the counters in Prometheus' text format.
-    private func listMetrics(_ entry: CommandEntry, scope: MetricsRenderer.Scope) throws(Termination) {
-        var metrics = MetricsRenderer(scope: scope)
-        if entry.options.contains(.service) {
-            let (service, destinations) = try oneService(entry.service.key)
-            metrics.add(service, destinations)
-        } else {
-            var unused = TextBuffer()
-            try eachService(sorted: !entry.format.noSort, into: &unused) { service, destinations, _ in
-                metrics.add(service, destinations)
-            }
-        }
-        stdout.write(metrics.text())
     }
 }

@@ -27,39 +27,51 @@ extension Runner {
             result = results.last.map { $0 == nil ? 0 : 255 } ?? result
             pending.removeAll(keepingCapacity: true)
         }
-        var number = 0
-        // One line and its words at a time, in buffers kept from line to line.
-        var words = Words()
-        while stdin.readLine(into: &words.bytes) {
-            number += 1
-            if words.bytes.contains(0) {
+        do throws(Termination) {
+            try forEachInputLine { words, _ throws(Termination) in
+                let entry: CommandEntry
+                do throws(Termination) {
+                    entry = try parser.parse(words)
+                } catch {
+                    flush()
+                    result = try lineStatus(error)
+                    return
+                }
+                if entry.namespace != nil { throw Termination.fail(Runner.namespaceInInput) }
+                if let modification = modification(for: entry) {
+                    pending.append(modification)
+                    if pending.count >= Runner.restoreBatch { flush() }
+                    return
+                }
                 flush()
-                throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number))
+                result = try runMultiStep(entry, readingStdin: true)
             }
-            RestoreLine.split(&words)
-            if words.isEmpty { continue }
-            let entry: CommandEntry
-            do {
-                entry = try parser.parse(words)
-            } catch {
-                flush()
-                result = try lineStatus(error)
-                continue
-            }
-            if entry.namespace != nil {
-                flush()
-                throw Termination.fail(Runner.namespaceInInput)
-            }
-            if let modification = modification(for: entry) {
-                pending.append(modification)
-                if pending.count >= Runner.restoreBatch { flush() }
-                continue
-            }
+        } catch {
+            // What ends the restore comes after the changes of the lines before it.
             flush()
-            result = try inspect(entry, readingStdin: true)
+            throw error
         }
         flush()
         return result
+    }
+
+    /// Each line of stdin that has a word, as `-R` and `--apply` read it: its words
+    /// (`RestoreLine.split`) and its number, from 1. A line with a NUL byte (a corrupted file)
+    /// ends the reading there, with status 2.
+    ///
+    /// Hot path (`-R` runs it per line): one line and its words at a time, in buffers kept
+    /// from line to line; inlined into its callers.
+    @inline(__always)
+    func forEachInputLine(_ body: (_ words: Words, _ number: Int) throws(Termination) -> Void) throws(Termination) {
+        var number = 0
+        var words = Words()
+        while stdin.readLine(into: &words.bytes) {
+            number += 1
+            if words.bytes.contains(0) { throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number)) }
+            RestoreLine.split(&words)
+            if words.isEmpty { continue }
+            try body(words, number)
+        }
     }
 }
 

@@ -49,7 +49,7 @@ final class Runner {
             }
             return 0
         }
-        return try inspect(entry, readingStdin: readingStdin)
+        return try runMultiStep(entry, readingStdin: readingStdin)
     }
 
     /// A line that popt refused: its message, and the line's status 255. Anything else ends
@@ -82,8 +82,10 @@ final class Runner {
         }
     }
 
-    /// `-L`, `-S`, `-R`, `--apply`, and `-d --drain` (which waits between its changes).
-    func inspect(_ entry: CommandEntry, readingStdin: Bool) throws(Termination) -> Int32 {
+    /// The commands that are more than one change: the listings (`-L`, `-S`), those that read
+    /// their changes from stdin (`-R`, `--apply`; not from a line of `-R`), and `-d --drain`
+    /// (a change, a wait, another change).
+    func runMultiStep(_ entry: CommandEntry, readingStdin: Bool) throws(Termination) -> Int32 {
         switch entry.command {
         case .deleteDest:
             if let seconds = entry.drainSeconds { return try drainAndDelete(entry, seconds: seconds) }

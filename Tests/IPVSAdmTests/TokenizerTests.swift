@@ -41,12 +41,6 @@ import Testing
         #expect(TokenizerTests.read(words) == expected)
     }
 
-    @Test func matrixRowsHaveOneColumnPerOption() {
-        for command in Command.allCases {
-            #expect(commandMatrix[command.rawValue].count == OptionBit.allCases.count)
-        }
-    }
-
     @Test(arguments: [
         ("-A -t 10.0.0.1:80", ["-A", "-t", "10.0.0.1:80"]),
         ("ipvsadm -A\t-t 10.0.0.1:80\r", ["-A", "-t", "10.0.0.1:80"]),

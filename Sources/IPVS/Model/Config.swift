@@ -8,6 +8,11 @@ public struct IPVSInfo: Hashable, Sendable {
         self.version = version
         self.connectionTableSize = connectionTableSize
     }
+
+    /// The version as every listing and message prints it: `1.2.1`.
+    public var versionText: String {
+        "\(version >> 16 & 0xff).\(version >> 8 & 0xff).\(version & 0xff)"
+    }
 }
 
 /// Connection timeouts in seconds; 0 in a request means "leave unchanged".
@@ -28,6 +33,23 @@ public struct SyncDaemon: Hashable, Sendable {
     public enum State: UInt32, Sendable {
         case master = 1
         case backup = 2
+
+        /// `master`, `backup`: the state's name on the command line and in every listing.
+        public var name: String {
+            switch self {
+            case .master: return "master"
+            case .backup: return "backup"
+            }
+        }
+
+        /// The state a name on the command line means, nil for any other word.
+        public init?(name: String) {
+            switch name {
+            case "master": self = .master
+            case "backup": self = .backup
+            default: return nil
+            }
+        }
     }
 
     public var state: State

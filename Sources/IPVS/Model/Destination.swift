@@ -8,6 +8,30 @@ public struct ForwardingMethod: RawRepresentable, Hashable, Sendable {
     public static let tunnel = ForwardingMethod(rawValue: 2)
     public static let directRouting = ForwardingMethod(rawValue: 3)
     public static let bypass = ForwardingMethod(rawValue: 4)
+
+    /// `masq`, `local`, `tunnel`, `route`, `bypass` (`--json`); nil for a number without a name.
+    public var name: String? {
+        switch self {
+        case .masquerading: return "masq"
+        case .local: return "local"
+        case .tunnel: return "tunnel"
+        case .directRouting: return "route"
+        case .bypass: return "bypass"
+        default: return nil
+        }
+    }
+
+    /// The name ipvsadm's tables print (`Masq`, `Local`, `Tunnel`, `Route`); nil for bypass
+    /// and the numbers without a name, which ipvsadm prints as `(null)`.
+    public var tableName: String? {
+        switch self {
+        case .masquerading: return "Masq"
+        case .local: return "Local"
+        case .tunnel: return "Tunnel"
+        case .directRouting: return "Route"
+        default: return nil
+        }
+    }
 }
 
 /// Encapsulation of a tunnelled real server (`IP_VS_CONN_F_TUNNEL_TYPE_*`).
@@ -18,6 +42,17 @@ public struct TunnelType: RawRepresentable, Hashable, Sendable {
     public static let ipip = TunnelType(rawValue: 0)
     public static let gue = TunnelType(rawValue: 1)
     public static let gre = TunnelType(rawValue: 2)
+
+    /// `ipip`, `gue`, `gre`, as `--tun-type` takes them and every listing prints them; nil for
+    /// a number without a name.
+    public var name: String? {
+        switch self {
+        case .ipip: return "ipip"
+        case .gue: return "gue"
+        case .gre: return "gre"
+        default: return nil
+        }
+    }
 }
 
 /// Tunnel checksum flags (`IP_VS_TUNNEL_ENCAP_FLAG_*`).

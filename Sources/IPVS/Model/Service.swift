@@ -7,6 +7,43 @@ public struct IPProtocolNumber: RawRepresentable, Hashable, Sendable {
     public static let tcp = IPProtocolNumber(rawValue: 6)
     public static let udp = IPProtocolNumber(rawValue: 17)
     public static let sctp = IPProtocolNumber(rawValue: 132)
+
+    /// `tcp`, `udp`, `sctp`: as `/etc/services` and `--json` spell them; nil for any other
+    /// number.
+    public var name: String? {
+        switch self {
+        case .tcp: return "tcp"
+        case .udp: return "udp"
+        case .sctp: return "sctp"
+        default: return nil
+        }
+    }
+
+    /// `TCP`, `UDP`, `SCTP`: as the kernel (`ip_vs_proto_name`, `/proc/net/ip_vs_conn`) and
+    /// ipvsadm's tables spell them; nil for any other number.
+    public var kernelName: String? {
+        switch self {
+        case .tcp: return "TCP"
+        case .udp: return "UDP"
+        case .sctp: return "SCTP"
+        default: return nil
+        }
+    }
+
+    /// The protocol the kernel's name stands for, nil for any other word.
+    public init?(kernelName: some StringProtocol) {
+        switch kernelName {
+        case "TCP": self = .tcp
+        case "UDP": self = .udp
+        case "SCTP": self = .sctp
+        default: return nil
+        }
+    }
+}
+
+extension AddressFamily {
+    /// `inet`, `inet6`: as `--json` and `--metrics` name a family.
+    public var name: StaticString { self == .inet ? "inet" : "inet6" }
 }
 
 /// What identifies a virtual service to the kernel: either protocol, address and port,
@@ -88,5 +125,41 @@ public struct VirtualService: Hashable, Sendable {
         self.netmask = netmask ?? (key.family == .inet6 ? 128 : 0xffff_ffff)
         self.persistenceEngine = persistenceEngine
         self.stats = stats
+    }
+}
+
+extension VirtualService {
+    /// The scheduler flags as ipvsadm's tables print them (`print_sched_flags`): `sh` and `mh`
+    /// name two (`sh-fallback`, `sh-port`) and drop flag-3; any other scheduler has `flag-1`,
+    /// `flag-2`, `flag-3`. Comma-separated, empty when none is set.
+    public var schedulerFlagText: String {
+        var names: [String] = []
+        switch scheduler {
+        case "sh", "mh":
+            if flags.contains(.sched1) { names.append(scheduler + "-fallback") }
+            if flags.contains(.sched2) { names.append(scheduler + "-port") }
+        default:
+            if flags.contains(.sched1) { names.append("flag-1") }
+            if flags.contains(.sched2) { names.append("flag-2") }
+            if flags.contains(.sched3) { names.append("flag-3") }
+        }
+        return names.joined(separator: ",")
+    }
+
+    /// The scheduler flags as `-b` reads them: `schedulerFlagText`, and `flag-3` where those
+    /// names drop it.
+    public var schedulerFlagOptions: String {
+        let text = schedulerFlagText
+        guard scheduler == "sh" || scheduler == "mh", flags.contains(.sched3) else { return text }
+        return text.isEmpty ? "flag-3" : text + ",flag-3"
+    }
+
+    /// The persistence mask as ipvsadm prints it: IPv4 dotted (`inet_ntoa`), IPv6 the prefix
+    /// length; nil when it is the default (/32, /128).
+    public var persistenceMaskText: String? {
+        switch key.family {
+        case .inet: return netmask == 0xffff_ffff ? nil : IPAddress(ipv4: netmask).text
+        case .inet6: return netmask == 128 ? nil : String(Int32(bitPattern: netmask))
+        }
     }
 }

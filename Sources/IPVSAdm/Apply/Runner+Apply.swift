@@ -1,8 +1,8 @@
 import IPVS
 
 /// `--apply`: make the kernel's table the one on standard input, by the fewest changes, all
-/// or nothing; `--dry-run` prints the plan instead; `--drain` lets what goes finish first.
-/// And `-d ... --drain`, the same for one real server.
+/// or nothing; `--dry-run` prints the plan instead; `--drain` lets what goes finish first
+/// (`Runner+Drain`).
 extension Runner {
     /// The commands `--apply` input may hold: what `-S --complete` writes.
     private static let applyCommands: Set<Command> = [.add, .addDest, .timeout, .startDaemon]
@@ -37,19 +37,13 @@ extension Runner {
         validator.interfaces = nil
         var state = TableState()
         var position: [ServiceKey: Int] = [:]
-        var number = 0
-        func refuse(_ message: String, status: Int32) -> Termination {
-            .process(status: status, stderr: "line \(number): " + message + "\n")
-        }
-        // Read as -R reads: one line and its words at a time, in buffers kept from line to line.
-        var words = Words()
-        while stdin.readLine(into: &words.bytes) {
-            number += 1
-            if words.bytes.contains(0) { throw .process(status: 2, stderr: RestoreLine.nulMessage(line: number)) }
-            RestoreLine.split(&words)
-            if words.isEmpty || words.byte(0, 0) == UInt8(ascii: "#") { continue }
+        try forEachInputLine { words, number throws(Termination) in
+            func refuse(_ message: String, status: Int32) -> Termination {
+                .process(status: status, stderr: "line \(number): " + message + "\n")
+            }
+            if words.byte(0, 0) == UInt8(ascii: "#") { return }
             let parsed: CommandEntry
-            do {
+            do throws(Termination) {
                 parsed = try parser.parse(words)
             } catch {
                 switch error {
@@ -64,7 +58,7 @@ extension Runner {
             guard Runner.applyCommands.contains(parsed.command), let change = modification(for: parsed) else {
                 throw refuse(Runner.onlyTableLines, status: 2)
             }
-            do {
+            do throws(IPVSError) {
                 try validator.apply(change)
             } catch {
                 throw refuse(error.message, status: 255)
@@ -138,77 +132,5 @@ extension Runner {
             stderr.write("--apply: \(done.count) changes undone; the table is as it was\n")
         }
         return 255
-    }
-
-    // MARK: - Draining
-
-    /// `-d ... --drain[=SECONDS]`: weight 0, the wait, then the deletion.
-    func drainAndDelete(_ entry: CommandEntry, seconds: UInt32) throws(Termination) -> Int32 {
-        let target = destination(entry)
-        let service = entry.service.model
-        let current: Destination?
-        do {
-            current = try backend.destinations(of: service).first { DestinationKey($0) == DestinationKey(target) }
-        } catch {
-            stderr.write(error.message + "\n")
-            return 255
-        }
-        if var idle = current, idle.weight != 0 {
-            idle.weight = 0
-            do {
-                try backend.apply(.updateDestination(idle, in: service))
-            } catch {
-                stderr.write(error.message + "\n")
-                return 255
-            }
-        }
-        if let current { waitForConnections([(service, current)], seconds: seconds) }
-        do {
-            try backend.apply(.deleteDestination(target, from: service))
-        } catch {
-            stderr.write(error.message + "\n")
-            return 255
-        }
-        return 0
-    }
-
-    /// Polls the real servers once a second until none has an active or inactive
-    /// connection, or `seconds` have passed; shows how it goes on a terminal.
-    private func waitForConnections(_ draining: [(service: VirtualService, destination: Destination)], seconds: UInt32) {
-        var byService: [ServiceKey: (VirtualService, Set<DestinationKey>)] = [:]
-        for (service, destination) in draining {
-            byService[service.key, default: (service, [])].1.insert(DestinationKey(destination))
-        }
-        let deadline = clock.now + Double(seconds)
-        var shown = false
-        while true {
-            var servers = 0
-            var active = 0
-            var inactive = 0
-            for (service, keys) in byService.values {
-                for d in (try? backend.destinations(of: service)) ?? [] where keys.contains(DestinationKey(d)) {
-                    let busy = Int(d.activeConnections) + Int(d.inactiveConnections)
-                    if busy > 0 { servers += 1 }
-                    active += Int(d.activeConnections)
-                    inactive += Int(d.inactiveConnections)
-                }
-            }
-            let left = deadline - clock.now
-            if stderr.isTerminal {
-                stderr.write("\rdraining: \(servers) real servers, \(active) active and \(inactive) inactive "
-                    + "connections, \(max(0, Int(left.rounded(.up)))) s left \u{1b}[K")
-                shown = true
-            }
-            if servers == 0 { break }
-            if left <= 0 {
-                if shown { stderr.write("\n") }
-                shown = false
-                stderr.write("--drain: time is up: \(active) active and \(inactive) inactive connections "
-                    + "on \(servers) real servers are cut\n")
-                break
-            }
-            clock.sleep(seconds: min(1, left))
-        }
-        if shown { stderr.write("\n") }
     }
 }

@@ -1,4 +1,6 @@
-/// ipvsadm's commands, in the order of its command/option matrix (its `CMD_*`).
+import IPVS
+
+/// ipvsadm's commands (its `CMD_*`), then ours.
 enum Command: Int, CaseIterable, Sendable {
     case add, edit, delete, flush, list, addDest, deleteDest, editDest
     case timeout, startDaemon, stopDaemon, restore, save, zero
@@ -6,17 +8,79 @@ enum Command: Int, CaseIterable, Sendable {
     case apply
 
     /// The name ipvsadm's messages use (`cmdnames[]`).
-    var name: String { Command.names[rawValue] }
+    var name: String {
+        switch self {
+        case .add: "add-service"
+        case .edit: "edit-service"
+        case .delete: "delete-service"
+        case .flush: "flush"
+        case .list: "list"
+        case .addDest: "add-server"
+        case .deleteDest: "delete-server"
+        case .editDest: "edit-server"
+        case .timeout: "set"
+        case .startDaemon: "start-daemon"
+        case .stopDaemon: "stop-daemon"
+        case .restore: "restore"
+        case .save: "save"
+        case .zero: "zero"
+        case .apply: "apply"
+        }
+    }
 
-    private static let names = [
-        "add-service", "edit-service", "delete-service", "flush", "list", "add-server", "delete-server",
-        "edit-server", "set", "start-daemon", "stop-daemon", "restore", "save", "zero",
-        "apply",
-    ]
+    /// The command's row of ipvsadm's command/option matrix (`commands_v_options`), and of
+    /// our columns: the options it requires, those it takes at most one of, and those it
+    /// takes; every other option is illegal with it.
+    private var declaredRule: OptionRule {
+        switch self {
+        case .add, .edit:
+            OptionRule(
+                required: [.service],
+                allowed: [.scheduler, .persistent, .netmask, .onePacket, .persistenceEngine, .schedFlags])
+        case .delete:
+            OptionRule(required: [.service])
+        case .list:
+            OptionRule(
+                oneOf: [.connection, .service, .timeout, .daemon],
+                allowed: [
+                    .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
+                    .json, .metrics,
+                ])
+        case .addDest, .editDest:
+            OptionRule(
+                required: [.service, .server],
+                allowed: [
+                    .forward, .weight, .uThreshold, .lThreshold, .tunType, .tunPort, .tunNoCsum, .tunCsum,
+                    .tunRemCsum,
+                ])
+        case .deleteDest:
+            OptionRule(required: [.service, .server], allowed: [.drain])
+        case .startDaemon:
+            OptionRule(allowed: [.mcastInterface, .syncID, .mcastGroup, .mcastPort, .mcastTTL, .syncMaxLen])
+        case .stopDaemon:
+            OptionRule(allowed: [.syncID])
+        case .save:
+            OptionRule(allowed: [.numeric, .complete])
+        case .zero:
+            OptionRule(allowed: [.service])
+        case .apply:
+            OptionRule(allowed: [.dryRun, .drain])
+        case .flush, .timeout, .restore:
+            OptionRule()
+        }
+    }
+
+    /// The command's matrix row, with the options every command takes.
+    var rule: OptionRule { Command.rules[rawValue] }
+
+    /// `declaredRule` of every command, by raw value: derived once, so that the check of a
+    /// line (`-R`: every line) is one array read and three masks.
+    private static let rules = Command.allCases.map { $0.declaredRule.adding(OptionBit.takenByEveryCommand) }
 }
 
-/// The option bits the matrix checks (ipvsadm's `OPT_*`), in its column order: the raw value
-/// is the bit number and the matrix column.
+/// The option bits the matrix checks (ipvsadm's `OPT_*`), then ours: the raw value is the
+/// bit number, and the declaration order is the order in which the matrix is checked (the
+/// first error in this order is the one reported).
 enum OptionBit: Int, CaseIterable, Sendable {
     case numeric, connection, service, scheduler, persistent, netmask, server, forward
     case weight, uThreshold, lThreshold, mcastInterface, timeout, daemon, stats, rate
@@ -27,68 +91,166 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case complete, dryRun, drain, json, metrics, netns
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
-    var name: String { OptionBit.names[rawValue] }
+    var name: String {
+        switch self {
+        case .numeric: "numeric"
+        case .connection: "connection"
+        case .service: "service-address"
+        case .scheduler: "scheduler"
+        case .persistent: "persistent"
+        case .netmask: "netmask"
+        case .server: "real-server"
+        case .forward: "forwarding-method"
+        case .weight: "weight"
+        case .uThreshold: "u-threshold"
+        case .lThreshold: "l-threshold"
+        case .mcastInterface: "mcast-interface"
+        case .timeout: "timeout"
+        case .daemon: "daemon"
+        case .stats: "stats"
+        case .rate: "rate"
+        case .thresholds: "thresholds"
+        case .persistentConn: "persistent-conn"
+        case .nosort: "nosort"
+        case .syncID: "syncid"
+        case .exact: "exact"
+        case .onePacket: "ops"
+        case .persistenceEngine: "pe"
+        case .schedFlags: "sched-flags"
+        case .mcastGroup: "mcast-group"
+        case .mcastPort: "mcast-port"
+        case .mcastTTL: "mcast-ttl"
+        case .syncMaxLen: "sync-maxlen"
+        case .tunInfo: "tun-info"
+        case .tunType: "tun-type"
+        case .tunPort: "tun-port"
+        case .tunNoCsum: "tun-nocsum"
+        case .tunCsum: "tun-csum"
+        case .tunRemCsum: "tun-remcsum"
+        case .complete: "complete"
+        case .dryRun: "dry-run"
+        case .drain: "drain"
+        case .json: "json"
+        case .metrics: "metrics"
+        case .netns: "netns"
+        }
+    }
 
     /// Every column, in order (`allCases` makes a new array at every use).
     static let columns = OptionBit.allCases
 
-    private static let names = [
-        "numeric", "connection", "service-address", "scheduler", "persistent", "netmask", "real-server",
-        "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon", "stats",
-        "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
-        "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type", "tun-port", "tun-nocsum",
-        "tun-csum", "tun-remcsum",
-        "complete", "dry-run", "drain", "json", "metrics", "netns",
-    ]
+    /// Ours: what every command takes (`--netns` chooses the kernel the command talks to).
+    static let takenByEveryCommand: OptionSet64 = [.netns]
 }
 
 /// A set of option bits.
-struct OptionSet64: Sendable, Equatable {
+struct OptionSet64: Sendable, Equatable, ExpressibleByArrayLiteral {
     var bits: UInt64 = 0
     func contains(_ option: OptionBit) -> Bool { bits & (1 << UInt64(option.rawValue)) != 0 }
     mutating func insert(_ option: OptionBit) { bits |= 1 << UInt64(option.rawValue) }
     func containsAny(_ options: [OptionBit]) -> Bool { options.contains { contains($0) } }
     func containsAny(_ options: OptionSet64) -> Bool { bits & options.bits != 0 }
+    func union(_ other: OptionSet64) -> OptionSet64 { OptionSet64(bits: bits | other.bits) }
 
     init(bits: UInt64 = 0) { self.bits = bits }
     init(_ options: [OptionBit]) { for option in options { insert(option) } }
+    init(arrayLiteral options: OptionBit...) { self.init(options) }
 
     /// The tunnel options and `--tun-type`: what only a tunnelled real server takes.
-    static let tunnelOptionsAndType = OptionSet64(tunnelOptionColumns + [.tunType])
+    static let tunnelOptionsAndType = tunnelOptions.union([.tunType])
+    /// The options `tunnel_types_v_options` checks.
+    static let tunnelOptions: OptionSet64 = [.tunPort, .tunNoCsum, .tunCsum, .tunRemCsum]
 }
 
-/// ipvsadm's `commands_v_options`, then our columns: one row per command, one column per
-/// `OptionBit`. `+` compulsory, `x` illegal, `1` at most one of the `1` options, space
-/// optional. Indexed by `Command.rawValue`; cells are ASCII bytes (cheap to build at start-up).
-let commandMatrix: [[UInt8]] = {
-    let rows: [(Command, ipvsadm: String, ours: String)] = [
-        (.add,         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxxxx "),
-        (.edit,        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", "xxxxx "),
-        (.delete,      "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
-        (.flush,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
-        (.list,        " 11xxxxxxxxx11       xxxxxxx xxxxx", "xxx   "),
-        (.addDest,     "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxxxx "),
-        (.deleteDest,  "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", "xx xx "),
-        (.editDest,    "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", "xxxxx "),
-        (.timeout,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
-        (.startDaemon, "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", "xxxxx "),
-        (.stopDaemon,  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", "xxxxx "),
-        (.restore,     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
-        (.save,        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", " xxxx "),
-        (.zero,        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxx "),
-        (.apply,       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x  xx "),
-    ]
-    var matrix = [[UInt8]](repeating: [], count: Command.allCases.count)
-    for (command, ipvsadm, ours) in rows {
-        let row = Array(ipvsadm.utf8) + Array(ours.utf8)
-        precondition(row.count == OptionBit.allCases.count, "matrix row for \(command) has \(row.count) columns")
-        matrix[command.rawValue] = row
-    }
-    return matrix
-}()
+/// One row of an ipvsadm matrix (`commands_v_options`, `tunnel_types_v_options`), by option:
+/// of the options the matrix checks, those required (ipvsadm's `+`), those of which at most
+/// one may be given (`1`), and those allowed (space); every other one is illegal (`x`). A row
+/// names only the options it takes, so an option added to the grammar is illegal everywhere
+/// until a row names it.
+struct OptionRule: Sendable {
+    let required: OptionSet64
+    let oneOf: OptionSet64
+    let allowed: OptionSet64
+    /// The options the matrix checks that the row does not name.
+    let illegal: OptionSet64
 
-/// Tunnel options checked per tunnel type (`tunnel_types_v_options`): columns tun-port,
-/// tun-nocsum, tun-csum, tun-remcsum; rows ipip, gue, gre.
-let tunnelOptionColumns: [OptionBit] = [.tunPort, .tunNoCsum, .tunCsum, .tunRemCsum]
-let tunnelMatrix: [[UInt8]] = [Array("xxxx".utf8), Array("+111".utf8), Array("x11x".utf8)]
-let tunnelTypeNames = ["ipip", "gue", "gre"]
+    /// A row of a matrix that checks `checked` (every option, for the command matrix).
+    init(
+        checking checked: OptionSet64 = OptionSet64(bits: ~0), required: OptionSet64 = [],
+        oneOf: OptionSet64 = [], allowed: OptionSet64 = []
+    ) {
+        self.required = required
+        self.oneOf = oneOf
+        self.allowed = allowed
+        illegal = OptionSet64(bits: checked.bits & ~(required.bits | oneOf.bits | allowed.bits))
+    }
+
+    /// The same row, taking `options` too.
+    func adding(_ options: OptionSet64) -> OptionRule {
+        OptionRule(
+            checking: OptionSet64(bits: illegal.bits | required.bits | oneOf.bits | allowed.bits),
+            required: required, oneOf: oneOf, allowed: allowed.union(options))
+    }
+
+    /// ipvsadm's matrix rule (`generic_opt_check`): in column order, the first option that is
+    /// required and missing, illegal and given, or a second given of the `oneOf` ones, is the
+    /// error. (The subject is only written for an error.)
+    func check(_ options: OptionSet64, subject: @autoclosure () -> String) throws(Termination) {
+        // Hot path (every line of -R): three masks say whether there is any error at all;
+        // only then are the columns walked in order to find the one ipvsadm reports.
+        let given = options.bits
+        if required.bits & ~given == 0 && illegal.bits & given == 0 && (oneOf.bits & given).nonzeroBitCount <= 1 {
+            return
+        }
+        var firstOfOne: OptionBit?
+        for option in OptionBit.columns {
+            if !options.contains(option) {
+                if required.contains(option) {
+                    throw .fail("You need to supply the '\(option.name)' option for the \(subject())")
+                }
+                continue
+            }
+            if illegal.contains(option) { throw .fail("Illegal '\(option.name)' option with the \(subject())") }
+            if oneOf.contains(option) {
+                if let first = firstOfOne {
+                    throw .fail(
+                        "The option '\(option.name)' conflicts with the '\(first.name)' option in the \(subject())")
+                }
+                firstOfOne = option
+            }
+        }
+    }
+}
+
+/// The tunnel types `--tun-type` names, and what each requires of the tunnel options
+/// (`tunnel_types_v_options`).
+enum TunnelTypes {
+    static let rows: [(name: String, type: TunnelType, rule: OptionRule)] = [
+        ("ipip", .ipip, OptionRule(checking: OptionSet64.tunnelOptions)),
+        ("gue", .gue, OptionRule(
+            checking: OptionSet64.tunnelOptions, required: [.tunPort], oneOf: [.tunNoCsum, .tunCsum, .tunRemCsum])),
+        ("gre", .gre, OptionRule(checking: OptionSet64.tunnelOptions, oneOf: [.tunNoCsum, .tunCsum])),
+    ]
+
+    /// The type `--tun-type` names.
+    static func type(named name: String) -> TunnelType? {
+        rows.first { $0.name == name }?.type
+    }
+
+    static func name(of type: TunnelType) -> String {
+        rows.first { $0.type == type }?.name ?? ""
+    }
+
+    /// The rule of a tunnel type, nil for a type ipvsadm does not check.
+    static func rule(of type: TunnelType) -> OptionRule? {
+        let index = Int(type.rawValue)
+        return index < rules.count ? rules[index] : nil
+    }
+
+    /// The rules by raw value, derived once: each `-a` line finds its rule with one array read.
+    private static let rules: [OptionRule?] = {
+        var table = [OptionRule?](repeating: nil, count: Int(rows.map(\.type.rawValue).max() ?? 0) + 1)
+        for row in rows { table[Int(row.type.rawValue)] = row.rule }
+        return table
+    }()
+}

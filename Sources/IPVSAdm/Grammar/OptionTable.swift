@@ -10,7 +10,9 @@ enum ArgumentKind: Sendable {
 }
 
 /// One option of the table: how it is spelled, whether it takes an argument, and what it
-/// means. Adding an option is one row: its spellings, its matrix column, and its meaning.
+/// means. Adding an option is a row here (its spellings, its matrix column, its meaning), its
+/// column as a case of `OptionBit` with its name, and its name in the matrix rows of the
+/// commands that take it (`Command.declaredRule`).
 struct OptionSpec: Sendable {
     /// What an option does to the command line being parsed, given its argument (nil when
     /// an optional argument was not given).
@@ -154,8 +156,8 @@ let optionTable: [OptionSpec] = [
     },
     OptionSpec("tun-info", nil, column: .tunInfo) { entry, _, _ in entry.format.tunnelInfo = true },
     OptionSpec("tun-type", nil, .required, column: .tunType) { entry, value, _ throws(Termination) in
-        guard let index = tunnelTypeNames.firstIndex(of: value ?? "") else { throw .fail("illegal tunnel type specified") }
-        entry.destination.tunnelType = TunnelType(rawValue: UInt8(index))
+        guard let type = TunnelTypes.type(named: value ?? "") else { throw .fail("illegal tunnel type specified") }
+        entry.destination.tunnelType = type
     },
     OptionSpec("tun-port", nil, .required, column: .tunPort) { entry, value, _ throws(Termination) in
         entry.destination.tunnelPort = UInt16(try Parser.number(value, 1...65535, orFail: "illegal tunnel port specified"))

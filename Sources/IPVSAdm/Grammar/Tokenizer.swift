@@ -6,11 +6,12 @@
 /// `--name=value` and are never abbreviated; words that are not options are kept as
 /// leftovers, wherever they stand; `--` ends option processing.
 struct Tokenizer {
-    /// A popt error, with the text `poptStrerror` gives for it.
+    /// A popt error, with the text `poptStrerror` gives for it; an argument's error names
+    /// the row of its option in `optionTable`.
     enum Failure: Error, Equatable {
         case unknownOption
-        case missingArgument
-        case unwantedArgument
+        case missingArgument(row: Int)
+        case unwantedArgument(row: Int)
 
         var text: String {
             switch self {
@@ -51,6 +52,12 @@ struct Tokenizer {
     var lastWord: String {
         next > 0 ? words[next - 1] : ""
     }
+
+    /// How many words the options read so far took, leftovers included.
+    var wordsRead: Int { next }
+
+    /// Whether the next option is a letter of the last word read (`n` after `-L` in `-Ln`).
+    var isInBundle: Bool { bundleOffset > 0 }
 
     // Words are read as popt reads them, as bytes (a letter is one byte, `-`, `--` and `=`
     // are found by byte), and a word becomes a `String` only as an argument or a leftover:
@@ -116,11 +123,11 @@ struct Tokenizer {
         guard let row = Tokenizer.byLong(name) else { throw .unknownOption }
         switch optionTable[row].argument {
         case .none:
-            if attached != nil { throw .unwantedArgument }
+            if attached != nil { throw .unwantedArgument(row: row) }
             return Option(row: row, argument: nil)
         case .required:
             if let attached { return Option(row: row, argument: attached) }
-            guard next < words.count else { throw .missingArgument }
+            guard next < words.count else { throw .missingArgument(row: row) }
             next += 1
             return Option(row: row, argument: words[next - 1])
         case .optional:
@@ -149,7 +156,7 @@ struct Tokenizer {
                 bundleOffset = 0
                 return Option(row: row, argument: words.string(word, from: rest))
             }
-            guard next < words.count else { throw .missingArgument }
+            guard next < words.count else { throw .missingArgument(row: row) }
             next += 1
             return Option(row: row, argument: words[next - 1])
         case .optional:

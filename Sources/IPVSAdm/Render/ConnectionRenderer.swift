@@ -1,4 +1,3 @@
-import Glibc
 import IPVS
 
 /// One line of the kernel's connection table (`/proc/net/ip_vs_conn`), read the way
@@ -43,12 +42,7 @@ struct ConnectionLine {
         }
         func text(_ i: Int) -> String { i < words.count && i < matched ? String(words[i]) : "" }
         protocolText = text(0)
-        switch protocolText {
-        case "TCP": proto = .tcp
-        case "UDP": proto = .udp
-        case "SCTP": proto = .sctp
-        default: proto = IPProtocolNumber(rawValue: 0)
-        }
+        proto = IPProtocolNumber(kernelName: protocolText) ?? IPProtocolNumber(rawValue: 0)
         if let v6 = IPAddress.parseIPv6(text(1)) {
             client = v6
             virtual = IPAddress.parseIPv6(text(3)) ?? IPAddress(family: .inet6, high: 0, low: 0)

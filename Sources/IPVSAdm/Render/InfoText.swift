@@ -4,8 +4,7 @@ import IPVS
 enum InfoText {
     /// The first line of a table listing: `IP Virtual Server version 1.2.1 (size=4096)`.
     static func versionLine(_ info: IPVSInfo) -> String {
-        "IP Virtual Server version \(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff).\(info.version & 0xff)"
-            + " (size=\(Int32(bitPattern: info.connectionTableSize)))\n"
+        "IP Virtual Server version \(info.versionText) (size=\(Int32(bitPattern: info.connectionTableSize)))\n"
     }
 
     /// `--timeout`: the three values as ipvsadm prints them (`%d`).
@@ -18,8 +17,7 @@ enum InfoText {
     static func daemonLines(_ daemons: [SyncDaemon]) -> String {
         var out = ""
         for daemon in daemons {
-            out += (daemon.state == .master ? "master" : "backup")
-            out += " sync daemon (mcast=\(daemon.interface), syncid=\(Int32(bitPattern: daemon.syncID))"
+            out += daemon.state.name + " sync daemon (mcast=\(daemon.interface), syncid=\(Int32(bitPattern: daemon.syncID))"
             if daemon.maxLength != 0 { out += ", maxlen=\(daemon.maxLength)" }
             if let group = daemon.group { out += ", group=\(group.text)" }
             if daemon.port != 0 { out += ", port=\(daemon.port)" }

@@ -6,18 +6,67 @@ import IPVS
 /// numbers, flags named. What the text listing shows is there; each of `--stats`, `--rate`,
 /// `--thresholds`, `--persistent-conn` and `--tun-info` adds its fields, and they combine
 /// (the text listing shows one form at a time).
-enum JSONRenderer {
-    static func begin(_ json: JSONWriter, info: IPVSInfo) {
-        json.beginObject()
-        json.member("version", "\(info.version >> 16 & 0xff).\(info.version >> 8 & 0xff).\(info.version & 0xff)")
-        json.member("connection_table_size", info.connectionTableSize)
+///
+/// The document goes out as it is made, 64 KiB at a time (`JSONWriter`). A listing cut short
+/// (a service deleted while it is listed) writes nothing more: what went out before stays, and
+/// a document under 64 KiB is not written at all.
+struct JSONRenderer: ListingRenderer {
+    private let json: JSONWriter
+    private let info: IPVSInfo
+    private let format: ListFormat
+
+    init(to sink: any OutputSink, info: IPVSInfo, format: ListFormat) {
+        json = JSONWriter(to: sink)
+        self.info = info
+        self.format = format
     }
 
-    static func service(
+    func begin(_ listing: Listing) {
+        json.beginObject()
+        switch listing {
+        case .connections:
+            json.key("connections")
+            json.beginArray()
+        case .timeouts:
+            break
+        case .daemons:
+            json.key("daemons")
+            json.beginArray()
+        case .service, .services:
+            json.member("version", info.versionText)
+            json.member("connection_table_size", info.connectionTableSize)
+            json.key("services")
+            json.beginArray()
+        }
+    }
+
+    func connection(_ connection: ConnectionLine) { JSONRenderer.connection(connection, into: json) }
+
+    func timeouts(_ timeouts: Timeouts) { JSONRenderer.timeouts(timeouts, into: json) }
+
+    func daemons(_ daemons: [SyncDaemon]) {
+        for daemon in daemons { JSONRenderer.daemon(daemon, into: json) }
+    }
+
+    func service(_ service: VirtualService, _ destinations: [Destination]) {
+        JSONRenderer.service(service, destinations, format: format, into: json)
+    }
+
+    func end(_ listing: Listing) {
+        if listing != .timeouts { json.endArray() }
+        json.endObject()
+        json.finish()
+    }
+
+    func abandon(_ listing: Listing) {}
+
+    // MARK: - The members
+
+    private static func service(
         _ service: VirtualService, _ destinations: [Destination], format: ListFormat, into json: JSONWriter
     ) {
         json.beginObject()
-        json.member("family", literal: familyLiteral(service.key.family))
+        json.member("family", literal: service.key.family.name)
         switch service.key {
         case .firewallMark(let mark, _):
             json.member("fwmark", mark)
@@ -54,12 +103,12 @@ enum JSONRenderer {
         json.endObject()
     }
 
-    static func destination(_ d: Destination, format: ListFormat, into json: JSONWriter) {
+    private static func destination(_ d: Destination, format: ListFormat, into json: JSONWriter) {
         json.beginObject()
-        json.member("family", literal: familyLiteral(d.address.family))
+        json.member("family", literal: d.address.family.name)
         json.member("address", d.address)
         json.member("port", d.port)
-        json.member("forwarding", forwardingName(d.forwarding))
+        json.member("forwarding", d.forwarding.name ?? String(d.forwarding.rawValue))
         json.member("weight", d.weight)
         json.member("active_connections", d.activeConnections)
         json.member("inactive_connections", d.inactiveConnections)
@@ -71,12 +120,7 @@ enum JSONRenderer {
         if format.tunnelInfo && d.forwarding == .tunnel {
             json.key("tunnel")
             json.beginObject()
-            switch d.tunnelType {
-            case .ipip: json.member("type", literal: "ipip")
-            case .gue: json.member("type", literal: "gue")
-            case .gre: json.member("type", literal: "gre")
-            default: json.member("type", String(d.tunnelType.rawValue))
-            }
+            json.member("type", d.tunnelType.name ?? String(d.tunnelType.rawValue))
             if d.tunnelType == .gue { json.member("port", d.tunnelPort) }
             if d.tunnelType != .ipip {
                 var checksum: [String] = []
@@ -93,31 +137,23 @@ enum JSONRenderer {
     /// `stats` (totals, `--stats`) and `rates` (per second, the kernel's estimator, `--rate`)
     /// of a service or a real server.
     private static func counters(_ s: Statistics, format: ListFormat, into json: JSONWriter) {
-        if format.stats {
-            counterObject("stats", s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes, into: json)
-        }
-        if format.rate {
-            counterObject(
-                "rates", s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate, into: json)
-        }
+        if format.stats { counterObject("stats", s.totals, into: json) }
+        if format.rate { counterObject("rates", s.rates, into: json) }
     }
 
-    /// `"name": {"connections": ..., "packets_in": ..., ...}`, the values in that order.
-    private static func counterObject(
-        _ name: StaticString, _ connections: UInt64, _ packetsIn: UInt64, _ packetsOut: UInt64, _ bytesIn: UInt64,
-        _ bytesOut: UInt64, into json: JSONWriter
-    ) {
+    /// `"name": {"connections": ..., "packets_in": ..., ...}`.
+    private static func counterObject(_ name: StaticString, _ counters: Statistics.Counters, into json: JSONWriter) {
         json.key(name)
         json.beginObject()
-        json.member("connections", connections)
-        json.member("packets_in", packetsIn)
-        json.member("packets_out", packetsOut)
-        json.member("bytes_in", bytesIn)
-        json.member("bytes_out", bytesOut)
+        json.member("connections", counters.connections)
+        json.member("packets_in", counters.inPackets)
+        json.member("packets_out", counters.outPackets)
+        json.member("bytes_in", counters.inBytes)
+        json.member("bytes_out", counters.outBytes)
         json.endObject()
     }
 
-    static func timeouts(_ t: Timeouts, into json: JSONWriter) {
+    private static func timeouts(_ t: Timeouts, into json: JSONWriter) {
         json.key("timeouts")
         json.beginObject()
         json.member("tcp", t.tcp)
@@ -126,9 +162,9 @@ enum JSONRenderer {
         json.endObject()
     }
 
-    static func daemon(_ d: SyncDaemon, into json: JSONWriter) {
+    private static func daemon(_ d: SyncDaemon, into json: JSONWriter) {
         json.beginObject()
-        json.member("state", literal: d.state == .master ? "master" : "backup")
+        json.member("state", d.state.name)
         json.member("interface", d.interface)
         json.member("sync_id", d.syncID)
         if d.maxLength != 0 { json.member("sync_maxlen", d.maxLength) }
@@ -138,7 +174,7 @@ enum JSONRenderer {
         json.endObject()
     }
 
-    static func connection(_ c: ConnectionLine, into json: JSONWriter) {
+    private static func connection(_ c: ConnectionLine, into json: JSONWriter) {
         json.beginObject()
         json.member("protocol", c.proto == IPProtocolNumber(rawValue: 0) ? c.protocolText.lowercased() : protocolName(c.proto))
         endpoint("client", c.client, c.clientPort, into: json)
@@ -160,37 +196,18 @@ enum JSONRenderer {
         json.endObject()
     }
 
-    static func familyLiteral(_ family: AddressFamily) -> StaticString { family == .inet ? "inet" : "inet6" }
-
-    static func protocolName(_ proto: IPProtocolNumber) -> String {
-        switch proto {
-        case .tcp: return "tcp"
-        case .udp: return "udp"
-        case .sctp: return "sctp"
-        default: return String(proto.rawValue)
-        }
-    }
-
-    static func forwardingName(_ method: ForwardingMethod) -> String {
-        switch method {
-        case .masquerading: return "masq"
-        case .local: return "local"
-        case .tunnel: return "tunnel"
-        case .directRouting: return "route"
-        case .bypass: return "bypass"
-        default: return String(method.rawValue)
-        }
-    }
+    /// A protocol by name, or by number when it has none.
+    private static func protocolName(_ proto: IPProtocolNumber) -> String { proto.name ?? String(proto.rawValue) }
 
     private static let namedFlags: ServiceFlags = ServiceFlags.schedulerFlags.union([.persistent, .onePacket])
 
     /// Named as `-b` takes them (`sh-fallback`, `flag-3`), and `persistent`, `ops`.
-    static func flagNames(_ service: VirtualService) -> [String] {
+    private static func flagNames(_ service: VirtualService) -> [String] {
         var names: [String] = []
         if service.flags.contains(.persistent) { names.append("persistent") }
         if service.flags.contains(.onePacket) { names.append("ops") }
         if !service.flags.isDisjoint(with: .schedulerFlags) {
-            names += RuleRenderer.schedulerFlags(service).split(separator: ",").map(String.init)
+            names += service.schedulerFlagOptions.split(separator: ",").map(String.init)
         }
         return names
     }

@@ -8,15 +8,6 @@ struct ListRenderer {
 
     var names: EndpointNames { EndpointNames(numeric: format.numeric, resolver: resolver) }
 
-    static func protocolName(_ proto: IPProtocolNumber) -> String {
-        switch proto {
-        case .tcp: return "TCP"
-        case .udp: return "UDP"
-        case .sctp: return "SCTP"
-        default: return "?"
-        }
-    }
-
     /// The service column of a table (`TCP  10.0.0.1:80`, `FWM  1 IPv6`).
     func serviceLabel(_ service: VirtualService) -> String {
         switch service.key {
@@ -26,7 +17,7 @@ struct ListRenderer {
             return family == .inet6 ? "FWM  \(mark) IPv6" : "FWM  \(mark)"
         case .address(let proto, let address, let port):
             let name = names.endpoint(address, port: port, protocol: proto)
-            let label = TextFormat.left(ListRenderer.protocolName(proto), 4) + " " + name
+            let label = TextFormat.left(proto.kernelName ?? "?", 4) + " " + name
             return address.family == .inet6 ? label : TextFormat.truncated(label, 33)
         }
     }
@@ -38,7 +29,7 @@ struct ListRenderer {
             return out.append(serviceLabel(service))
         }
         let start = out.count
-        out.append(ListRenderer.protocolName(proto))
+        out.append(proto.kernelName ?? "?")
         out.spaces(4 - (out.count - start))
         out.append(byte: 0x20)
         names.append(address, port: port, protocol: proto, into: &out)
@@ -74,32 +65,6 @@ struct ListRenderer {
             + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
     }
 
-    /// `print_sched_flags`: names depend on the scheduler (`sh` and `mh` name two, and drop
-    /// flag-3).
-    static func schedulerFlagText(_ service: VirtualService) -> String {
-        var names: [String] = []
-        let flags = service.flags
-        switch service.scheduler {
-        case "sh", "mh":
-            let prefix = service.scheduler
-            if flags.contains(.sched1) { names.append(prefix + "-fallback") }
-            if flags.contains(.sched2) { names.append(prefix + "-port") }
-        default:
-            if flags.contains(.sched1) { names.append("flag-1") }
-            if flags.contains(.sched2) { names.append("flag-2") }
-            if flags.contains(.sched3) { names.append("flag-3") }
-        }
-        return names.joined(separator: ",")
-    }
-
-    /// IPv4 mask text (`inet_ntoa`) or IPv6 prefix, nil when it is the default.
-    static func maskText(_ service: VirtualService) -> String? {
-        switch service.key.family {
-        case .inet: return service.netmask == 0xffff_ffff ? nil : IPAddress(ipv4: service.netmask).text
-        case .inet6: return service.netmask == 128 ? nil : String(Int32(bitPattern: service.netmask))
-        }
-    }
-
     /// One service and its real servers, appended to `out`.
     func render(_ service: VirtualService, _ destinations: [Destination], into out: inout TextBuffer) {
         let hasSchedFlags = !service.flags.isDisjoint(with: .schedulerFlags)
@@ -107,41 +72,24 @@ struct ListRenderer {
             let start = out.count
             appendServiceLabel(service, into: &out)
             out.spaces(33 - (out.count - start))
-            let s = service.stats
-            if format.stats {
-                for value in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes] {
-                    out.append(largeNumber: value, exact: format.exact)
-                }
-            } else {
-                for value in [s.connectionRate, s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate] {
-                    out.append(largeNumber: value, exact: format.exact)
-                }
+            for value in format.stats ? service.stats.totals : service.stats.rates {
+                out.append(largeNumber: value, exact: format.exact)
             }
         } else {
             appendServiceLabel(service, into: &out)
             out.append(byte: 0x20)
             out.append(service.scheduler)
-            if hasSchedFlags { out.append(" ("); out.append(ListRenderer.schedulerFlagText(service)); out.append(")") }
+            if hasSchedFlags { out.append(" ("); out.append(service.schedulerFlagText); out.append(")") }
             if service.flags.contains(.persistent) {
                 out.append(" persistent ")
                 out.append(decimal: service.timeout)
-                if let mask = ListRenderer.maskText(service) { out.append(" mask "); out.append(mask) }
+                if let mask = service.persistenceMaskText { out.append(" mask "); out.append(mask) }
                 if !service.persistenceEngine.isEmpty { out.append(" pe "); out.append(service.persistenceEngine) }
             }
             if service.flags.contains(.onePacket) { out.append(" ops") }
         }
         out.append(byte: 0x0a)
         Sorting.forEach(destinations, sorted: !format.noSort) { render($0, of: service, into: &out) }
-    }
-
-    private static func forwardingName(_ method: ForwardingMethod) -> String {
-        switch method {
-        case .masquerading: return "Masq"
-        case .local: return "Local"
-        case .tunnel: return "Tunnel"
-        case .directRouting: return "Route"
-        default: return "(null)"
-        }
     }
 
     private static let tunnelFlagNames = ["-c", "+c", "r+c"]
@@ -151,11 +99,11 @@ struct ListRenderer {
         guard d.forwarding == .tunnel else { return nil }
         let flags = Int(d.tunnelFlags.rawValue)
         let flagName = flags < tunnelFlagNames.count ? tunnelFlagNames[flags] : "(null)"
+        guard let type = d.tunnelType.name else { return nil }
         switch d.tunnelType {
-        case .ipip: return "ipip"
-        case .gue: return TextFormat.truncated("gue:\(d.tunnelPort):\(flagName)", 15)
-        case .gre: return TextFormat.truncated("gre:\(flagName)", 15)
-        default: return nil
+        case .ipip: return type
+        case .gue: return TextFormat.truncated("\(type):\(d.tunnelPort):\(flagName)", 15)
+        default: return TextFormat.truncated("\(type):\(flagName)", 15)
         }
     }
 
@@ -173,18 +121,17 @@ struct ListRenderer {
         }
         out.spaces(28 - (out.count - start))
         if format.stats {
-            let s = d.stats
-            for value in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes] {
-                out.append(largeNumber: value, exact: format.exact)
-            }
+            for value in d.stats.totals { out.append(largeNumber: value, exact: format.exact) }
         } else if format.rate {
-            let s = d.stats
-            for value in [s.connectionRate, s.inPacketRate, s.outPacketRate] {
+            // ipvsadm prints a real server's connection and packet rates whole, its byte rates
+            // as large numbers.
+            let rates = d.stats.rates
+            for value in rates.prefix(3) {
                 out.append(byte: 0x20)
                 out.append(decimal: value, right: 8)
             }
-            out.append(largeNumber: s.inByteRate, exact: format.exact)
-            out.append(largeNumber: s.outByteRate, exact: format.exact)
+            out.append(largeNumber: rates.inBytes, exact: format.exact)
+            out.append(largeNumber: rates.outBytes, exact: format.exact)
         } else if format.thresholds {
             out.column(d.upperThreshold, left: 10)
             out.column(d.lowerThreshold, left: 10)
@@ -196,7 +143,7 @@ struct ListRenderer {
             out.column(d.activeConnections, left: 10)
             out.column(d.inactiveConnections, left: 10)
         } else {
-            out.column(ListRenderer.forwardingName(d.forwarding), left: 7)
+            out.column(d.forwarding.tableName ?? "(null)", left: 7)
             if format.tunnelInfo { out.column(ListRenderer.tunnelInfo(d) ?? "n/a", left: 13) }
             out.column(d.weight, left: 6)
             out.column(d.activeConnections, left: 10)

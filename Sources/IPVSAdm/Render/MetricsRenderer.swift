@@ -6,11 +6,15 @@ import IPVS
 /// collector's (`local_address`, `local_port`, `local_mark`, `proto`, and `remote_address`,
 /// `remote_port` for a real server), so dashboards carry over, and `family`. `--metrics=services` sums the
 /// real servers per service instead of one series each (thousands of real servers make tens of
-/// thousands of series). `Docs/Metrics.md` lists the families.
-struct MetricsRenderer {
+/// thousands of series). `Docs/JSON.md` ("Prometheus") lists the families.
+///
+/// All is written at the end (the format wants each family's samples together); a listing cut
+/// short writes nothing.
+struct MetricsRenderer: ListingRenderer {
     enum Scope { case servers, services }
 
     let scope: Scope
+    private let stdout: any OutputSink
 
     private struct Family {
         let name: String
@@ -51,30 +55,35 @@ struct MetricsRenderer {
     /// format wants each family's samples together).
     private var samples: [[(labels: String, value: String)]]
 
-    init(scope: Scope) {
+    init(scope: Scope, to stdout: any OutputSink) {
         self.scope = scope
+        self.stdout = stdout
         families = MetricsRenderer.serviceFamilies
             + (scope == .servers ? MetricsRenderer.serverFamilies : MetricsRenderer.summedFamilies)
         samples = Array(repeating: [], count: families.count)
     }
 
-    mutating func add(_ service: VirtualService, _ destinations: [Destination]) {
+    // The parser refuses --metrics with -c, --timeout and --daemon: services only.
+    func begin(_ listing: Listing) {}
+    func connection(_ connection: ConnectionLine) {}
+    func timeouts(_ timeouts: Timeouts) {}
+    func daemons(_ daemons: [SyncDaemon]) {}
+    func end(_ listing: Listing) { stdout.write(text()) }
+    func abandon(_ listing: Listing) {}
+
+    mutating func service(_ service: VirtualService, _ destinations: [Destination]) {
         let local = MetricsRenderer.serviceLabels(service.key)
-        let s = service.stats
-        for (index, value) in [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes].enumerated() {
-            samples[index].append((local, String(value)))
-        }
+        for (index, value) in service.stats.totals.enumerated() { samples[index].append((local, String(value))) }
         let base = MetricsRenderer.serviceFamilies.count
         switch scope {
         case .servers:
             for d in destinations {
                 let labels = local + ",remote_address=\"\(d.address.text)\",remote_port=\"\(d.port)\""
-                let t = d.stats
-                let values: [String] = [
-                    String(d.activeConnections), String(d.inactiveConnections), String(d.weight),
-                    String(t.connections), String(t.inPackets), String(t.outPackets), String(t.inBytes), String(t.outBytes),
-                ]
-                for (offset, value) in values.enumerated() { samples[base + offset].append((labels, value)) }
+                let gauges = [String(d.activeConnections), String(d.inactiveConnections), String(d.weight)]
+                for (offset, value) in gauges.enumerated() { samples[base + offset].append((labels, value)) }
+                for (offset, value) in d.stats.totals.enumerated() {
+                    samples[base + gauges.count + offset].append((labels, String(value)))
+                }
             }
         case .services:
             let active = destinations.reduce(UInt64(0)) { $0 + UInt64($1.activeConnections) }
@@ -99,13 +108,13 @@ struct MetricsRenderer {
     /// (`inet`, `inet6`), which node_exporter lacks: an IPv4 and an IPv6 fwmark service may
     /// share a mark, and two series must never share their labels.
     static func serviceLabels(_ key: ServiceKey) -> String {
-        let family = ",family=\"\(JSONRenderer.familyLiteral(key.family))\""
+        let family = ",family=\"\(key.family.name)\""
         switch key {
         case .firewallMark(let mark, _):
             return "local_address=\"\",local_port=\"0\",local_mark=\"\(mark)\",proto=\"FWM\"" + family
         case .address(let proto, let address, let port):
             return "local_address=\"\(address.text)\",local_port=\"\(port)\",local_mark=\"\","
-                + "proto=\"\(ListRenderer.protocolName(proto))\"" + family
+                + "proto=\"\(proto.kernelName ?? "?")\"" + family
         }
     }
 }

@@ -26,7 +26,7 @@ struct RuleRenderer {
         if service.flags.contains(.persistent) {
             out.append(" -p ")
             out.append(decimal: service.timeout)
-            if let mask = ListRenderer.maskText(service) {
+            if let mask = service.persistenceMaskText {
                 out.append(" -M ")
                 out.append(mask)
             }
@@ -38,7 +38,7 @@ struct RuleRenderer {
         if service.flags.contains(.onePacket) { out.append(" -o") }
         if !service.flags.isDisjoint(with: .schedulerFlags) {
             out.append(" -b ")
-            out.append(RuleRenderer.schedulerFlags(service))
+            out.append(service.schedulerFlagOptions)
         }
         out.append(byte: 0x0a)
     }
@@ -58,16 +58,6 @@ struct RuleRenderer {
             }
             return option + " " + names.endpoint(address, port: port, protocol: proto)
         }
-    }
-
-    /// The flags as `-b` reads them: ipvsadm's names (`ListRenderer.schedulerFlagText`), and
-    /// `flag-3` where those names drop it.
-    static func schedulerFlags(_ service: VirtualService) -> String {
-        let text = ListRenderer.schedulerFlagText(service)
-        guard service.scheduler == "sh" || service.scheduler == "mh", service.flags.contains(.sched3) else {
-            return text
-        }
-        return text.isEmpty ? "flag-3" : text + ",flag-3"
     }
 
     private static func forwardingSwitch(_ method: ForwardingMethod) -> String {
@@ -99,17 +89,17 @@ struct RuleRenderer {
         if d.forwarding == .tunnel {
             let flags = Int(d.tunnelFlags.rawValue)
             let flagOption = flags < RuleRenderer.tunnelFlagOptions.count ? RuleRenderer.tunnelFlagOptions[flags] : "(null)"
-            switch d.tunnelType {
-            case .gre:
-                out.append(" --tun-type gre ")
-                out.append(flagOption)
-            case .gue:
-                out.append(" --tun-type gue --tun-port ")
-                out.append(decimal: d.tunnelPort)
-                out.append(byte: 0x20)
-                out.append(flagOption)
-            case .ipip: out.append(" --tun-type ipip")
-            default: break
+            if let type = d.tunnelType.name {
+                out.append(" --tun-type ")
+                out.append(type)
+                if d.tunnelType == .gue {
+                    out.append(" --tun-port ")
+                    out.append(decimal: d.tunnelPort)
+                }
+                if d.tunnelType != .ipip {
+                    out.append(byte: 0x20)
+                    out.append(flagOption)
+                }
             }
         }
         out.append(byte: 0x0a)
@@ -141,7 +131,7 @@ struct RuleRenderer {
 
     /// `--start-daemon STATE` with every parameter the kernel reports.
     static func daemonLine(_ daemon: SyncDaemon) -> String {
-        var line = "--start-daemon " + (daemon.state == .master ? "master" : "backup")
+        var line = "--start-daemon " + daemon.state.name
         line += " --mcast-interface \(daemon.interface) --syncid \(daemon.syncID)"
         if daemon.maxLength != 0 { line += " --sync-maxlen \(daemon.maxLength)" }
         if let group = daemon.group { line += " --mcast-group \(group.text)" }
@@ -152,6 +142,6 @@ struct RuleRenderer {
 
     /// `--stop-daemon STATE`.
     static func stopDaemonLine(_ daemon: SyncDaemon) -> String {
-        "--stop-daemon " + (daemon.state == .master ? "master" : "backup") + "\n"
+        "--stop-daemon " + daemon.state.name + "\n"
     }
 }

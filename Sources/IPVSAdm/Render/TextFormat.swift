@@ -33,6 +33,18 @@ struct TextBuffer {
 
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
+    /// Writes the bytes to `sink` and empties the buffer (keeping its storage).
+    mutating func writeOut(to sink: any OutputSink) {
+        sink.write(utf8: bytes)
+        removeAll()
+    }
+
+    /// `writeOut` once the buffer holds more than 64 KiB: a large listing goes out as it is
+    /// made, never held whole.
+    mutating func writeOutIfLarge(to sink: any OutputSink) {
+        if bytes.count > 1 << 16 { writeOut(to: sink) }
+    }
+
     /// An address as `inet_ntop` writes it; IPv4 without an intermediate string.
     mutating func append(_ address: IPAddress) {
         guard address.family == .inet else { return append(address.text) }
