@@ -27,26 +27,39 @@ let package = Package(
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
-        .executableTarget(name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+        // The process's standard streams for IPVSAdm.run, shared by main and the profile harness.
+        .target(name: "ProcessStreams", dependencies: ["IPVS", "IPVSAdm"], swiftSettings: settings),
+        .executableTarget(
+            name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
         .executableTarget(name: "ipvsadm-floor", dependencies: ["IPVS", "IPVSNetlink"], swiftSettings: settings),
+        // What the tests, the fuzz checks and the profile harness share (never the product): the
+        // CLI run into buffers, a fake clock, a resolver over the differential suite's hosts, the
+        // repository's files, the stand-ins for the kernel's netlink socket.
+        .target(
+            name: "IPVSTestSupport", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Tests/Support",
+            swiftSettings: settings),
         // Fuzzing (Docs/Testing.md): the property checks in one library, which the corpus replay
         // test and the driver share. Normal builds make the driver a corpus replayer; only
         // Scripts/fuzz builds it with -DFUZZING and the fuzzer sanitizer, as a libFuzzer binary.
-        .target(name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], path: "Fuzz/Checks", swiftSettings: settings),
+        .target(
+            name: "IPVSFuzz", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "IPVSTestSupport"], path: "Fuzz/Checks",
+            swiftSettings: settings),
         .executableTarget(name: "ipvsadm-fuzz", dependencies: ["IPVSFuzz"], path: "Fuzz/Driver", swiftSettings: settings),
         .executableTarget(
-            name: "ipvsadm-restore-profile", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink"], swiftSettings: settings),
+            name: "ipvsadm-restore-profile",
+            dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams", "IPVSTestSupport"],
+            swiftSettings: settings),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"], swiftSettings: settings),
-        .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS"], swiftSettings: settings),
-        // The process's stream adapters, which live next to `main` in the executable.
-        .testTarget(name: "ipvsadmTests", dependencies: ["ipvsadm", "IPVSAdm"], swiftSettings: settings),
+        .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdm", "IPVS", "IPVSTestSupport"], swiftSettings: settings),
+        // The process's stream adapters (ProcessStreams).
+        .testTarget(name: "ipvsadmTests", dependencies: ["ProcessStreams", "IPVSAdm"], swiftSettings: settings),
         .testTarget(
             name: "IPVSNetlinkTests",
-            dependencies: ["IPVSNetlink", "IPVS"],
+            dependencies: ["IPVSNetlink", "IPVS", "IPVSTestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: settings
         ),
-        .testTarget(name: "IPVSFuzzTests", dependencies: ["IPVSFuzz", "IPVS", "IPVSAdm"], swiftSettings: settings),
+        .testTarget(name: "IPVSFuzzTests", dependencies: ["IPVSFuzz", "IPVS", "IPVSAdm", "IPVSTestSupport"], swiftSettings: settings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -63,15 +63,18 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Tests", "lib"))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "Tests", "lib"))
+sys.path.insert(0, os.path.join(REPO, "Tests", "Features"))
 import ipvstest  # noqa: E402  (Tests/lib: namespaces and timed processes, shared with the differential suite)
+import tables  # noqa: E402  (Tests/Features: the rules of the shapes, shared with the feature tests)
 
 FULL_SHAPES = ["startup", "adds", "1000x4", "2000x2", "100x100", "8000x2", "16000x1", "4000x10"]
 QUICK_SHAPES = ["startup", "adds", "50x4", "100x2", "20x20"]
 
 GNU_TIME = "/usr/bin/time"
-VIP_BASE = (10 << 24) | (1 << 16)        # services 10.1.0.1, 10.1.0.2, ... (TCP port 80)
-RS_BASE = (172 << 24) | (17 << 16)       # real servers 172.17.0.1 ... (inside 172.16.0.0/12)
+VIP_PREFIX = "10.1"                      # services 10.1.0.1, 10.1.0.2, ... (TCP port 80; tables.bulk)
+VIP_BASE = (10 << 24) | (1 << 16)        # the same addresses, for the `adds` shape's scripts
 ADDS_RS_BASE = (172 << 24) | (24 << 16)  # real servers of the `adds` shape: 172.24.0.1 ...
 ADDS_SERVICES = 50
 
@@ -81,8 +84,7 @@ def env_int(name, default):
     return int(value) if value.strip() else default
 
 
-def ip4(n):
-    return "%d.%d.%d.%d" % (n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255)
+ip4 = tables.ip4
 
 
 def log(msg):
@@ -158,23 +160,15 @@ def parse_shape(name):
 
 
 def rules_of(services, dests_per_service, first=0):
-    """The -R lines of services first..services-1, each followed by its real servers."""
-    lines = []
-    k = first * dests_per_service
-    for i in range(first, services):
-        vip = ip4(VIP_BASE + i + 1)
-        lines.append("-A -t %s:80 -s rr\n" % vip)
-        for _ in range(dests_per_service):
-            k += 1
-            lines.append("-a -t %s:80 -r %s:80 -m -w 1\n" % (vip, ip4(RS_BASE + k)))
-    return lines
+    """The -R text of services first..services-1, each followed by its real servers."""
+    return tables.bulk(services - first, dests_per_service, first=first, prefix=VIP_PREFIX, scheduler="rr")
 
 
 def write_rules(path, services, dests_per_service):
-    lines = rules_of(services, dests_per_service)
+    text = rules_of(services, dests_per_service)
     with open(path, "w") as f:
-        f.write("".join(lines))
-    return len(lines)
+        f.write(text)
+    return text.count("\n")
 
 
 def write_rule_chunks(prefix, services, dests_per_service, chunks):
@@ -182,11 +176,11 @@ def write_rule_chunks(prefix, services, dests_per_service, chunks):
     out = []
     for c in range(chunks):
         lo, hi = services * c // chunks, services * (c + 1) // chunks
-        lines = rules_of(hi, dests_per_service, lo)
+        text = rules_of(hi, dests_per_service, lo)
         path = "%s.%d" % (prefix, c)
         with open(path, "w") as f:
-            f.write("".join(lines))
-        out.append((path, len(lines)))
+            f.write(text)
+        out.append((path, text.count("\n")))
     return out
 
 

@@ -1,4 +1,5 @@
 import IPVS
+import IPVSTestSupport
 
 /// `argv`: the input is lines, each one argument vector (words split at spaces, empty words
 /// kept; a NUL splits too, as no C argument holds one; an empty line is no argument at all),
@@ -29,7 +30,7 @@ enum ArgvCheck {
             let before = TableSnapshot(backend)
             let input = WatchedInput(stdin)
             stdin = ""
-            let outcome = Harness.run(arguments, on: backend, stdin: input)
+            let outcome = CLI.run(arguments, on: backend, stdin: input)
             let command = "ipvsadm " + arguments.map(quoted).joined(separator: " ")
             try expect([0, 1, 2, 255].contains(outcome.status), "\(command): \(outcome)")
             if input.wasRead && isRestore(arguments) { continue }

@@ -1,6 +1,7 @@
 #if DEBUG
-@testable import IPVSNetlink
+@_spi(Benchmark) @testable import IPVSNetlink
 import IPVS
+@_spi(Benchmark) import IPVSTestSupport
 
 /// `codec`: the bytes make values (the kernel's info, services, real servers of one service,
 /// timeouts, sync daemons, the kernel's answer to each change, how it groups dump messages into
@@ -433,9 +434,5 @@ private func encoded(_ write: (inout AttributeEncoder) -> Void) -> [UInt8] {
     var encoder = AttributeEncoder()
     write(&encoder)
     return encoder.bytes
-}
-#else
-enum CodecCheck {
-    static func run(_ input: [UInt8]) throws(FuzzFailure) {}
 }
 #endif

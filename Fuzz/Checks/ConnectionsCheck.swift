@@ -1,4 +1,5 @@
 import IPVS
+import IPVSTestSupport
 
 /// `connections`: the first byte picks the listing (bit 0: names instead of `-n`; bit 1:
 /// `--persistent-conn`), the rest is the body of `/proc/net/ip_vs_conn` (the lines after its
@@ -20,7 +21,7 @@ enum ConnectionsCheck {
         if input.count > 1 && input.last == 0x0a { lines.removeLast() }
         let backend = Harness.kernel()
         backend.connectionLines = lines.map { String(decoding: $0, as: UTF8.self) }
-        let outcome = Harness.run(arguments, on: backend)
+        let outcome = CLI.run(arguments, on: backend)
 
         // The file as the CLI gets it, in fgets' pieces; the first is the header.
         let file = (try? backend.connectionTable()) ?? ""

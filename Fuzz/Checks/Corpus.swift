@@ -1,4 +1,5 @@
 import Glibc
+import IPVSTestSupport
 
 /// Files of a corpus: what the replay test and the driver read.
 public enum Corpus {
@@ -18,16 +19,5 @@ public enum Corpus {
     }
 
     /// The bytes of a file, nil when it cannot be read.
-    public static func contents(of path: String) -> [UInt8]? {
-        guard let file = fopen(path, "rb") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-        }
-        return ferror(file) == 0 ? bytes : nil
-    }
+    public static func contents(of path: String) -> [UInt8]? { Repository.contents(ofFile: path) }
 }

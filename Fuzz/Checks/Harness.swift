@@ -1,19 +1,9 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 
-/// What one ipvsadm invocation printed, and its exit status.
-struct Outcome: Equatable, CustomStringConvertible {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-
-    var description: String { "status \(status)\n  stdout \(quoted(stdout))\n  stderr \(quoted(stderr))" }
-}
-
-/// Runs the CLI as `main` does, with the world injected.
+/// The world every check runs the CLI in (`CLI.run`, with `HostsResolver`'s names).
 enum Harness {
-    static let program = "ipvsadm"
-    static let resolver = FixedResolver()
     static let tryHelp = "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n"
 
     /// A fresh fake kernel, set up alike for every check: the kernel's rule for real-server
@@ -29,35 +19,10 @@ enum Harness {
         return backend
     }
 
-    /// One invocation against `backend`; `opened` is told the network namespace it asked for
-    /// (`--netns`), when it got as far as opening the kernel.
-    static func run(
-        _ arguments: [String], on backend: any IPVSBackend, stdin: any InputSource = TextSource(""),
-        resolver: any NameResolver = Harness.resolver, opened: (String?) -> Void = { _ in }
-    ) -> Outcome {
-        let out = BufferSink()
-        let err = BufferSink()
-        // Every namespace (--netns) is this one kernel; time (--drain) passes without waiting.
-        let status = IPVSAdm.run(
-            program: program, arguments: arguments, stdin: stdin, stdout: out, stderr: err, resolver: resolver,
-            clock: FakeClock(),
-            openBackend: { (namespace) throws(IPVSError) in
-                opened(namespace)
-                return backend
-            })
-        return Outcome(status: status, stdout: out.text, stderr: err.text)
-    }
-
     /// `-Sn --complete`: the table as text, for messages.
     static func save(_ backend: any IPVSBackend) -> String {
-        run(["-Sn", "--complete"], on: backend).stdout
+        CLI.run(["-Sn", "--complete"], on: backend).stdout
     }
-}
-
-/// Time that passes only when something sleeps.
-final class FakeClock: Clock {
-    private(set) var now: Double = 0
-    func sleep(seconds: Double) { now += max(seconds, 0) }
 }
 
 /// Everything a command can change in the kernel's IPVS state, read through the backend:

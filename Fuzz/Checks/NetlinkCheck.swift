@@ -1,7 +1,8 @@
 #if DEBUG
 // The codec and the client are internal to IPVSNetlink; debug builds compile it for testing.
-@testable import IPVSNetlink
+@_spi(Benchmark) @testable import IPVSNetlink
 import IPVS
+@_spi(Benchmark) import IPVSTestSupport
 
 /// `netlink`: raw bytes where the kernel's bytes go. The first byte picks what they are:
 /// - even: one reply message's attributes, through every decoder (service, destination as
@@ -93,7 +94,7 @@ enum NetlinkCheck {
             let length = Int(reader.u16())
             datagrams.append((0..<length).map { _ in reader.u8() })
         }
-        let transport = ScriptedKernel(datagrams: datagrams, family: family)
+        let transport = ScriptedKernel(datagrams: datagrams, checkingSends: { requestProblem($0, family: family) })
         let client = NetlinkClient(
             transport: transport, family: family, port: 1, firstSequence: 1,
             readSize: smallReads ? 512 : NetlinkClient.initialReadSize)
@@ -124,39 +125,6 @@ enum NetlinkCheck {
     }
 }
 
-/// The kernel's side of a conversation, from a script: reads get the scripted datagrams in
-/// order, cut to the reader's buffer as the kernel cuts them; sends are only checked for
-/// framing.
-final class ScriptedKernel: NetlinkTransport {
-    private let datagrams: [[UInt8]]
-    private var next = 0
-    private let family: UInt16
-    private(set) var problems: [String] = []
-
-    init(datagrams: [[UInt8]], family: UInt16) {
-        self.datagrams = datagrams
-        self.family = family
-    }
-
-    func send(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
-        if let problem = requestProblem(bytes, family: family) { problems.append(problem) }
-    }
-
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        guard next < datagrams.count else { throw .resourceTemporarilyUnavailable }
-        next += 1
-        return deliver(datagrams[next - 1], into: buffer)
-    }
-}
-
-/// A datagram as the kernel hands it to a read: cut to the reader's buffer, its whole length
-/// returned (`MSG_TRUNC`). The fake kernels' receive.
-func deliver(_ datagram: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int {
-    let count = min(buffer.count, datagram.count)
-    datagram.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-    return datagram.count
-}
-
 /// What is wrong with bytes the client sent, if anything: they must be whole, padded netlink
 /// requests of the family, each with a generic-netlink header of IPVS's version.
 func requestProblem(_ bytes: UnsafeRawBufferPointer, family: UInt16) -> String? {
@@ -177,16 +145,4 @@ func requestProblem(_ bytes: UnsafeRawBufferPointer, family: UInt16) -> String? 
     return problem
 }
 
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { byte in
-        let digits = String(byte, radix: 16)
-        return digits.count == 1 ? "0" + digits : digits
-    }.joined(separator: " ")
-}
-#else
-/// Release builds do not compile IPVSNetlink for testing: nothing to check (Scripts/fuzz and
-/// `swift test` build for debugging).
-enum NetlinkCheck {
-    static func run(_ input: [UInt8]) throws(FuzzFailure) {}
-}
 #endif

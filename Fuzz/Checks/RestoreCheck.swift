@@ -1,4 +1,5 @@
 import IPVS
+import IPVSTestSupport
 import IPVSAdm
 
 /// `restore`: the input is `-R`'s standard input. `ipvsadm -R` on a fresh kernel must end with
@@ -23,7 +24,7 @@ enum RestoreCheck {
     static func run(_ input: [UInt8], kernel: () -> any IPVSBackend = Harness.kernel) throws(FuzzFailure) {
         let text = String(decoding: input, as: UTF8.self)
         let restored = kernel()
-        let whole = Harness.run(["-R"], on: restored, stdin: TextSource(text))
+        let whole = CLI.run(["-R"], on: restored, stdin: TextSource(text))
         let stepped = Harness.kernel()
         let model = lineByLine(text, on: stepped)
         try expect(whole == model, "ipvsadm -R gave \(whole)\nline by line: \(model)")
@@ -59,7 +60,7 @@ enum RestoreCheck {
             }
             let stdin = WatchedInput()
             let probe = Probe(backend, stdin: stdin)
-            let outcome = Harness.run(arguments, on: probe, stdin: stdin, opened: { probe.namesNamespace = $0 != nil })
+            let outcome = CLI.run(arguments, on: probe, stdin: stdin, opened: { probe.namesNamespace = $0 != nil })
             if probe.namesNamespace && (probe.reached || stdin.wasRead) {
                 // A line that parsed and names a namespace: no line may move the process.
                 total.stderr += "--netns is not allowed in -R or --apply input\n"

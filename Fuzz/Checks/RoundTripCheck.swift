@@ -1,4 +1,5 @@
 import IPVS
+import IPVSTestSupport
 import IPVSAdm
 
 /// `roundtrip`: the input, as `-R` input, builds a table (its errors do not matter). Then:
@@ -9,22 +10,22 @@ import IPVSAdm
 ///   ignores (the netmask and timeout of a service without persistence, see `meaningful`);
 /// - `-S --complete` with host and service names, restored into a third kernel, gives the
 ///   same `-Sn --complete` (names are read back with the same resolver; IPv6 addresses have
-///   no names here, see `FixedResolver`).
+///   no names here, see `HostsResolver`).
 enum RoundTripCheck {
     /// - Parameter kernel: makes the kernels the saves are restored into (tests pass a faulty
     ///   one); the table is built in `Harness.kernel()`.
     static func run(_ input: [UInt8], kernel: () -> any IPVSBackend = Harness.kernel) throws(FuzzFailure) {
         let original = Harness.kernel()
-        _ = Harness.run(["-R"], on: original, stdin: TextSource(String(decoding: input, as: UTF8.self)))
+        _ = CLI.run(["-R"], on: original, stdin: TextSource(String(decoding: input, as: UTF8.self)))
 
-        let saved = Harness.run(["-Sn", "--complete"], on: original)
+        let saved = CLI.run(["-Sn", "--complete"], on: original)
         try expect(saved.status == 0 && saved.stderr.isEmpty, "ipvsadm -Sn --complete: \(saved)")
         let copy = kernel()
-        let restored = Harness.run(["-R"], on: copy, stdin: TextSource(saved.stdout))
+        let restored = CLI.run(["-R"], on: copy, stdin: TextSource(saved.stdout))
         try expect(
             restored == Outcome(status: 0, stdout: "", stderr: ""),
             "restoring the save failed: \(restored)\nthe save:\n\(saved.stdout)")
-        let again = Harness.run(["-Sn", "--complete"], on: copy)
+        let again = CLI.run(["-Sn", "--complete"], on: copy)
         let total = sortsAsNumbers(TableSnapshot(original))
         try expect(
             sameSave(again.stdout, saved.stdout, ordered: total),
@@ -34,15 +35,15 @@ enum RoundTripCheck {
             before == after,
             "the save lost something: \(after.difference(from: before))\nthe save:\n\(saved.stdout)")
 
-        let names = FixedResolver(ipv6Names: false)
-        let named = Harness.run(["-S", "--complete"], on: original, resolver: names)
+        let names = HostsResolver(ipv6Names: false)
+        let named = CLI.run(["-S", "--complete"], on: original, resolver: names)
         try expect(named.status == 0 && named.stderr.isEmpty, "ipvsadm -S --complete: \(named)")
         let third = kernel()
-        let restoredNamed = Harness.run(["-R"], on: third, stdin: TextSource(named.stdout), resolver: names)
+        let restoredNamed = CLI.run(["-R"], on: third, stdin: TextSource(named.stdout), resolver: names)
         try expect(
             restoredNamed == Outcome(status: 0, stdout: "", stderr: ""),
             "restoring the save with names failed: \(restoredNamed)\nthe save:\n\(named.stdout)")
-        let numeric = Harness.run(["-Sn", "--complete"], on: third)
+        let numeric = CLI.run(["-Sn", "--complete"], on: third)
         try expect(
             sameSave(numeric.stdout, saved.stdout, ordered: total),
             "the save with names restores differently:\n\(named.stdout)restored as\n\(numeric.stdout)"

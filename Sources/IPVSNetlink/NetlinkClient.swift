@@ -3,7 +3,7 @@ import IPVS
 
 /// What the client needs of a netlink socket. `NetlinkSocket` is the kernel's; tests replay
 /// recorded kernel bytes through another.
-protocol NetlinkTransport: AnyObject {
+@_spi(Benchmark) public protocol NetlinkTransport: AnyObject {
     /// Sends whole messages in one datagram.
     func send(_ bytes: UnsafeRawBufferPointer) throws(Errno)
     /// Reads one datagram into `buffer` and returns its whole length: larger than

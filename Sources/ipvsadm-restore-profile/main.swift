@@ -1,7 +1,7 @@
 // `ipvsadm -R` without a kernel, for profiling (not installed): the rules on stdin go through
 // ours exactly as in the product (the line reader, the parser, the modifications, the
 // encoder, the pipelined sends and the matching of acknowledgements), to a stand-in that
-// acknowledges every request (IPVSNetlink's AcknowledgingTransport). Run it under
+// acknowledges every request (IPVSTestSupport's AcknowledgingTransport). Run it under
 // `valgrind --tool=callgrind` to count the instructions per line natively, where this host
 // has no IPVS. Prints, on stderr, the exit status, the number of requests and a checksum of
 // their bytes (sequence numbers left out), which a change to the encoder must leave as it was.
@@ -9,13 +9,14 @@
 import Glibc
 import IPVS
 import IPVSAdm
-@_spi(Benchmark) import IPVSNetlink
+@_spi(Benchmark) import IPVSTestSupport
+import ProcessStreams
 
-let (backend, sent) = NetlinkBackend.acknowledgingEverything()
-let stderr = FileDescriptorSink(descriptor: 2, buffered: false)
+let (backend, sent) = AcknowledgingTransport.backend()
+let stderr = StandardStreams.error()
 let status = IPVSAdm.run(
-    program: "ipvsadm", arguments: CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["-R"], stdin: StandardInput(), stdout: FileDescriptorSink(descriptor: 1, buffered: true),
-    stderr: stderr, resolver: SystemResolver(), openBackend: { _ in backend })
+    program: "ipvsadm", arguments: CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["-R"],
+    stdin: StandardStreams.input(), stdout: StandardStreams.output(), stderr: stderr, resolver: SystemResolver(), openBackend: { _ in backend })
 let (requests, checksum) = sent()
 stderr.write("status \(status), \(requests) requests, checksum \(String(checksum, radix: 16))\n")
 exit(status)

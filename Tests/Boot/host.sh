@@ -271,5 +271,4 @@ if [ -f "$results/boot-guest.log" ]; then
         echo "FAIL the guest's checks did not finish"; failed=$((failed + 1))
     fi
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

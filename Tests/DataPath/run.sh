@@ -14,9 +14,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=selftest-topology.sh
 . "$here/selftest-topology.sh"
 
-passed=0 failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# shellcheck source=../lib/check.sh
+. "$here/../lib/check.sh"
+pass() { report "$1" 0; }
+fail() { report "$1: $2" 1; }
 show() { sed 's/^/    | /'; }    # indent diagnostics under a FAIL line
 
 # --- helpers -----------------------------------------------------------------------------
@@ -551,5 +552,4 @@ for t in $tests; do
 done
 topo_teardown
 echo "== $(( $(date +%s) - start ))s"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -253,7 +253,8 @@ def main(argv):
                 print("WARNING %s: %s" % (c.name, p))
         return 0
 
-    passed = failed = 0
+    # Failures only: a PASS line per case would bury them.
+    tally = ipvstest.Tally()
     if mode == "check":
         res = run_many([(c.name, c, OURS) for c in cases])
         cache = {}
@@ -261,14 +262,12 @@ def main(argv):
             exp, src = expected_for(c, cache)
             t, probs = res[c.name]
             if exp is None:
-                print("FAIL %s: no golden transcript (run `Scripts/difftest record`)" % c.name)
-                failed += 1
+                tally.fails("%s: no golden transcript (run `Scripts/difftest record`)" % c.name)
                 continue
             if t == exp and not probs:
-                passed += 1
+                tally.passes()
                 continue
-            failed += 1
-            print("FAIL %s (%s:%d)" % (c.name, os.path.relpath(c.path, REPO), c.lineno))
+            tally.fails("%s (%s:%d)" % (c.name, os.path.relpath(c.path, REPO), c.lineno))
             for p in probs:
                 print("  problem: " + p)
             if t is not None and t != exp:
@@ -283,10 +282,9 @@ def main(argv):
             to, po = res[(c.name, "oracle")]
             tu, pu = res[(c.name, "ours")]
             if to is not None and to == tu and not po and not pu:
-                passed += 1
+                tally.passes()
                 continue
-            failed += 1
-            print("FAIL %s (%s:%d)" % (c.name, os.path.relpath(c.path, REPO), c.lineno))
+            tally.fails("%s (%s:%d)" % (c.name, os.path.relpath(c.path, REPO), c.lineno))
             for p in po:
                 print("  problem (oracle): " + p)
             for p in pu:
@@ -294,8 +292,7 @@ def main(argv):
             if to != tu:
                 sys.stdout.write(diff_text(to or "", tu or "", "oracle", "ours"))
     print("time: %.1fs" % (time.monotonic() - t0), file=sys.stderr)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return tally.summary()
 
 
 if __name__ == "__main__":

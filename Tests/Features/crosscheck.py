@@ -24,20 +24,14 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "Tests", "lib"))
+import ipvstest  # noqa: E402  (Tests/lib: the PASS/FAIL tally)
 SCHEMA = os.path.join(REPO, "Docs", "ipvsadm.schema.json")
 ORACLE = "/sbin/ipvsadm"
 OURS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, ".build", "release", "ipvsadm")
 
-failures = 0
-
-
-def report(name, ok, details=""):
-    global failures
-    print(("PASS " if ok else "FAIL ") + name, flush=True)
-    if not ok:
-        failures += 1
-        for line in str(details).strip().splitlines()[:30]:
-            print("    " + line, flush=True)
+tally = ipvstest.Tally(detail_lines=30)
+report = tally.check
 
 
 def run(*argv):
@@ -229,7 +223,7 @@ def main():
         return oracle_rows("stats")
 
     compare("metrics: the counters equal the oracle's -Ln --stats --exact", metric_rows, oracle_stats)
-    return 1 if failures else 0
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

@@ -45,20 +45,8 @@ PAIRS = int(os.environ.get("FEATURE_PAIRS", "16"))
 SEED = int(os.environ.get("FEATURE_SEED", str(int(time.time()))))
 WORK = tempfile.mkdtemp(prefix="features-")
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, details=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("PASS " + name, flush=True)
-    else:
-        failed += 1
-        print("FAIL " + name, flush=True)
-        for line in str(details).strip().splitlines()[:40]:
-            print("    " + line, flush=True)
+tally = t.Tally()
+check = tally.check
 
 
 def ipvsadm(binary, *args, stdin=None, timeout=300, env=None):
@@ -468,8 +456,7 @@ def main(argv):
             check("%s: the group ran to its end" % name, False, traceback.format_exc())
             os.setns(HOME, os.CLONE_NEWNET) if hasattr(os, "setns") else t.libc.setns(HOME, t.CLONE_NEWNET)
         print("== %s: %.0f s" % (name, time.monotonic() - start), flush=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 0 if failed == 0 else 1
+    return tally.summary()
 
 
 if __name__ == "__main__":

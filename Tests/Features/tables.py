@@ -1,7 +1,7 @@
 """Random IPVS tables as ipvsadm -R input, for the feature tests in the VM.
 
 Every address lies in the ranges Tests/Differential/netns.batch puts on dummy0 (10/8,
-192.168/16, 2001:db8::/32), so the kernel accepts the real servers. Keys come from small pools,
+192.168/16, 172.16/12, 2001:db8::/32), so the kernel accepts the real servers. Keys come from small pools,
 so that two tables drawn one after the other overlap, and `mutate` derives a second table from a
 first one the way an admin edits a rules file.
 """
@@ -128,13 +128,27 @@ def text(t, head=()):
     return "".join(l + "\n" for l in lines)
 
 
-def bulk(services, servers_each, first=0, prefix="10.3"):
-    """A large regular table: `services` TCP services with `servers_each` masqueraded real
-    servers each (the benchmark's shapes)."""
+def ip4(n):
+    """The dotted quad of a 32-bit number."""
+    return "%d.%d.%d.%d" % (n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255)
+
+
+def bulk(services, servers_each, first=0, prefix="10.3", scheduler="wlc"):
+    """A large regular table, the benchmark's shapes (Scripts/bench-guest.py) and the feature
+    tests' big ones: the TCP services first .. first + services - 1 on port 80 of consecutive
+    addresses from <prefix>.0.1, each with `servers_each` masqueraded real servers on port 80 of
+    consecutive addresses from 172.17.0.1, numbered across the whole table (service i's first
+    one is number i * servers_each + 1). Written in ipvsadm's sort order and -S syntax, so that
+    -Sn gives the lines back."""
+    a, b = (int(part) for part in prefix.split("."))
+    vip_base = a << 24 | b << 16
+    server_base = 172 << 24 | 17 << 16
     lines = []
+    k = first * servers_each
     for i in range(first, first + services):
-        vip = "%s.%d.%d:80" % (prefix, i // 250, i % 250 + 1)
-        lines.append("-A -t %s -s wlc" % vip)
-        for j in range(servers_each):
-            lines.append("-a -t %s -r 10.4.%d.%d:%d -m -w 1" % (vip, j // 250, j % 250 + 1, 8000 + i % 1000))
-    return "".join(l + "\n" for l in lines)
+        vip = ip4(vip_base + i + 1)
+        lines.append("-A -t %s:80 -s %s\n" % (vip, scheduler))
+        for _ in range(servers_each):
+            k += 1
+            lines.append("-a -t %s:80 -r %s:80 -m -w 1\n" % (vip, ip4(server_base + k)))
+    return "".join(lines)

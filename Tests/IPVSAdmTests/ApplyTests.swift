@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 import Testing
 
 /// `--apply` against the in-memory kernel: the result is the desired table, by the fewest
@@ -7,15 +8,11 @@ import Testing
 @Suite struct ApplyTests {
     /// Runs one command line; returns status, stdout, stderr.
     @discardableResult
-    static func run(_ backend: InMemoryBackend, _ arguments: [String], stdin: String = "", clock: any Clock = SystemClock())
+    static func run(_ backend: InMemoryBackend, _ arguments: [String], stdin: String = "", clock: any Clock = FakeClock())
         -> (status: Int32, out: String, err: String)
     {
-        let out = BufferSink()
-        let err = BufferSink()
-        let status = IPVSAdm.run(
-            program: "ipvsadm", arguments: arguments, stdin: TextSource(stdin), stdout: out, stderr: err,
-            resolver: HostsResolver(), clock: clock, openBackend: { _ throws(IPVSError) in backend })
-        return (status, out.text, err.text)
+        let outcome = CLI.run(arguments, on: backend, stdin: stdin, clock: clock)
+        return (outcome.status, outcome.stdout, outcome.stderr)
     }
 
     static func loaded(_ rules: String) -> InMemoryBackend {
@@ -224,16 +221,6 @@ import Testing
         #expect(Self.run(backend, ["--apply", "--dry-run"], stdin: wanted).out == "")
         // Without --set, timeouts and daemons are left alone.
         #expect(Self.run(backend, ["--apply", "--dry-run"], stdin: Self.b).out == "")
-    }
-
-    /// A clock whose sleeps pass at once, and run `tick` (the connections ending).
-    final class FakeClock: Clock {
-        var now = 0.0
-        var tick: () -> Void = {}
-        func sleep(seconds: Double) {
-            now += seconds
-            tick()
-        }
     }
 
     @Test func drainSetsWeightZeroFirstAndWaitsForTheConnections() {

@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 import Testing
 
 /// What `IPVSAdm.run` reads before it opens the kernel: `-h`/`-v` as the first word (answered
@@ -8,19 +9,10 @@ import Testing
     /// How a command line ended: where the kernel was opened ("-": not at all, "root": the
     /// caller's namespace), the status, stderr and the second line of stdout.
     static func run(_ arguments: [String]) -> String {
-        let backend = InMemoryBackend()
-        let stdout = BufferSink()
-        let stderr = BufferSink()
         var opened = "-"
-        let status = IPVSAdm.run(
-            program: "ipvsadm", arguments: arguments, stdin: TextSource(""), stdout: stdout, stderr: stderr,
-            resolver: HostsResolver(),
-            openBackend: { namespace throws(IPVSError) in
-                opened = namespace ?? "root"
-                return backend
-            })
-        let lines = stdout.text.split(separator: "\n", omittingEmptySubsequences: false)
-        return "\(opened) \(status) \(stderr.text)| \(lines.count > 1 ? lines[1] : "")"
+        let outcome = CLI.run(arguments, on: InMemoryBackend(), opened: { opened = $0 ?? "root" })
+        let lines = outcome.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        return "\(opened) \(outcome.status) \(outcome.stderr)| \(lines.count > 1 ? lines[1] : "")"
     }
 
     /// The second line of `-h`, `-v` and `-Ln` in an empty table.

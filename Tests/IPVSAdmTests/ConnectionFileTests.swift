@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 import Testing
 
 /// `-c` reads `/proc/net/ip_vs_conn` as ipvsadm does: `fgets` into a 256-byte buffer (a line
@@ -13,15 +14,10 @@ import Testing
         + "pro expire state       source             virtual            destination\n"
     static let row = "TCP 14:59  ESTABLISHED 10.0.0.100:40000   10.0.0.1:80        10.0.1.1:80\n"
 
-    private func list(_ lines: [String]) -> (status: Int32, stdout: String, stderr: String) {
+    private func list(_ lines: [String]) -> Outcome {
         let backend = InMemoryBackend()
         backend.connectionLines = lines
-        let out = BufferSink()
-        let err = BufferSink()
-        let status = IPVSAdm.run(
-            program: "ipvsadm", arguments: ["-Lnc"], stdin: TextSource(""), stdout: out, stderr: err,
-            resolver: HostsResolver(), openBackend: { _ throws(IPVSError) in backend })
-        return (status, out.text, err.text)
+        return CLI.run(["-Lnc"], on: backend)
     }
 
     @Test func crlfLinesAreOneLineEach() {

@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 import Testing
 
 /// Replays the oracle's recorded transcripts against the CLI library and the in-memory
@@ -26,17 +27,13 @@ import Testing
     func replay(_ golden: GoldenTranscript.Case) {
         let backend = InMemoryBackend()
         backend.isRoutable = InMemoryBackend.isUnicast
-        let resolver = HostsResolver()
+        let resolver = HostsResolver(services: .system)
         for invocation in golden.invocations {
-            let out = BufferSink()
-            let err = BufferSink()
-            let status = IPVSAdm.run(
-                program: "ipvsadm", arguments: invocation.arguments, stdin: TextSource(invocation.stdin ?? ""),
-                stdout: out, stderr: err, resolver: resolver, openBackend: { _ throws(IPVSError) in backend })
+            let outcome = CLI.run(invocation.arguments, on: backend, stdin: invocation.stdin ?? "", resolver: resolver)
             let context = Comment(rawValue: "ipvsadm " + invocation.arguments.joined(separator: " "))
-            #expect(out.text == invocation.stdout, context)
-            #expect(err.text == invocation.stderr, context)
-            #expect(String(status) == invocation.status, context)
+            #expect(outcome.stdout == invocation.stdout, context)
+            #expect(outcome.stderr == invocation.stderr, context)
+            #expect(String(outcome.status) == invocation.status, context)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IPVSTestSupport
 
 /// The differential suite's golden transcripts (`Tests/Differential/golden/*.golden`),
 /// recorded from the real ipvsadm on the real kernel in the VM, read back for unit tests.
@@ -20,8 +21,7 @@ struct GoldenTranscript {
     }
 
     static var differentialDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Differential")
+        URL(fileURLWithPath: Repository.path("Tests/Differential"))
     }
 
     /// Every case of every golden file, with the overrides of deliberate deviations applied.

@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 import Testing
 
 /// A listing the kernel cuts short (a service deleted while it is listed) ends with the
@@ -25,13 +26,8 @@ import Testing
     }
 
     static func run(_ arguments: [String]) -> (status: Int32, out: String, err: String) {
-        let out = BufferSink()
-        let err = BufferSink()
-        let backend = FailingBackend()
-        let status = IPVSAdm.run(
-            program: "ipvsadm", arguments: arguments, stdin: TextSource(""), stdout: out, stderr: err,
-            resolver: HostsResolver(), openBackend: { _ throws(IPVSError) in backend })
-        return (status, out.text, err.text)
+        let outcome = CLI.run(arguments, on: FailingBackend())
+        return (outcome.status, outcome.stdout, outcome.stderr)
     }
 
     @Test func textShowsWhatCameBefore() {

@@ -1,4 +1,5 @@
 import Glibc
+import IPVSTestSupport
 import Testing
 
 @testable import IPVSAdm
@@ -6,18 +7,7 @@ import Testing
 /// Every option of the table is documented where an admin meets it: the man page and the bash
 /// completion. (ipvsadm's -h text is its own, byte for byte; our options are not added to it.)
 @Suite struct OptionTableTests {
-    static func repositoryFile(_ path: String, filePath: String = #filePath) -> String {
-        let root = filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
-        guard let file = fopen(root + "/" + path, "r") else { return "" }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        while true {
-            let c = fgetc(file)
-            if c == EOF { break }
-            bytes.append(UInt8(c))
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func repositoryFile(_ path: String) -> String { Repository.text(path) ?? "" }
 
     static let longNames = Set(optionTable.compactMap(\.long))
 

@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+import IPVSTestSupport
 import Testing
 
 /// Output that cannot be written is a failure with a message (a truncated save must not look
@@ -9,11 +10,8 @@ import Testing
         let backend = InMemoryBackend()
         try? backend.apply(.addService(VirtualService(
             key: .address(protocol: .tcp, address: IPAddress(ipv4: 0x0a00_0001), port: 80), scheduler: "rr")))
-        let stderr = BufferSink()
-        let status = IPVSAdm.run(
-            program: "ipvsadm", arguments: arguments, stdin: TextSource(""), stdout: stdout, stderr: stderr,
-            resolver: HostsResolver(), openBackend: { _ throws(IPVSError) in backend })
-        return (status, stderr.text)
+        let outcome = CLI.run(arguments, on: backend, stdout: stdout)
+        return (outcome.status, outcome.stderr)
     }
 
     @Test(arguments: [["-Sn"], ["-Ln"], ["-h"]])
@@ -38,14 +36,10 @@ import Testing
 @Suite struct CorruptInputTests {
     @Test func aNulByteStopsTheRestoreAtItsLine() {
         let backend = InMemoryBackend()
-        let stdout = BufferSink()
-        let stderr = BufferSink()
         let input = "-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.2\u{0}junk:90 -s rr\n-A -t 10.0.0.3:80 -s rr\n"
-        let status = IPVSAdm.run(
-            program: "ipvsadm", arguments: ["-R"], stdin: TextSource(input), stdout: stdout, stderr: stderr,
-            resolver: HostsResolver(), openBackend: { _ throws(IPVSError) in backend })
-        #expect(status == 2)
-        #expect(stderr.text == "line 2: NUL byte in input\n")
+        let outcome = CLI.run(["-R"], on: backend, stdin: input)
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr == "line 2: NUL byte in input\n")
         // The line before it was loaded, as -R loads line by line; nothing of it or after it.
         #expect((try? backend.services())?.map(\.key.port) == [80])
     }

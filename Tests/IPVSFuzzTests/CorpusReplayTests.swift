@@ -1,14 +1,11 @@
 import IPVSFuzz
+import IPVSTestSupport
 import Testing
 
 /// Every committed input of every fuzz target (`Fuzz/Corpus/<target>/`) through that target's
 /// checks: the properties the fuzzer looks for, kept true by every `swift test`.
 @Suite struct CorpusReplayTests {
-    /// `Fuzz/Corpus`, found from this file's path.
-    static func corpusDirectory(filePath: String = #filePath) -> String {
-        let parts = filePath.split(separator: "/", omittingEmptySubsequences: false)
-        return (parts.dropLast(3) + ["Fuzz", "Corpus"]).joined(separator: "/")
-    }
+    static func corpusDirectory() -> String { Repository.path("Fuzz/Corpus") }
 
     static func inputs(_ target: FuzzTarget) -> [String] {
         Corpus.files(at: corpusDirectory() + "/" + target.rawValue)

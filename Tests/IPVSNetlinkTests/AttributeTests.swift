@@ -1,3 +1,4 @@
+import IPVSTestSupport
 import Testing
 
 @testable import IPVSNetlink

@@ -1,4 +1,5 @@
 import IPVS
+import IPVSTestSupport
 import Testing
 
 @testable import IPVSNetlink

@@ -1,5 +1,5 @@
-import Glibc
 import IPVS
+import IPVSTestSupport
 
 /// What the recorded scenarios send: the recorder (against the kernel) and the replaying
 /// tests (against its recording) must make the very same requests.
@@ -24,27 +24,14 @@ enum FixtureScenario {
 }
 
 /// The path of `Fixtures/<name>` beside this file.
-func fixturePath(_ name: String, filePath: String = #filePath) -> String {
-    let directory = filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    return directory + "/Fixtures/" + name
-}
+func fixturePath(_ name: String) -> String { Repository.path("Tests/IPVSNetlinkTests/Fixtures/" + name) }
 
 /// The bytes of `Fixtures/<name>` (empty if it cannot be read).
-func fixtureText(_ name: String, filePath: String = #filePath) -> [UInt8] {
-    guard let file = fopen(fixturePath(name, filePath: filePath), "r") else { return [] }
-    defer { fclose(file) }
-    var text: [UInt8] = []
-    while true {
-        let c = fgetc(file)
-        if c == EOF { break }
-        text.append(UInt8(c))
-    }
-    return text
-}
+func fixtureText(_ name: String) -> [UInt8] { Repository.contents(ofFile: fixturePath(name)) ?? [] }
 
 /// Reads `Fixtures/<name>`: hex bytes separated by white space; `#` starts a comment.
-func fixtureBytes(_ name: String, filePath: String = #filePath) -> [UInt8] {
-    let text = fixtureText(name, filePath: filePath)
+func fixtureBytes(_ name: String) -> [UInt8] {
+    let text = fixtureText(name)
     var bytes: [UInt8] = []
     for line in text.split(separator: UInt8(ascii: "\n")) {
         let content = line.prefix { $0 != UInt8(ascii: "#") }
@@ -54,11 +41,4 @@ func fixtureBytes(_ name: String, filePath: String = #filePath) -> [UInt8] {
         }
     }
     return bytes
-}
-
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { byte in
-        let digits = String(byte, radix: 16)
-        return digits.count == 1 ? "0" + digits : digits
-    }.joined(separator: " ")
 }

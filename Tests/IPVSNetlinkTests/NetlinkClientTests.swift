@@ -3,6 +3,7 @@ import IPVS
 import Testing
 
 @testable import IPVSNetlink
+@_spi(Benchmark) import IPVSTestSupport
 
 /// The netlink protocol (framing, multi-part dumps, acknowledgements matched by sequence
 /// number, errors, a cut datagram) on bytes recorded from the kernel (`Fixtures/*.netlink`,
@@ -11,10 +12,10 @@ import Testing
 @Suite struct NetlinkClientTests {
     /// A backend talking to a recording; `readSize` as when it was recorded.
     private func replay(_ name: String, readSize: Int = NetlinkClient.initialReadSize) throws
-        -> (NetlinkBackend, ReplayTransport, NetlinkRecording)
+        -> (NetlinkBackend, ScriptedKernel, NetlinkRecording)
     {
         let recording = try NetlinkRecording(fixture: name)
-        let transport = ReplayTransport(recording)
+        let transport = ScriptedKernel(replaying: recording.events)
         let client = NetlinkClient(
             transport: transport, family: recording.family, port: recording.port,
             firstSequence: recording.firstSequence, readSize: readSize)
@@ -33,7 +34,7 @@ import Testing
         try backend.apply(.addService(Self.web))
         #expect(throws: IPVSError(.addService, errno: .fileExists)) { try backend.apply(.addService(Self.web)) }
         try backend.apply(.deleteService(Self.web))
-        #expect(transport.mismatches == [])
+        #expect(transport.problems == [])
         #expect(transport.finished)
     }
 
@@ -47,7 +48,7 @@ import Testing
         #expect(destinations.count == 3)
         // The services dump really came in several datagrams (the last one only NLMSG_DONE).
         #expect(received(recording).count >= 5)
-        #expect(transport.mismatches == [])
+        #expect(transport.problems == [])
         #expect(transport.finished)
     }
 
@@ -57,7 +58,7 @@ import Testing
         // Recorded as it happened: one datagram longer than the 512 bytes read of it.
         #expect(datagrams.contains { $0.length > 512 && $0.bytes.count == 512 })
         #expect(try backend.services().count == 20)
-        #expect(transport.mismatches == [])
+        #expect(transport.problems == [])
         #expect(transport.finished)
     }
 
@@ -71,7 +72,7 @@ import Testing
         // Two sends: a window of 128 requests, then the other 72.
         let sends = recording.events.filter { if case .sent = $0 { true } else { false } }
         #expect(sends.count == 1 + 2)
-        #expect(transport.mismatches == [])
+        #expect(transport.problems == [])
         #expect(transport.finished)
     }
 
@@ -106,10 +107,10 @@ import Testing
     }
 
     /// Runs one `flush` request against hand-made reply datagrams.
-    private func flush(replies: [[UInt8]]) -> (Errno?, ReplayTransport) {
+    private func flush(replies: [[UInt8]]) -> (Errno?, ScriptedKernel) {
         var recording = NetlinkRecording(family: Self.family, port: Self.port, firstSequence: 7)
         recording.events = [.sent(request(.flush, sequence: 7))] + replies.map { .received($0, length: $0.count) }
-        let transport = ReplayTransport(recording)
+        let transport = ScriptedKernel(replaying: recording.events)
         let client = NetlinkClient(transport: transport, family: Self.family, port: Self.port, firstSequence: 7)
         do throws(Errno) {
             try client.request(.flush) { _ in }
@@ -156,7 +157,7 @@ import Testing
         var recording = NetlinkRecording(family: Self.family, port: Self.port, firstSequence: 3)
         recording.events = [.sent(request(.getService, sequence: 3, dump: true)), .received(done, length: done.count)]
         let client = NetlinkClient(
-            transport: ReplayTransport(recording), family: Self.family, port: Self.port, firstSequence: 3)
+            transport: ScriptedKernel(replaying: recording.events), family: Self.family, port: Self.port, firstSequence: 3)
         #expect(throws: Errno.invalidArgument) { try client.request(.getService, dump: true) { _ in } }
     }
 }

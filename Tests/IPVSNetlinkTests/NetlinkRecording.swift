@@ -2,7 +2,9 @@ import Glibc
 import IPVS
 import Testing
 
-@testable import IPVSNetlink
+@_spi(Benchmark) import IPVSTestSupport
+
+@_spi(Benchmark) @testable import IPVSNetlink
 
 /// A conversation with the kernel as bytes: what was sent and what was read, in order, with
 /// the socket's family id, port id and first sequence number, so that a client set up the
@@ -13,10 +15,7 @@ import Testing
 /// length: more than the bytes that follow when the read was too short for it), followed by
 /// hex bytes.
 struct NetlinkRecording {
-    enum Event: Equatable {
-        case sent([UInt8])
-        case received([UInt8], length: Int)
-    }
+    typealias Event = ScriptedKernel.Event
 
     var family: UInt16 = 0
     var port: UInt32 = 0
@@ -30,8 +29,8 @@ struct NetlinkRecording {
     }
 
     /// Reads `Fixtures/<name>`.
-    init(fixture name: String, filePath: String = #filePath) throws {
-        let text = String(decoding: fixtureText(name, filePath: filePath), as: UTF8.self)
+    init(fixture name: String) throws {
+        let text = String(decoding: fixtureText(name), as: UTF8.self)
         var current: Event?
         func finish() {
             if let event = current { events.append(event) }
@@ -96,38 +95,6 @@ struct NetlinkRecording {
 
 enum RecordingError: Error {
     case malformed(String)
-}
-
-/// Plays the kernel's side of a recording: every send must be the recorded one, every read
-/// gets the next recorded datagram, cut to the reader's buffer as the kernel would cut it.
-final class ReplayTransport: NetlinkTransport {
-    private var events: ArraySlice<NetlinkRecording.Event>
-    /// What went differently from the recording.
-    private(set) var mismatches: [String] = []
-
-    init(_ recording: NetlinkRecording) { events = recording.events[...] }
-
-    var finished: Bool { events.isEmpty }
-
-    func send(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
-        guard case .sent(let expected)? = events.first else {
-            mismatches.append("unexpected send of \(bytes.count) bytes")
-            throw .protocolError
-        }
-        events.removeFirst()
-        if Array(bytes) != expected { mismatches.append("sent \(hex(bytes))\nrecorded \(hex(expected))") }
-    }
-
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        guard case .received(let datagram, let length)? = events.first else {
-            mismatches.append("unexpected read")
-            throw .resourceTemporarilyUnavailable  // what a receive timeout reports
-        }
-        events.removeFirst()
-        let count = min(buffer.count, datagram.count)
-        buffer.copyBytes(from: datagram[..<count])
-        return length
-    }
 }
 
 /// Writes down a real conversation: every send and every datagram read, as the socket

@@ -297,8 +297,7 @@ main() {
     check "repository Distribution/sbin/ipvsadm-save (no ipvsadm next to it) falls back to PATH (oracle)" \
         t_wrapper_falls_back
 
-    echo "$passed passed, $failed failed"
-    [ "$failed" = 0 ]
+    summary
 }
 
 ns_save_with() { "$1" -A -f 3000000000 -s rr && "$2" -n; }

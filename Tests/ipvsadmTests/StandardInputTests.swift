@@ -1,6 +1,6 @@
 import Glibc
 import IPVSAdm
-@testable import ipvsadm
+@testable import ProcessStreams
 import Testing
 
 /// `StandardInput` cuts lines as `Swift.readLine(strippingNewline: true)` does.

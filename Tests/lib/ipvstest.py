@@ -1,14 +1,14 @@
 """What the project's Python test tools share (python3 standard library only).
 
 Used by Tests/Differential/harness.py (the differential suite, in the VM), by
-Tests/Differential/coverage.py (on the host) and by Scripts/bench-guest.py (the benchmark, in
-the VM). The VM sees the host's / read-only at the same paths, so the scripts import this file
+Tests/Differential/coverage.py (on the host), by Scripts/bench-guest.py (the benchmark, in
+the VM) and by the feature tests (Tests/Features/run.py, crosscheck.py, in the VM). The VM sees the host's / read-only at the same paths, so the scripts import this file
 from its place in the repository:
 
     sys.path.insert(0, os.path.join(REPO, "Tests", "lib"))
     import ipvstest
 
-Three parts:
+Four parts:
 - the differential suite's formats (Tests/Differential/README.md): `load_cases` and
   `parse_case_file` read `.cases` files into `Case`s and `Step`s; `parse_transcripts` and
   `read_transcripts` read transcripts (golden files, overrides) into `Transcript`s, each with
@@ -17,7 +17,9 @@ Three parts:
   lo up, dummy0 holding the test ranges), `Netns` (one such namespace kept open, to enter and
   leave), `private_mounts` (a private mount namespace with bind mounts), `load_ipvs`;
 - processes: `run` (a timeout, stdin given, stdout and stderr captured) and `spawn_timed`
-  (posix_spawn and wait4 for wall and CPU times, streams to files, a timeout).
+  (posix_spawn and wait4 for wall and CPU times, streams to files, a timeout);
+- `Tally`: a test runner's PASS/FAIL lines and its last line, "N passed, N failed", which
+  Scripts/test reads (the shell runners' twin is Tests/lib/check.sh).
 """
 
 import ctypes
@@ -27,6 +29,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 
 LIB = os.path.dirname(os.path.abspath(__file__))
@@ -460,3 +463,47 @@ def load_ipvs(required=(), optional=()):
         subprocess.run(["modprobe", m], check=True)
     for m in optional:
         subprocess.run(["modprobe", "-q", m], stderr=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+class Tally:
+    """Counts a runner's checks and prints them: "PASS name", or "FAIL name" with the
+    details indented under it (at most `detail_lines` of them), and at the end `summary`'s
+    "N passed, N failed", the line Scripts/test adds up."""
+
+    def __init__(self, detail_lines=40, out=None):
+        self.passed = 0
+        self.failed = 0
+        self.detail_lines = detail_lines
+        self.out = out
+
+    def _print(self, line):
+        print(line, file=self.out or sys.stdout, flush=True)
+
+    def passes(self, name=None):
+        """One check passed; its PASS line unless `name` is None (runners that list failures only)."""
+        self.passed += 1
+        if name is not None:
+            self._print("PASS " + name)
+
+    def fails(self, name, details=""):
+        """One check failed: its FAIL line, then the details indented."""
+        self.failed += 1
+        self._print("FAIL " + name)
+        for line in str(details).strip().splitlines()[:self.detail_lines]:
+            self._print("    " + line)
+
+    def check(self, name, ok, details=""):
+        """PASS or FAIL `name` as `ok` says; `details` explain a failure."""
+        if ok:
+            self.passes(name)
+        else:
+            self.fails(name, details)
+        return ok
+
+    def summary(self):
+        """Prints "N passed, N failed"; the exit status: 0 only if nothing failed."""
+        self._print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0

@@ -110,5 +110,26 @@ class Processes(unittest.TestCase):
             self.assertLess(r["wall_ms"], 4000)
 
 
+class Results(unittest.TestCase):
+    def test_tally_prints_each_check_and_the_summary_scripts_test_reads(self):
+        import io
+        out = io.StringIO()
+        tally = ipvstest.Tally(detail_lines=2, out=out)
+        self.assertTrue(tally.check("one", True))
+        self.assertFalse(tally.check("two", False, "why\nand\nmore"))
+        tally.passes()
+        tally.fails("three")
+        self.assertEqual(tally.summary(), 1)
+        self.assertEqual(out.getvalue(), "PASS one\nFAIL two\n    why\n    and\nFAIL three\n2 passed, 2 failed\n")
+        self.assertEqual(ipvstest.Tally(out=io.StringIO()).summary(), 0)
+
+    def test_check_sh_tallies_as_the_python_one(self):
+        script = ('. "%s"; check one true; check two sh -c "echo why; exit 1"; report three 0; '
+                  'report four 1 "a reason"; summary; echo "status $?"' % os.path.join(ipvstest.LIB, "check.sh"))
+        r = ipvstest.run(["bash", "-c", script])
+        self.assertEqual(r.stdout.decode(), "PASS one\nFAIL two\n    why\nPASS three\nFAIL four\n    a reason\n"
+                         "2 passed, 2 failed\nstatus 1\n")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,1 +1,0 @@
-../ipvsadm/StandardStreams.swift
