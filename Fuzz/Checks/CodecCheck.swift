@@ -1,7 +1,7 @@
 #if DEBUG
-@_spi(Benchmark) @testable import IPVSNetlink
+@_spi(Benchmark) @_spi(Testing) @testable import IPVSNetlink
 import IPVS
-@_spi(Benchmark) import IPVSTestSupport
+@_spi(Benchmark) @_spi(Testing) import IPVSTestSupport
 
 /// `codec`: the bytes make values (the kernel's info, services, real servers of one service,
 /// timeouts, sync daemons, the kernel's answer to each change, how it groups dump messages into
@@ -25,7 +25,7 @@ enum CodecCheck {
         world.info = IPVSInfo(version: reader.u32(), connectionTableSize: reader.u32())
         world.services = (0..<reader.below(6)).map { _ in Values.service(&reader) }
         world.servicesEnd = reader.below(8) == 0 ? Values.errorField(&reader) : 0
-        let owner = world.services.first ?? NetlinkCheck.web
+        let owner = world.owner
         world.oldKernel = reader.below(8) == 0
         world.destinations = (0..<reader.below(6)).map { _ in
             let family = world.oldKernel ? owner.key.family : reader.family()
@@ -72,7 +72,7 @@ enum CodecCheck {
         let kernel = FakeKernel(served ?? world)
         let client = NetlinkClient(
             transport: kernel, family: FakeKernel.family, port: FakeKernel.port, firstSequence: world.firstSequence,
-            readSize: world.readSize)
+            readSize: world.readSize ?? NetlinkClient.initialReadSize)
         let backend: NetlinkBackend
         do {
             backend = try NetlinkBackend(client: client)
@@ -216,223 +216,4 @@ enum Values {
     }
 }
 
-/// The kernel's side of the generic-netlink conversation, answering from a `World`: requests
-/// are read as the kernel reads them, replies built as it builds them (a data message per
-/// entry, `NLMSG_DONE` at the end of a dump, an acknowledgement per request) and delivered a
-/// datagram per read, grouped as IPVS on Linux 6.1 groups them: dump messages several to a
-/// datagram, `NLMSG_DONE` and every acknowledgement alone.
-final class FakeKernel: NetlinkTransport {
-    static let family: UInt16 = 32
-    static let port: UInt32 = 7
-
-    struct World {
-        var readSize = NetlinkClient.initialReadSize
-        /// Messages per datagram of a dump, in turn.
-        var grouping = [1]
-        var firstSequence: UInt32 = 1
-        var info = IPVSInfo(version: 0, connectionTableSize: 0)
-        var services: [VirtualService] = []
-        /// The error field of the services dump's `NLMSG_DONE`.
-        var servicesEnd: Int32 = 0
-        var destinations: [Destination] = []
-        /// Real servers without their own family attribute (kernels before 3.18).
-        var oldKernel = false
-        var timeouts = Timeouts(tcp: 0, tcpFin: 0, udp: 0)
-        /// Bits 0, 1, 2: the TCP, TCP FIN, UDP timeout is left out of the reply.
-        var omittedTimeouts: UInt8 = 0
-        var daemons: [SyncDaemon] = []
-        /// The error field of each change's acknowledgement, in turn.
-        var answers: [Int32] = [0]
-    }
-
-    private let world: World
-    private var queue: [[UInt8]] = []
-    private var delivered = 0
-    private var answered = 0
-    private var groups = 0
-    private(set) var problems: [String] = []
-    /// Commands received, for messages.
-    private(set) var log: [UInt8] = []
-
-    init(_ world: World) { self.world = world }
-
-    func send(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
-        if let problem = requestProblem(bytes, family: FakeKernel.family) {
-            problems.append(problem)
-            return
-        }
-        _ = NetlinkMessage.forEach(in: bytes) { header in
-            let start = header.payload.lowerBound - NetlinkMessage.headerLength
-            let flags = bytes.loadUnaligned(fromByteOffset: start + NetlinkMessage.flagsOffset, as: UInt16.self)
-            let request = Array(bytes[start..<(start + NetlinkMessage.headerLength)])
-            let command = bytes[header.payload.lowerBound]
-            let attributes = Array(bytes[(header.payload.lowerBound + NetlinkMessage.genericHeaderLength)..<header.payload.upperBound])
-            log.append(command)
-            answer(command, dump: flags & 0x300 == 0x300, sequence: header.sequence, request: request, attributes: attributes)
-        }
-    }
-
-    func receive(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        guard delivered < queue.count else { throw .resourceTemporarilyUnavailable }
-        delivered += 1
-        return deliver(queue[delivered - 1], into: buffer)
-    }
-
-    private func answer(_ command: UInt8, dump: Bool, sequence: UInt32, request: [UInt8], attributes: [UInt8]) {
-        func data(_ reply: IPVSCommand, _ payload: [UInt8]) -> [UInt8] {
-            FakeKernel.message(type: FakeKernel.family, flags: dump ? 2 : 0, sequence: sequence,
-                               payload: [reply.rawValue, NetlinkMessage.ipvsVersion, 0, 0] + payload)
-        }
-        func end(_ messages: [[UInt8]], status: Int32 = 0) {
-            deliverGrouped(messages)
-            // IPVS's dump callbacks return the bytes they added, so the netlink core sends
-            // NLMSG_DONE after a call that added nothing: in a datagram of its own.
-            queue.append(FakeKernel.message(type: NetlinkMessage.typeDone, flags: 2, sequence: sequence, payload: FakeKernel.int(status)))
-        }
-        func reply(_ message: [UInt8]) {
-            queue.append(message)
-            queue.append(acknowledgement(sequence, 0, request))
-        }
-        switch IPVSCommand(rawValue: command) {
-        case .getInfo?:
-            var encoder = AttributeEncoder()
-            encoder.append(InfoAttribute.version, u32: world.info.version)
-            encoder.append(InfoAttribute.connectionTableSize, u32: world.info.connectionTableSize)
-            reply(data(.setInfo, encoder.bytes))
-        case .getService? where dump:
-            end(world.services.map { data(.newService, FakeKernel.serviceReply($0)) }, status: world.servicesEnd)
-        case .getService?:
-            let key = (try? IPVSCodec.decodeService(message: attributes[...]))?.key
-            if let service = world.services.first(where: { $0.key == key }) {
-                reply(data(.newService, FakeKernel.serviceReply(service)))
-            } else {
-                queue.append(acknowledgement(sequence, -Errno.noSuchProcess.rawValue, request))
-            }
-        case .getDestination?:
-            let owner = world.services.first ?? NetlinkCheck.web
-            end(world.destinations.map { data(.newDestination, FakeKernel.destinationReply($0, of: owner, oldKernel: world.oldKernel)) })
-        case .getConfig?:
-            let omitted = [CommandAttribute.timeoutTCP, CommandAttribute.timeoutTCPFin, CommandAttribute.timeoutUDP].enumerated()
-                .filter { world.omittedTimeouts & (1 << $0.offset) != 0 }.map { $0.element }
-            let all = FakeKernel.attributes(encoded { IPVSCodec.timeoutsRequest(world.timeouts, into: &$0) })
-            reply(data(.setConfig, FakeKernel.joined(all.filter { !omitted.contains($0.type & NetlinkAttribute.typeMask) })))
-        case .getDaemon?:
-            end(world.daemons.map { daemon in data(.newDaemon, encoded { IPVSCodec.startDaemonRequest(daemon, into: &$0) }) })
-        default:
-            let field = world.answers[answered % world.answers.count]
-            answered += 1
-            queue.append(acknowledgement(sequence, field, request))
-        }
-    }
-
-    /// Messages into datagrams, as many per datagram as `grouping` says in turn.
-    private func deliverGrouped(_ messages: [[UInt8]]) {
-        var index = 0
-        while index < messages.count {
-            let count = world.grouping[groups % world.grouping.count]
-            groups += 1
-            queue.append(messages[index..<min(index + count, messages.count)].flatMap { $0 })
-            index += count
-        }
-    }
-
-    /// `NLMSG_ERROR`: the error field, then the request's header (NETLINK_CAP_ACK).
-    private func acknowledgement(_ sequence: UInt32, _ field: Int32, _ request: [UInt8]) -> [UInt8] {
-        FakeKernel.message(type: NetlinkMessage.typeError, flags: 0x100, sequence: sequence, payload: FakeKernel.int(field) + request)
-    }
-
-    // MARK: Replies
-
-    /// A service as the kernel sends it: the request's nest, and the counters.
-    static func serviceReply(_ service: VirtualService) -> [UInt8] {
-        var top = attributes(encoded { IPVSCodec.serviceRequest(service, into: &$0) })
-        top[0].payload += statistics(service.stats, stats64: ServiceAttribute.stats64, stats: ServiceAttribute.stats)
-        return joined(top)
-    }
-
-    /// A real server as the kernel sends it: the request's real-server nest alone, with the
-    /// connection counters and statistics; an old kernel sends no family of its own.
-    static func destinationReply(_ d: Destination, of service: VirtualService, oldKernel: Bool) -> [UInt8] {
-        let top = attributes(encoded { IPVSCodec.destinationRequest(d, service: service, into: &$0) })
-        guard var nest = top.first(where: { $0.type & NetlinkAttribute.typeMask == CommandAttribute.destination }) else {
-            return []
-        }
-        var inner = attributes(nest.payload)
-        if oldKernel { inner.removeAll { $0.type == DestinationAttribute.addressFamily } }
-        var encoder = AttributeEncoder()
-        encoder.append(DestinationAttribute.activeConnections, u32: d.activeConnections)
-        encoder.append(DestinationAttribute.inactiveConnections, u32: d.inactiveConnections)
-        encoder.append(DestinationAttribute.persistentConnections, u32: d.persistentConnections)
-        nest.payload = joined(inner) + encoder.bytes
-            + statistics(d.stats, stats64: DestinationAttribute.stats64, stats: DestinationAttribute.stats)
-        return joined([nest])
-    }
-
-    /// STATS64 with every counter; STATS with the 32-bit ones truncated would read differently,
-    /// so it is sent only beside STATS64 (which wins), or alone when every counter fits.
-    static func statistics(_ s: Statistics, stats64: UInt16, stats: UInt16) -> [UInt8] {
-        let counters = [s.connections, s.inPackets, s.outPackets, s.inBytes, s.outBytes, s.connectionRate,
-                        s.inPacketRate, s.outPacketRate, s.inByteRate, s.outByteRate]
-        let narrow = counters.enumerated().allSatisfy { index, value in index == 3 || index == 4 || value <= UInt64(UInt32.max) }
-        var encoder = AttributeEncoder()
-        let zero = counters.allSatisfy { $0 == 0 }
-        if !zero && (!narrow || s.connections & 1 == 0) {
-            encoder.nest(stats64) { nest in
-                for (index, value) in counters.enumerated() { nest.append(UInt16(index + 1), u64: value) }
-            }
-        }
-        if !zero && narrow {
-            encoder.nest(stats) { nest in
-                for (index, value) in counters.enumerated() {
-                    if index == 3 || index == 4 { nest.append(UInt16(index + 1), u64: value) } else {
-                        nest.append(UInt16(index + 1), u32: UInt32(value))
-                    }
-                }
-            }
-        }
-        return encoder.bytes
-    }
-
-    // MARK: Bytes
-
-    static func int(_ value: Int32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
-
-    static func message(type: UInt16, flags: UInt16, sequence: UInt32, payload: [UInt8]) -> [UInt8] {
-        var message = AttributeEncoder()
-        NetlinkMessage.appendHeader(
-            to: &message, length: UInt32(NetlinkMessage.headerLength + payload.count), type: type, flags: flags,
-            sequence: sequence, port: port)
-        payload.withUnsafeBytes { message.append(raw: $0) }
-        message.pad()
-        return message.bytes
-    }
-
-    /// The attributes of a buffer, type (with its flag bits) and payload, walked here without
-    /// the codec's reader.
-    static func attributes(_ bytes: [UInt8]) -> [(type: UInt16, payload: [UInt8])] {
-        var list: [(type: UInt16, payload: [UInt8])] = []
-        var offset = 0
-        while bytes.count - offset >= 4 {
-            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
-            let type = UInt16(bytes[offset + 2]) | UInt16(bytes[offset + 3]) << 8
-            guard length >= 4, length <= bytes.count - offset else { break }
-            list.append((type, Array(bytes[(offset + 4)..<(offset + length)])))
-            offset += (length + 3) & ~3
-        }
-        return list
-    }
-
-    static func joined(_ list: [(type: UInt16, payload: [UInt8])]) -> [UInt8] {
-        var encoder = AttributeEncoder()
-        for attribute in list { encoder.append(attribute.type, payload: attribute.payload) }
-        return encoder.bytes
-    }
-}
-
-/// The bytes a codec request writes into a fresh encoder.
-private func encoded(_ write: (inout AttributeEncoder) -> Void) -> [UInt8] {
-    var encoder = AttributeEncoder()
-    write(&encoder)
-    return encoder.bytes
-}
 #endif

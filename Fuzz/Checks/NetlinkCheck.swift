@@ -1,8 +1,8 @@
 #if DEBUG
 // The codec and the client are internal to IPVSNetlink; debug builds compile it for testing.
-@_spi(Benchmark) @testable import IPVSNetlink
+@_spi(Benchmark) @_spi(Testing) @testable import IPVSNetlink
 import IPVS
-@_spi(Benchmark) import IPVSTestSupport
+@_spi(Benchmark) @_spi(Testing) import IPVSTestSupport
 
 /// `netlink`: raw bytes where the kernel's bytes go. The first byte picks what they are:
 /// - even: one reply message's attributes, through every decoder (service, destination as
@@ -83,8 +83,7 @@ enum NetlinkCheck {
 
     // MARK: Conversation
 
-    static let web = VirtualService(
-        key: .address(protocol: .tcp, address: IPAddress(ipv4: 0x0a00_0001), port: 80), scheduler: "wlc")
+    static let web = FakeKernel.World.someService
 
     static func conversation(_ bytes: [UInt8], smallReads: Bool) throws(FuzzFailure) {
         var reader = FuzzBytes(bytes)
@@ -94,7 +93,7 @@ enum NetlinkCheck {
             let length = Int(reader.u16())
             datagrams.append((0..<length).map { _ in reader.u8() })
         }
-        let transport = ScriptedKernel(datagrams: datagrams, checkingSends: { requestProblem($0, family: family) })
+        let transport = ScriptedTransport(datagrams: datagrams, checkingSends: { requestProblem($0, family: family) })
         let client = NetlinkClient(
             transport: transport, family: family, port: 1, firstSequence: 1,
             readSize: smallReads ? 512 : NetlinkClient.initialReadSize)
@@ -123,26 +122,6 @@ enum NetlinkCheck {
         }
         try expect(transport.problems.isEmpty, transport.problems.joined(separator: "\n"))
     }
-}
-
-/// What is wrong with bytes the client sent, if anything: they must be whole, padded netlink
-/// requests of the family, each with a generic-netlink header of IPVS's version.
-func requestProblem(_ bytes: UnsafeRawBufferPointer, family: UInt16) -> String? {
-    var problem: String?
-    var count = 0
-    let whole = NetlinkMessage.forEach(in: bytes) { header in
-        count += 1
-        if header.type != family { problem = problem ?? "a request of type \(header.type)" }
-        if header.payload.count < NetlinkMessage.genericHeaderLength
-            || bytes[header.payload.lowerBound + 1] != NetlinkMessage.ipvsVersion
-        {
-            problem = problem ?? "a request without the IPVS generic-netlink header"
-        }
-    }
-    if !whole || count == 0 || bytes.count % NetlinkMessage.alignment != 0 {
-        return "sent bytes that are not whole padded messages: \(hex(bytes))"
-    }
-    return problem
 }
 
 #endif

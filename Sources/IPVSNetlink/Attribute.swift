@@ -3,15 +3,15 @@ import IPVS
 /// Netlink attributes (`struct nlattr`): a 4-byte header `{u16 len; u16 type}` in host order,
 /// then the payload, padded to a multiple of 4 bytes (`NLA_ALIGNTO`). `len` counts the header
 /// and the payload but not the padding.
-enum NetlinkAttribute {
-    static let headerLength = 4
-    static let alignment = 4
+@_spi(Testing) public enum NetlinkAttribute {
+    public static let headerLength = 4
+    public static let alignment = 4
     /// Type bits; the two high bits are the NESTED and NET_BYTEORDER flags.
-    static let typeMask: UInt16 = 0x3fff
+    public static let typeMask: UInt16 = 0x3fff
     /// `NLA_F_NESTED`.
-    static let nestedFlag: UInt16 = 0x8000
+    public static let nestedFlag: UInt16 = 0x8000
 
-    static func aligned(_ length: Int) -> Int { (length + alignment - 1) & ~(alignment - 1) }
+    public static func aligned(_ length: Int) -> Int { (length + alignment - 1) & ~(alignment - 1) }
 }
 
 /// Builds a sequence of attributes, as libnl's `nla_put_*` would, in memory of its own that
@@ -19,15 +19,16 @@ enum NetlinkAttribute {
 /// stored whole (header, value, zeroed padding) into room claimed with one bounds check
 /// (hot path, every `-R` request: no per-byte uniqueness or capacity check, as a `[UInt8]`
 /// would make). Also the send buffer of `NetlinkClient`,
-/// which frames the requests around what the codec encodes (`NetlinkMessage`).
-struct AttributeEncoder: ~Copyable {
+/// which frames the requests around what the codec encodes (`NetlinkMessage`), and the
+/// fake kernel's builder of replies (SPI `Testing`).
+@_spi(Testing) public struct AttributeEncoder: ~Copyable {
     private var storage: UnsafeMutableRawPointer
     private var capacity: Int
     /// The bytes written so far.
-    private(set) var count = 0
+    public private(set) var count = 0
 
     /// `capacity`: the bytes expected (more only costs a reallocation).
-    init(capacity: Int = 64) {
+    public init(capacity: Int = 64) {
         self.capacity = max(capacity, 16)
         storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
     }
@@ -35,52 +36,52 @@ struct AttributeEncoder: ~Copyable {
     deinit { storage.deallocate() }
 
     /// A copy of the bytes written.
-    var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
-    func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(start: storage, count: count))
     }
 
     /// Forgets what was written after the first `count` bytes (keeps the memory).
-    mutating func truncate(to count: Int) {
+    public mutating func truncate(to count: Int) {
         precondition(count >= 0 && count <= self.count)
         self.count = count
     }
 
     /// Appends one attribute with a raw payload, plus padding (the fake kernels of tests).
-    mutating func append<C: Collection>(_ type: UInt16, payload: C) where C.Element == UInt8 {
+    public mutating func append<C: Collection>(_ type: UInt16, payload: C) where C.Element == UInt8 {
         let room = claimAttribute(type, payload: payload.count)
         copy(payload, to: room)
     }
 
-    mutating func append(_ type: UInt16, u8 value: UInt8) { appendInteger(type, value) }
+    public mutating func append(_ type: UInt16, u8 value: UInt8) { appendInteger(type, value) }
     /// Host byte order.
-    mutating func append(_ type: UInt16, u16 value: UInt16) { appendInteger(type, value) }
+    public mutating func append(_ type: UInt16, u16 value: UInt16) { appendInteger(type, value) }
     /// Host byte order.
-    mutating func append(_ type: UInt16, u32 value: UInt32) { appendInteger(type, value) }
+    public mutating func append(_ type: UInt16, u32 value: UInt32) { appendInteger(type, value) }
     /// Host byte order: the kernel's counters (the fake kernels of tests; requests have none).
-    mutating func append(_ type: UInt16, u64 value: UInt64) { appendInteger(type, value) }
+    public mutating func append(_ type: UInt16, u64 value: UInt64) { appendInteger(type, value) }
     /// Network byte order (ports).
-    mutating func append(_ type: UInt16, be16 value: UInt16) { appendInteger(type, value.bigEndian) }
+    public mutating func append(_ type: UInt16, be16 value: UInt16) { appendInteger(type, value.bigEndian) }
     /// Network byte order (IPv4 netmask, IPv4 multicast group).
-    mutating func append(_ type: UInt16, be32 value: UInt32) { appendInteger(type, value.bigEndian) }
+    public mutating func append(_ type: UInt16, be32 value: UInt32) { appendInteger(type, value.bigEndian) }
 
     /// Two host-order 32-bit words, a struct payload such as `ip_vs_flags`.
-    mutating func append(_ type: UInt16, words first: UInt32, _ second: UInt32) {
+    public mutating func append(_ type: UInt16, words first: UInt32, _ second: UInt32) {
         let room = claimAttribute(type, payload: 8)
         room.storeBytes(of: first, as: UInt32.self)
         room.storeBytes(of: second, toByteOffset: 4, as: UInt32.self)
     }
 
     /// The 16 network-order bytes of `union nf_inet_addr`.
-    mutating func append(_ type: UInt16, address: IPAddress) {
+    public mutating func append(_ type: UInt16, address: IPAddress) {
         let room = claimAttribute(type, payload: 16)
         room.storeBytes(of: address.high.bigEndian, as: UInt64.self)
         room.storeBytes(of: address.low.bigEndian, toByteOffset: 8, as: UInt64.self)
     }
 
     /// A NUL-terminated string (`nla_put_string`).
-    mutating func append(_ type: UInt16, string: String) {
+    public mutating func append(_ type: UInt16, string: String) {
         let utf8 = string.utf8
         let length = utf8.count
         let room = claimAttribute(type, payload: length + 1)
@@ -91,7 +92,7 @@ struct AttributeEncoder: ~Copyable {
     /// A nested attribute whose payload is built by `body`. The type carries NLA_F_NESTED,
     /// as libnl 3.7's `nla_nest_start` sets it in ipvsadm's requests (the kernel accepts
     /// nests with or without it; its own replies omit it).
-    mutating func nest(_ type: UInt16, _ body: (inout AttributeEncoder) -> Void) {
+    public mutating func nest(_ type: UInt16, _ body: (inout AttributeEncoder) -> Void) {
         let start = count
         _ = claimAttribute(type | NetlinkAttribute.nestedFlag, payload: 0)
         body(&self)
@@ -101,24 +102,24 @@ struct AttributeEncoder: ~Copyable {
     // MARK: Raw bytes (the netlink framing)
 
     /// Appends `bytes` as they are.
-    mutating func append(raw bytes: UnsafeRawBufferPointer) {
+    public mutating func append(raw bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         claim(bytes.count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
     }
 
     /// Appends the in-memory (host-order) bytes of `value`.
-    mutating func append<T: FixedWidthInteger>(raw value: T) {
+    public mutating func append<T: FixedWidthInteger>(raw value: T) {
         claim(MemoryLayout<T>.size).storeBytes(of: value, as: T.self)
     }
 
     /// Overwrites bytes already written with those of `value`.
-    mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+    public mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count)
         storage.storeBytes(of: value, toByteOffset: offset, as: T.self)
     }
 
     /// Zero bytes up to the next multiple of 4.
-    mutating func pad() {
+    public mutating func pad() {
         let padding = NetlinkAttribute.aligned(count) - count
         if padding > 0 { claim(padding).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
     }

@@ -1,31 +1,32 @@
 import IPVS
 
 /// A reply the kernel sent that lacks something libipvs requires (it reports EINVAL).
-struct MalformedReply: Error, Equatable {
-    var what: String
+@_spi(Testing) public struct MalformedReply: Error, Equatable {
+    public var what: String
 }
 
 /// Model ↔ attribute bytes, laid out exactly as libipvs (ipvsadm 1.31) sends them and read
 /// as the kernel replies. Requests are the top-level attributes that follow the
-/// `genlmsghdr`; replies are one attribute buffer per received message.
-enum IPVSCodec {
+/// `genlmsghdr`; replies are one attribute buffer per received message. The fake kernel of
+/// the test support builds its replies with the request encoders (SPI `Testing`).
+@_spi(Testing) public enum IPVSCodec {
     // MARK: Requests
 
     // Each request's attributes are written into an encoder: the backend's is the send
     // buffer itself (hot path: no array per request).
 
     /// `{SERVICE full}`: NEW/SET/DEL_SERVICE, ZERO and single GET_SERVICE.
-    static func serviceRequest(_ service: VirtualService, into encoder: inout AttributeEncoder) {
+    public static func serviceRequest(_ service: VirtualService, into encoder: inout AttributeEncoder) {
         encodeService(service, into: &encoder)
     }
 
     /// `{SERVICE id}`: the reduced nest of the GET_DEST dump.
-    static func destinationsRequest(_ key: ServiceKey, into encoder: inout AttributeEncoder) {
+    public static func destinationsRequest(_ key: ServiceKey, into encoder: inout AttributeEncoder) {
         encoder.nest(CommandAttribute.service) { nest in encodeServiceKey(key, into: &nest) }
     }
 
     /// `{SERVICE full, DEST full}`: NEW/SET/DEL_DEST.
-    static func destinationRequest(_ destination: Destination, service: VirtualService, into encoder: inout AttributeEncoder) {
+    public static func destinationRequest(_ destination: Destination, service: VirtualService, into encoder: inout AttributeEncoder) {
         encodeService(service, into: &encoder)
         encoder.nest(CommandAttribute.destination) { nest in
             nest.append(DestinationAttribute.addressFamily, u16: destination.address.family.rawValue)
@@ -42,19 +43,19 @@ enum IPVSCodec {
     }
 
     /// ZERO: the full service nest, or nothing (zero everything) for nil.
-    static func zeroRequest(_ service: VirtualService?, into encoder: inout AttributeEncoder) {
+    public static func zeroRequest(_ service: VirtualService?, into encoder: inout AttributeEncoder) {
         if let service { serviceRequest(service, into: &encoder) }
     }
 
     /// SET_CONFIG: the three timeouts at top level, always all of them (0 = unchanged).
-    static func timeoutsRequest(_ timeouts: Timeouts, into encoder: inout AttributeEncoder) {
+    public static func timeoutsRequest(_ timeouts: Timeouts, into encoder: inout AttributeEncoder) {
         encoder.append(CommandAttribute.timeoutTCP, u32: timeouts.tcp)
         encoder.append(CommandAttribute.timeoutTCPFin, u32: timeouts.tcpFin)
         encoder.append(CommandAttribute.timeoutUDP, u32: timeouts.udp)
     }
 
     /// NEW_DAEMON: state, interface, sync id; the optional parameters only when set.
-    static func startDaemonRequest(_ daemon: SyncDaemon, into encoder: inout AttributeEncoder) {
+    public static func startDaemonRequest(_ daemon: SyncDaemon, into encoder: inout AttributeEncoder) {
         daemonRequest(daemon, into: &encoder) { nest in
             if daemon.maxLength != 0 { nest.append(DaemonAttribute.syncMaxLength, u16: daemon.maxLength) }
             if daemon.port != 0 { nest.append(DaemonAttribute.multicastPort, u16: daemon.port) }
@@ -69,7 +70,7 @@ enum IPVSCodec {
     }
 
     /// DEL_DAEMON: state, interface (possibly empty), sync id.
-    static func stopDaemonRequest(_ daemon: SyncDaemon, into encoder: inout AttributeEncoder) {
+    public static func stopDaemonRequest(_ daemon: SyncDaemon, into encoder: inout AttributeEncoder) {
         daemonRequest(daemon, into: &encoder) { _ in }
     }
 
@@ -117,7 +118,7 @@ enum IPVSCodec {
     // MARK: Replies
 
     /// One message of a GET_SERVICE reply (dump or single): one service.
-    static func decodeService(message: ArraySlice<UInt8>) throws(MalformedReply) -> VirtualService {
+    public static func decodeService(message: ArraySlice<UInt8>) throws(MalformedReply) -> VirtualService {
         guard let nest = AttributeSet(message).nested(CommandAttribute.service) else {
             throw MalformedReply(what: "service nest")
         }
@@ -126,7 +127,7 @@ enum IPVSCodec {
 
     /// One message of a GET_DEST dump; `family` is the service's, used when a destination
     /// does not say its own (kernels before 3.18).
-    static func decodeDestination(message: ArraySlice<UInt8>, family: AddressFamily) throws(MalformedReply)
+    public static func decodeDestination(message: ArraySlice<UInt8>, family: AddressFamily) throws(MalformedReply)
         -> Destination
     {
         // Read for one attribute: one pass, no index (hot path: a message per real server).
@@ -139,7 +140,7 @@ enum IPVSCodec {
     }
 
     /// The SET_INFO reply of GET_INFO: both attributes are required.
-    static func decodeInfo(message: ArraySlice<UInt8>) throws(MalformedReply) -> IPVSInfo {
+    public static func decodeInfo(message: ArraySlice<UInt8>) throws(MalformedReply) -> IPVSInfo {
         let attributes = AttributeSet(message)
         guard let version = attributes.u32(InfoAttribute.version),
               let size = attributes.u32(InfoAttribute.connectionTableSize)
@@ -149,7 +150,7 @@ enum IPVSCodec {
 
     /// The SET_CONFIG reply of GET_CONFIG: each timeout is optional (a kernel without the
     /// TCP or UDP protocol omits it) and reads as 0 when absent.
-    static func decodeTimeouts(message: ArraySlice<UInt8>) -> Timeouts {
+    public static func decodeTimeouts(message: ArraySlice<UInt8>) -> Timeouts {
         let attributes = AttributeSet(message)
         return Timeouts(
             tcp: attributes.u32(CommandAttribute.timeoutTCP) ?? 0,
@@ -158,7 +159,7 @@ enum IPVSCodec {
     }
 
     /// One message of a GET_DAEMON dump (0–2 of them, master first).
-    static func decodeDaemon(message: ArraySlice<UInt8>) throws(MalformedReply) -> SyncDaemon {
+    public static func decodeDaemon(message: ArraySlice<UInt8>) throws(MalformedReply) -> SyncDaemon {
         guard let nest = AttributeSet(message).nested(CommandAttribute.daemon),
               let rawState = nest.u32(DaemonAttribute.state),
               let state = SyncDaemon.State(rawValue: rawState),
@@ -262,7 +263,7 @@ enum IPVSCodec {
     /// ipvsadm 1.31, destination STATS64 is read as 64-bit (a deliberate fix). The nest is
     /// read in one pass; as everywhere, the last copy of a field wins, and a field too short
     /// for its width reads as 0.
-    static func decodeStats(stats64: ArraySlice<UInt8>?, stats32: ArraySlice<UInt8>?) -> Statistics {
+    public static func decodeStats(stats64: ArraySlice<UInt8>?, stats32: ArraySlice<UInt8>?) -> Statistics {
         var stats = Statistics()
         guard let payload = stats64 ?? stats32 else { return stats }
         let wide = stats64 != nil

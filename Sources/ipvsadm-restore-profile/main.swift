@@ -1,7 +1,7 @@
 // `ipvsadm -R` without a kernel, for profiling (not installed): the rules on stdin go through
 // ours exactly as in the product (the line reader, the parser, the modifications, the
-// encoder, the pipelined sends and the matching of acknowledgements), to a stand-in that
-// acknowledges every request (IPVSTestSupport's AcknowledgingTransport). Run it under
+// encoder, the pipelined sends and the matching of acknowledgements), to IPVSTestSupport's
+// fake kernel in the world that takes every change (`FakeKernel.World.acknowledging`). Run it under
 // `valgrind --tool=callgrind` to count the instructions per line natively, where this host
 // has no IPVS. Prints, on stderr, the exit status, the number of requests and a checksum of
 // their bytes (sequence numbers left out), which a change to the encoder must leave as it was.
@@ -9,10 +9,11 @@
 import Glibc
 import IPVS
 import IPVSAdm
-@_spi(Benchmark) import IPVSTestSupport
+@_spi(Testing) import IPVSTestSupport
 import ProcessStreams
 
-let (backend, sent) = AcknowledgingTransport.backend()
+// GET_INFO is answered, so this cannot fail.
+let (backend, sent) = try! FakeKernel.backend(.acknowledging)
 let stderr = StandardStreams.error()
 let status = IPVSAdm.run(
     program: "ipvsadm", arguments: CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : ["-R"],

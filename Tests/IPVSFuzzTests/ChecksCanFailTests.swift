@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdm
+@_spi(Testing) import IPVSTestSupport
 import Testing
 
 @testable import IPVSFuzz

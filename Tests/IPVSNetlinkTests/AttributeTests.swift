@@ -1,7 +1,7 @@
 import IPVSTestSupport
 import Testing
 
-@testable import IPVSNetlink
+@_spi(Testing) @testable import IPVSNetlink
 
 @Suite struct AttributeTests {
     @Test func scalarsArePaddedToFourBytes() {

@@ -2,7 +2,7 @@ import IPVS
 import IPVSTestSupport
 import Testing
 
-@testable import IPVSNetlink
+@_spi(Testing) @testable import IPVSNetlink
 
 private let vip = IPAddress(ipv4: 0x0102_0304)
 private let tcp80 = ServiceKey.address(protocol: .tcp, address: vip, port: 80)

@@ -1,7 +1,7 @@
 import Glibc
 import Testing
 
-@testable import IPVSNetlink
+@_spi(Testing) @testable import IPVSNetlink
 
 /// The numbers of `IPVSProtocol.swift` against the kernel UAPI header `linux/ip_vs.h`
 /// (from linux-libc-dev), read as text so that no C module is needed.

@@ -1,6 +1,6 @@
 import Glibc
 import IPVS
-@testable import IPVSNetlink
+@_spi(Testing) @testable import IPVSNetlink
 import Testing
 
 /// True where a real IPVS is loaded, we may program it (root), and its table is empty:

@@ -2,7 +2,7 @@ import Glibc
 import IPVS
 import Testing
 
-@testable import IPVSNetlink
+@_spi(Testing) @testable import IPVSNetlink
 @_spi(Benchmark) import IPVSTestSupport
 
 /// The netlink protocol (framing, multi-part dumps, acknowledgements matched by sequence
@@ -12,10 +12,10 @@ import Testing
 @Suite struct NetlinkClientTests {
     /// A backend talking to a recording; `readSize` as when it was recorded.
     private func replay(_ name: String, readSize: Int = NetlinkClient.initialReadSize) throws
-        -> (NetlinkBackend, ScriptedKernel, NetlinkRecording)
+        -> (NetlinkBackend, ScriptedTransport, NetlinkRecording)
     {
         let recording = try NetlinkRecording(fixture: name)
-        let transport = ScriptedKernel(replaying: recording.events)
+        let transport = ScriptedTransport(replaying: recording.events)
         let client = NetlinkClient(
             transport: transport, family: recording.family, port: recording.port,
             firstSequence: recording.firstSequence, readSize: readSize)
@@ -107,10 +107,10 @@ import Testing
     }
 
     /// Runs one `flush` request against hand-made reply datagrams.
-    private func flush(replies: [[UInt8]]) -> (Errno?, ScriptedKernel) {
+    private func flush(replies: [[UInt8]]) -> (Errno?, ScriptedTransport) {
         var recording = NetlinkRecording(family: Self.family, port: Self.port, firstSequence: 7)
         recording.events = [.sent(request(.flush, sequence: 7))] + replies.map { .received($0, length: $0.count) }
-        let transport = ScriptedKernel(replaying: recording.events)
+        let transport = ScriptedTransport(replaying: recording.events)
         let client = NetlinkClient(transport: transport, family: Self.family, port: Self.port, firstSequence: 7)
         do throws(Errno) {
             try client.request(.flush) { _ in }
@@ -157,7 +157,7 @@ import Testing
         var recording = NetlinkRecording(family: Self.family, port: Self.port, firstSequence: 3)
         recording.events = [.sent(request(.getService, sequence: 3, dump: true)), .received(done, length: done.count)]
         let client = NetlinkClient(
-            transport: ScriptedKernel(replaying: recording.events), family: Self.family, port: Self.port, firstSequence: 3)
+            transport: ScriptedTransport(replaying: recording.events), family: Self.family, port: Self.port, firstSequence: 3)
         #expect(throws: Errno.invalidArgument) { try client.request(.getService, dump: true) { _ in } }
     }
 }

@@ -2,7 +2,7 @@ import Glibc
 import IPVS
 import Testing
 
-@testable import IPVSNetlink
+@_spi(Testing) @testable import IPVSNetlink
 
 /// Where `Scripts/kernel-test --record` wants the recordings written (the fixtures folder).
 private let recordInto: String? = getenv("IPVS_RECORD_NETLINK").map { String(cString: $0) }

@@ -4,7 +4,7 @@ import Testing
 
 @_spi(Benchmark) import IPVSTestSupport
 
-@_spi(Benchmark) @testable import IPVSNetlink
+@_spi(Benchmark) @_spi(Testing) @testable import IPVSNetlink
 
 /// A conversation with the kernel as bytes: what was sent and what was read, in order, with
 /// the socket's family id, port id and first sequence number, so that a client set up the
@@ -15,7 +15,7 @@ import Testing
 /// length: more than the bytes that follow when the read was too short for it), followed by
 /// hex bytes.
 struct NetlinkRecording {
-    typealias Event = ScriptedKernel.Event
+    typealias Event = ScriptedTransport.Event
 
     var family: UInt16 = 0
     var port: UInt32 = 0

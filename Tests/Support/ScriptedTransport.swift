@@ -1,12 +1,14 @@
 import IPVS
 @_spi(Benchmark) import IPVSNetlink
 
-/// The kernel's side of a conversation, from a script: reads get the scripted datagrams in
+/// A script played where the kernel's socket goes: not a model of the kernel (that is
+/// `FakeKernel`), it knows nothing of what a request means. Reads get the scripted datagrams in
 /// order, cut to the reader's buffer as the kernel cuts them. Either a recording replayed
-/// (every send must be the next one recorded) or datagrams handed out whatever is sent (each
-/// send checked by the test's rule).
+/// (every send must be the next one recorded: the golden conversations of
+/// `Tests/IPVSNetlinkTests/Fixtures`) or datagrams handed out whatever is sent (each send
+/// checked by the test's rule: the `netlink` fuzz target's raw bytes).
 @_spi(Benchmark)
-public final class ScriptedKernel: NetlinkTransport {
+public final class ScriptedTransport: NetlinkTransport {
     public enum Event: Equatable, Sendable {
         /// Bytes sent in one call.
         case sent([UInt8])
@@ -62,7 +64,7 @@ public final class ScriptedKernel: NetlinkTransport {
 }
 
 /// A datagram as the kernel hands it to a read: cut to the reader's buffer, its whole length
-/// returned (`MSG_TRUNC`). Every fake kernel's receive.
+/// returned (`MSG_TRUNC`). The receive of every stand-in for the socket.
 public func deliver(_ datagram: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int {
     let count = min(buffer.count, datagram.count)
     datagram.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
