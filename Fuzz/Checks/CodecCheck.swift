@@ -1,5 +1,4 @@
-#if DEBUG
-@_spi(Benchmark) @_spi(Testing) @testable import IPVSNetlink
+@_spi(Benchmark) @_spi(Testing) import IPVSNetlink
 import IPVS
 @_spi(Benchmark) @_spi(Testing) import IPVSTestSupport
 
@@ -215,5 +214,3 @@ enum Values {
         return .protocolError
     }
 }
-
-#endif

@@ -22,11 +22,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A flag byte, then `/proc/net/ip_vs_conn` lines for `-c`: one output line per input line,
     /// up to a line with no field, where ipvsadm stops with status 1.
     case connections
-    // The netlink targets reach IPVSNetlink's internals (`@testable import`), which SwiftPM
-    // compiles only for debugging: a release build has no such targets, never ones that pass
-    // without checking (`ipvsadm-fuzz netlink` is then a usage error). Scripts/fuzz and
-    // `swift test` build for debugging.
-    #if DEBUG
     /// Raw bytes through every netlink decoder and through the client as datagrams from the
     /// kernel: values or a typed error, never a trap; the indexed and one-pass attribute
     /// readers agree.
@@ -35,7 +30,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// replies, decode to what was encoded, through the decoders and through the client and
     /// backend over a fake kernel that splits its replies into datagrams as the input says.
     case codec
-    #endif
 
     /// Runs the target's checks on one input: nil when every property held.
     public func check(_ input: [UInt8]) -> FuzzFailure? {
@@ -45,10 +39,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .restore: try RestoreCheck.run(input)
             case .roundtrip: try RoundTripCheck.run(input)
             case .connections: try ConnectionsCheck.run(input)
-            #if DEBUG
             case .netlink: try NetlinkCheck.run(input)
             case .codec: try CodecCheck.run(input)
-            #endif
             }
             return nil
         } catch {

@@ -1,6 +1,6 @@
-#if DEBUG
-// The codec and the client are internal to IPVSNetlink; debug builds compile it for testing.
-@_spi(Benchmark) @_spi(Testing) @testable import IPVSNetlink
+// The codec, the framing and the client are internal to IPVSNetlink; the checks reach them as
+// its SPI `Testing`, in every build.
+@_spi(Benchmark) @_spi(Testing) import IPVSNetlink
 import IPVS
 @_spi(Benchmark) @_spi(Testing) import IPVSTestSupport
 
@@ -123,5 +123,3 @@ enum NetlinkCheck {
         try expect(transport.problems.isEmpty, transport.problems.joined(separator: "\n"))
     }
 }
-
-#endif

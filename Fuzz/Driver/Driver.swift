@@ -46,7 +46,7 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 }
 
 /// libFuzzer's driver, for a program with its own `main` (SwiftPM names ours in a debug
-/// build, which this build is: the checks use `@testable import`).
+/// build, which this build is: Scripts/fuzz).
 @_silgen_name("LLVMFuzzerRunDriver")
 func runDriver(
     _ argc: UnsafeMutablePointer<Int32>,

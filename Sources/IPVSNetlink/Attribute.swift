@@ -177,7 +177,7 @@ import IPVS
 /// with `NLA_TYPE_MASK`, unknown types are simply never asked for, and a truncated tail is
 /// ignored. Every IPVS attribute type is below `indexedTypes`: those are found in O(1) through
 /// an inline table filled by one pass over the bytes; a larger type falls back to a scan.
-struct AttributeSet {
+@_spi(Testing) public struct AttributeSet {
     private let bytes: ArraySlice<UInt8>
     /// Per type: `(payload offset from bytes.startIndex) << 16 | payload length`, 0 if absent.
     /// A payload starts after a 4-byte header, so a present entry is never 0. The length fits
@@ -187,9 +187,9 @@ struct AttributeSet {
     private static let indexedTypes = 32
     private static let largestBuffer = 1 << 48
 
-    init(_ bytes: [UInt8]) { self.init(bytes[...]) }
+    public init(_ bytes: [UInt8]) { self.init(bytes[...]) }
 
-    init(_ bytes: ArraySlice<UInt8>) {
+    public init(_ bytes: ArraySlice<UInt8>) {
         precondition(bytes.count < AttributeSet.largestBuffer, "attribute buffer beyond 2^48 bytes")
         self.bytes = bytes
         var slots = InlineArray<32, UInt64>(repeating: 0)
@@ -213,7 +213,7 @@ struct AttributeSet {
     /// Calls `body` with each well-formed attribute's masked type, payload bytes and payload
     /// range (indices of `bytes`), in order, in one pass: for a nest read whole (a real
     /// server, statistics), cheaper than indexing it first.
-    static func forEach(in bytes: ArraySlice<UInt8>, _ body: (UInt16, UnsafeRawBufferPointer, Range<Int>) -> Void) {
+    public static func forEach(in bytes: ArraySlice<UInt8>, _ body: (UInt16, UnsafeRawBufferPointer, Range<Int>) -> Void) {
         bytes.withUnsafeBytes { raw in
             scan(raw) { type, offset, length in
                 body(
@@ -238,7 +238,7 @@ struct AttributeSet {
     }
 
     /// The types present, in order (duplicates included).
-    var types: [UInt16] {
+    public var types: [UInt16] {
         var types: [UInt16] = []
         Self.walk(bytes) { type, _ in types.append(type) }
         return types
@@ -258,23 +258,23 @@ struct AttributeSet {
     }
 
     /// The payload of the last attribute of `type`.
-    subscript(type: UInt16) -> ArraySlice<UInt8>? {
+    public subscript(type: UInt16) -> ArraySlice<UInt8>? {
         guard let range = payloadRange(type) else { return nil }
         return bytes[range]
     }
 
-    func u8(_ type: UInt16) -> UInt8? { integer(type) }
+    public func u8(_ type: UInt16) -> UInt8? { integer(type) }
     /// Host byte order.
-    func u16(_ type: UInt16) -> UInt16? { integer(type) }
+    public func u16(_ type: UInt16) -> UInt16? { integer(type) }
     /// Host byte order.
-    func u32(_ type: UInt16) -> UInt32? { integer(type) }
+    public func u32(_ type: UInt16) -> UInt32? { integer(type) }
     /// Network byte order.
-    func be16(_ type: UInt16) -> UInt16? { integer(type).map { UInt16(bigEndian: $0) } }
+    public func be16(_ type: UInt16) -> UInt16? { integer(type).map { UInt16(bigEndian: $0) } }
     /// Network byte order.
-    func be32(_ type: UInt16) -> UInt32? { integer(type).map { UInt32(bigEndian: $0) } }
+    public func be32(_ type: UInt16) -> UInt32? { integer(type).map { UInt32(bigEndian: $0) } }
 
     /// A string payload, up to its first NUL (`nla_get_string` on a NUL-terminated value).
-    func string(_ type: UInt16) -> String? {
+    public func string(_ type: UInt16) -> String? {
         guard let payload = self[type] else { return nil }
         return payload.withUnsafeBytes { raw in
             let end = raw.firstIndex(of: 0) ?? raw.count
@@ -282,13 +282,13 @@ struct AttributeSet {
         }
     }
 
-    func nested(_ type: UInt16) -> AttributeSet? {
+    public func nested(_ type: UInt16) -> AttributeSet? {
         guard let payload = self[type] else { return nil }
         return AttributeSet(payload)
     }
 
     /// An IPv4 or IPv6 address payload (`union nf_inet_addr`, up to 16 network-order bytes).
-    func address(_ type: UInt16, family: AddressFamily) -> IPAddress? {
+    public func address(_ type: UInt16, family: AddressFamily) -> IPAddress? {
         guard let range = payloadRange(type) else { return nil }
         return bytes[range].withUnsafeBytes { IPAddress(family: family, networkBytes: $0) }
     }
@@ -309,7 +309,7 @@ extension AttributeSet {
 extension UnsafeRawBufferPointer {
     /// A host-order integer payload; nil when the payload is too short for it (the one rule
     /// for short payloads, for indexed and one-pass decoding alike).
-    func integer<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
+    @_spi(Testing) public func integer<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
         count >= MemoryLayout<T>.size ? loadUnaligned(as: T.self) : nil
     }
 }

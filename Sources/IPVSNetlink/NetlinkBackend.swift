@@ -8,7 +8,7 @@ public final class NetlinkBackend: IPVSBackend {
     private let cachedInfo: IPVSInfo
 
     /// The client holds its transport (the socket): the backend needs nothing else of it.
-    init(client: NetlinkClient) throws(IPVSError) {
+    @_spi(Testing) public init(client: NetlinkClient) throws(IPVSError) {
         self.client = client
         var info: IPVSInfo?
         var malformed = false

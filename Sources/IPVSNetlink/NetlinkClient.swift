@@ -14,8 +14,9 @@ import IPVS
 /// The conversation with the kernel over one netlink socket, the whole protocol in one
 /// place: requests framed and numbered, replies read datagram by datagram into one buffer and
 /// matched to their request by sequence number, a datagram cut by a too-short read recovered
-/// by asking again, and changes sent many per system call.
-final class NetlinkClient {
+/// by asking again, and changes sent many per system call. (SPI `Testing`: the fuzz checks
+/// talk through one to the test support's fake kernel.)
+@_spi(Testing) public final class NetlinkClient {
     private let transport: any NetlinkTransport
     /// The IPVS family's id, the `nlmsg_type` of its messages.
     private let family: UInt16
@@ -36,7 +37,7 @@ final class NetlinkClient {
 
     /// Larger than any datagram the kernel builds for a reply (at most ~32 KiB).
     static let largestRead = 64 * 1024
-    static let initialReadSize: Int = {
+    public static let initialReadSize: Int = {
         let page = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
         return min(page, 8192) - 320
     }()
@@ -49,7 +50,7 @@ final class NetlinkClient {
     /// `receiveBufferBytes` holds would be dropped.
     static let batchWindow = 128
 
-    init(transport: any NetlinkTransport, family: UInt16, port: UInt32, firstSequence: UInt32 = 1,
+    public init(transport: any NetlinkTransport, family: UInt16, port: UInt32, firstSequence: UInt32 = 1,
          readSize: Int = NetlinkClient.initialReadSize) {
         self.transport = transport
         self.family = family
