@@ -75,7 +75,8 @@ struct ApplyPlan {
 
         for entry in desired.entries {
             let service = entry.service
-            let label = rules.serviceOptions(service.key)
+            // Made only for a line: most entries are unchanged and have none.
+            lazy var label = rules.serviceOptions(service.key)
             guard let index = currentIndex[service.key] else {
                 step(.add, .addService(service), undo: [.deleteService(service)], serviceLine(service, "-A", label),
                      input: entry.line)
