@@ -6,10 +6,11 @@ import IPVS
 /// Entries are matched by key (protocol, address and port or fwmark; a real server's address
 /// and port), and compared as values, field by field (`ApplyComparison`): an entry whose
 /// settings are the same is not touched. Changed settings are edits (`-E`, `-e`); only what
-/// the desired table lacks is deleted. The order makes before it breaks and keeps deletions last: new services and real
-/// servers, then edits, then (with `--drain`) weight 0 for what goes, then the deletions. So
-/// every change the kernel could refuse runs before the first deletion, and a refusal is
-/// undone without recreating anything deleted (whose counters could not come back).
+/// the desired table lacks is deleted. The order makes before it breaks and keeps deletions
+/// last: new services and real servers, then edits, then (with `--drain`) weight 0 for what
+/// goes, then the deletions. So every change the kernel could refuse runs before the first
+/// deletion, and a refusal is undone without recreating anything deleted (whose counters
+/// could not come back).
 struct ApplyPlan {
     struct Step {
         enum Phase: Int, Comparable {
