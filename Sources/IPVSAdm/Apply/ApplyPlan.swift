@@ -4,12 +4,13 @@ import IPVS
 /// run, each with what undoes it and its line of `-R` input.
 ///
 /// Entries are matched by key (protocol, address and port or fwmark; a real server's address
-/// and port), and compared as `-Sn` shows them: an entry whose line is the same is not
-/// touched. Changed options are edits (`-E`, `-e`); only what the desired table lacks is
-/// deleted. The order makes before it breaks and keeps deletions last: new services and real
-/// servers, then edits, then (with `--drain`) weight 0 for what goes, then the deletions. So
-/// every change the kernel could refuse runs before the first deletion, and a refusal is
-/// undone without recreating anything deleted (whose counters could not come back).
+/// and port), and compared as values, field by field (`ApplyComparison`): an entry whose
+/// settings are the same is not touched. Changed settings are edits (`-E`, `-e`); only what
+/// the desired table lacks is deleted. The order makes before it breaks and keeps deletions
+/// last: new services and real servers, then edits, then (with `--drain`) weight 0 for what
+/// goes, then the deletions. So every change the kernel could refuse runs before the first
+/// deletion, and a refusal is undone without recreating anything deleted (whose counters
+/// could not come back).
 struct ApplyPlan {
     struct Step {
         enum Phase: Int, Comparable {
@@ -48,17 +49,6 @@ struct ApplyPlan {
         func destinationLine(_ d: Destination, _ key: ServiceKey, _ command: String, _ label: String) -> String {
             line { rules.append(d, of: key, command: command, label: label, into: &$0) }
         }
-        // Whether two entries have the same line, compared in two buffers kept for the whole
-        // table (most entries are unchanged: no string is made for them).
-        var first = TextBuffer()
-        var second = TextBuffer()
-        func sameLine(_ render: (inout TextBuffer, Bool) -> Void) -> Bool {
-            first.removeAll()
-            second.removeAll()
-            render(&first, true)
-            render(&second, false)
-            return first.bytes == second.bytes
-        }
         func drained(_ d: Destination, of service: VirtualService, _ label: String) {
             draining.append((service, d))
             guard d.weight != 0 else { return }
@@ -86,7 +76,8 @@ struct ApplyPlan {
 
         for entry in desired.entries {
             let service = entry.service
-            let label = rules.serviceOptions(service.key)
+            // Made only for a line: most entries are unchanged and have none.
+            lazy var label = rules.serviceOptions(service.key)
             guard let index = currentIndex[service.key] else {
                 step(.add, .addService(service), undo: [.deleteService(service)], serviceLine(service, "-A", label),
                      input: entry.line)
@@ -98,7 +89,8 @@ struct ApplyPlan {
             }
             kept[index] = true
             let old = current.entries[index]
-            if !sameLine({ rules.append($1 ? service : old.service, command: "-E", label: label, into: &$0) }) {
+            // Most entries are unchanged: a line is made only for a step.
+            if !ApplyComparison.sameSettings(service, old.service) {
                 step(.edit, .updateService(service), undo: [.updateService(old.service)], serviceLine(service, "-E", label),
                      input: entry.line)
             }
@@ -112,7 +104,7 @@ struct ApplyPlan {
                          destinationLine(d, service.key, "-a", label), input: input)
                     continue
                 }
-                if !sameLine({ rules.append($1 ? d : was, of: service.key, command: "-e", label: label, into: &$0) }) {
+                if !ApplyComparison.sameSettings(d, was) {
                     step(.edit, .updateDestination(d, in: service), undo: [.updateDestination(was, in: service)],
                          destinationLine(d, service.key, "-e", label), input: input)
                 }
