@@ -332,6 +332,11 @@ def scoped_round(index, rnd, how):
     with Fresh():
         ok_a, out_a = load_with_oracle(a)
         send_udp("10.1.9.9", 53)
+        # The kernel folds its per-CPU counters into what -L --stats shows every 2 s.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and b" 1 " not in ipvsadm(ORACLE, "-Ln", "--stats", "--exact", "-u",
+                                                                        "10.1.9.9:53").stdout:
+            time.sleep(0.5)
         save = text(ipvsadm(ORACLE, "-Sn"))
         a_specs = services_of(save)
         theirs_before = [l for l in save.splitlines() if not in_our_scope(l)]
