@@ -288,6 +288,23 @@ import Testing
             == "-e -t 10.1.0.1:80 -r 10.2.0.1:80 -m -w 1\n")
     }
 
+    @Test func anUnchangedFileIsReadOnceAndNotVerifiedAgain() {
+        let host = FakeHost()
+        let backend = Self.loaded(Self.theirs)
+        var commands = 0
+        host.commands = { _ in
+            commands += 1
+            return 0
+        }
+        host.variables["IPVSADM_TEST_AFTER_APPLY"] = "hook"
+        #expect(Self.run(backend, ["--apply", "--owner", "rules"], stdin: Self.ours, host: host).status == 0)
+        #expect(commands == 1)
+        // The same file again: an empty plan, nothing changed, no second read.
+        let again = Self.run(backend, ["--apply", "--owner", "rules"], stdin: Self.ours, host: host)
+        #expect(again.status == 0 && again.stderr.isEmpty)
+        #expect(commands == 1)
+    }
+
     /// The kernel, and another writer that deletes a service of the scope once the first
     /// change has been made and the table is read again (the verification's read).
     final class RacingKernel: IPVSBackend {

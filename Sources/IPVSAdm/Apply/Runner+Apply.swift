@@ -60,7 +60,9 @@ extension Runner {
                 recorded = false
             }
         }
-        let verified = try verify(desired, scope: scope)
+        // Nothing changed: the read the plan came from is the verification (a reload of an
+        // unchanged file reads the table once).
+        let verified = plan.steps.isEmpty ? 0 : try verify(desired, scope: scope)
         return verified == 0 && !recorded ? 1 : verified
     }
 
