@@ -57,6 +57,12 @@ struct CommandEntry {
     var metrics: MetricsRenderer.Scope?
     /// `--netns`: the network namespace (a name under /run/netns, or a path).
     var namespace: String?
+    /// `--scope`, in order (repeatable).
+    var scopes: [TableScope.Item] = []
+    /// `--owner`: the name of an ownership record.
+    var owner: String?
+    /// `--lock-wait`: seconds to wait for another writer's lock.
+    var lockWait: UInt32 = Runner.defaultLockWait
 }
 
 /// Which listing and how (ipvsadm's `FMT_*` bits).

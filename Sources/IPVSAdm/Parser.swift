@@ -52,7 +52,10 @@ struct Parser {
                 throw .fail("invalid option `\(tokens.lastWord)'")
             }
             if let column {
-                if entry.options.contains(column) { throw .fail("multiple '\(column.name)' options specified") }
+                // `--scope` alone may repeat (a union of scopes).
+                if entry.options.contains(column) && column != .scope {
+                    throw .fail("multiple '\(column.name)' options specified")
+                }
                 entry.options.insert(column)
             }
             try meaning(&entry, option.argument, self)
@@ -321,6 +324,8 @@ struct Parser {
                 || (options.containsAny([.timeout, .daemon]) && options.contains(.persistentConn))
                 // Ours: metrics are of services only, and text of their own.
                 || (options.contains(.metrics) && options.containsAny([.json, .connection, .timeout, .daemon]))
+                // Ours: a scope chooses among services, so it lists the table of services.
+                || (options.containsAny([.scope, .owner]) && options.containsAny([.connection, .service, .timeout, .daemon]))
             {
                 throw .fail("options conflicts in the list command")
             }

@@ -6,15 +6,16 @@ extension Runner {
     func list(_ entry: CommandEntry) throws(Termination) {
         let listing = Listing(entry)
         let sorted = !entry.format.noSort
+        let scope = try listingScope(entry)
         if entry.options.contains(.json) {
             var json = JSONRenderer(to: stdout, info: info, format: entry.format)
-            try list(listing, sorted: sorted, with: &json)
-        } else if let scope = entry.metrics {
-            var metrics = MetricsRenderer(scope: scope, to: stdout)
-            try list(listing, sorted: sorted, with: &metrics)
+            try list(listing, sorted: sorted, scope: scope, with: &json)
+        } else if let metricsScope = entry.metrics {
+            var metrics = MetricsRenderer(scope: metricsScope, to: stdout)
+            try list(listing, sorted: sorted, scope: scope, with: &metrics)
         } else {
             var text = TextListing(format: entry.format, resolver: resolver, info: info, to: stdout)
-            try list(listing, sorted: sorted, with: &text)
+            try list(listing, sorted: sorted, scope: scope, with: &text)
         }
     }
 
@@ -23,7 +24,7 @@ extension Runner {
     /// format shows of a listing cut short (`abandon`). The status is 1, with the kernel's
     /// message where ipvsadm prints one.
     private func list<Renderer: ListingRenderer>(
-        _ listing: Listing, sorted: Bool, with renderer: inout Renderer
+        _ listing: Listing, sorted: Bool, scope: TableScope, with renderer: inout Renderer
     ) throws(Termination) {
         switch listing {
         case .connections:
@@ -52,7 +53,7 @@ extension Runner {
         case .services:
             renderer.begin(listing)
             do {
-                try eachService(sorted: sorted) { renderer.service($0, $1) }
+                try eachService(sorted: sorted, scope: scope) { renderer.service($0, $1) }
             } catch {
                 renderer.abandon(listing)
                 throw error
@@ -63,6 +64,7 @@ extension Runner {
 
     /// `-S`: the rules, and with `--complete` the timeouts and sync daemons before them.
     func save(_ entry: CommandEntry) throws(Termination) {
+        let scope = try listingScope(entry)
         var out = TextBuffer()
         if entry.options.contains(.complete) {
             do {
@@ -74,7 +76,7 @@ extension Runner {
         }
         let renderer = RuleRenderer(names: EndpointNames(numeric: entry.format.numeric, resolver: resolver))
         do {
-            try eachService(sorted: true) { service, destinations in
+            try eachService(sorted: true, scope: scope) { service, destinations in
                 renderer.render(service, destinations, into: &out)
                 out.writeOutIfLarge(to: stdout)
             }
@@ -90,14 +92,16 @@ extension Runner {
     /// printed, so the table is never held whole with all its real servers; a failure ends the
     /// listing there, after what was handed over before it.
     private func eachService(
-        sorted: Bool, _ body: (VirtualService, [Destination]) -> Void
+        sorted: Bool, scope: TableScope, _ body: (VirtualService, [Destination]) -> Void
     ) throws(Termination) {
-        let services: [VirtualService]
+        var services: [VirtualService]
         do {
             services = try backend.services()
         } catch {
             throw .process(status: 1, stderr: error.message + "\n")
         }
+        // Outside the scope: not even its real servers are read.
+        if !scope.isWholeTable { services.removeAll { !scope.contains($0.key) } }
         let order = sorted ? Sorting.sortedOrder(services, key: Sorting.ServiceOrderKey.init) : Array(services.indices)
         for index in order {
             let service = services[index]
@@ -109,6 +113,16 @@ extension Runner {
             }
             body(service, destinations)
         }
+    }
+
+    /// What `-L` and `-S` show: `--scope`'s services and those of `--owner`'s record; the
+    /// whole table without either.
+    private func listingScope(_ entry: CommandEntry) throws(Termination) -> TableScope {
+        var scope = TableScope(items: entry.scopes)
+        if let owner = entry.owner {
+            scope.owned = Set(try ownerRecord(owner).read(from: host, parser: parser))
+        }
+        return scope
     }
 
     /// One service and its real servers, or ipvsadm's failure.

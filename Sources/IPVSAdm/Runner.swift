@@ -15,12 +15,18 @@ final class Runner {
     let stdout: any OutputSink
     let stderr: any OutputSink
     let clock: any Clock
+    let host: any Host
+    /// `--netns` as given, nil for the caller's namespace: what names ownership records.
+    let namespace: String?
 
     init(
         program: String, backend: any IPVSBackend, info: IPVSInfo, resolver: any NameResolver,
-        stdin: any InputSource, stdout: any OutputSink, stderr: any OutputSink, clock: any Clock
+        stdin: any InputSource, stdout: any OutputSink, stderr: any OutputSink, clock: any Clock,
+        host: any Host, namespace: String?
     ) {
         self.clock = clock
+        self.host = host
+        self.namespace = namespace
         self.program = program
         self.backend = backend
         self.info = info
@@ -98,6 +104,8 @@ final class Runner {
             try save(entry)
         case .restore:
             if readingStdin { throw Termination.tryHelp(program) }
+            let lock = try takeTableLock(wait: entry.lockWait, warnIfUnavailable: false)
+            defer { lock?.release() }
             return try restore()
         default:
             break

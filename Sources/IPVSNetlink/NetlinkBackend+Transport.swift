@@ -5,6 +5,6 @@ extension NetlinkBackend {
     /// `AcknowledgingTransport`, a test's scripted kernel), started as `open` starts: GET_INFO.
     @_spi(Benchmark)
     public convenience init(transport: some NetlinkTransport, family: UInt16, port: UInt32) throws(IPVSError) {
-        try self.init(client: NetlinkClient(transport: transport, family: family, port: port), socket: transport)
+        try self.init(client: NetlinkClient(transport: transport, family: family, port: port))
     }
 }

@@ -7,6 +7,6 @@ import ProcessStreams
 let status = IPVSAdm.run(
     program: CommandLine.arguments.first ?? "ipvsadm", arguments: Array(CommandLine.arguments.dropFirst()),
     stdin: StandardStreams.input(), stdout: StandardStreams.output(), stderr: StandardStreams.error(),
-    resolver: SystemResolver(),
+    resolver: SystemResolver(), clock: SystemClock(), host: SystemHost(),
     openBackend: { namespace throws(IPVSError) in try NetlinkBackend.open(namespace: namespace) })
 exit(status)

@@ -17,8 +17,8 @@ public struct Outcome: Equatable, CustomStringConvertible, Sendable {
 }
 
 /// Runs the CLI as `main` does, with the world injected: output into buffers, the hosts of
-/// `HostsResolver`, a clock whose sleeps pass at once, and every network namespace (`--netns`)
-/// the one kernel given.
+/// `HostsResolver`, a clock whose sleeps pass at once, files and locks in memory (`FakeHost`),
+/// and every network namespace (`--netns`) the one kernel given.
 public enum CLI {
     public static let program = "ipvsadm"
 
@@ -27,12 +27,12 @@ public enum CLI {
     public static func run(
         _ arguments: [String], on backend: any IPVSBackend, stdin: any InputSource = TextSource(""),
         stdout: BufferSink = BufferSink(), resolver: any NameResolver = HostsResolver.shared,
-        clock: any Clock = FakeClock(), opened: (String?) -> Void = { _ in }
+        clock: any Clock = FakeClock(), host: FakeHost = FakeHost(), opened: (String?) -> Void = { _ in }
     ) -> Outcome {
         let stderr = BufferSink()
         let status = IPVSAdm.run(
             program: program, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr, resolver: resolver,
-            clock: clock,
+            clock: clock, host: host,
             openBackend: { (namespace) throws(IPVSError) in
                 opened(namespace)
                 return backend
@@ -43,8 +43,8 @@ public enum CLI {
     /// The same with `stdin` as text.
     public static func run(
         _ arguments: [String], on backend: any IPVSBackend, stdin: String, resolver: any NameResolver = HostsResolver.shared,
-        clock: any Clock = FakeClock()
+        clock: any Clock = FakeClock(), host: FakeHost = FakeHost()
     ) -> Outcome {
-        run(arguments, on: backend, stdin: TextSource(stdin), resolver: resolver, clock: clock)
+        run(arguments, on: backend, stdin: TextSource(stdin), resolver: resolver, clock: clock, host: host)
     }
 }

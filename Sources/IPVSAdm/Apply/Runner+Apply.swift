@@ -9,18 +9,91 @@ extension Runner {
 
     func apply(_ entry: CommandEntry) throws(Termination) -> Int32 {
         let desired = try readDesiredTable()
-        let current: TableState
-        do {
-            current = try TableState.read(from: backend, complete: desired.timeouts != nil || desired.daemons != nil)
-        } catch {
-            throw .process(status: 1, stderr: error.message + "\n")
+        let dryRun = entry.options.contains(.dryRun)
+        var scope = TableScope(items: entry.scopes)
+        let record = entry.owner.map(ownerRecord)
+        // A service the input names outside the scope given would be ignored: refused instead.
+        if record == nil && !scope.isWholeTable {
+            let rules = RuleRenderer(names: EndpointNames(numeric: true, resolver: resolver))
+            if let outside = desired.entries.first(where: { !scope.contains($0.service.key) }) {
+                throw .process(
+                    status: 2,
+                    stderr: "line \(outside.line): the service \(rules.serviceOptions(outside.service.key)) is outside "
+                        + "the --scope given; nothing was changed\n")
+            }
+        }
+        // One writer at a time, from the first read of the table to its verification. A dry
+        // run only reads.
+        let lock = dryRun ? nil : try takeTableLock(wait: entry.lockWait, warnIfUnavailable: true)
+        defer { lock?.release() }
+        if let record {
+            // What this file owns: what it names, and what an earlier apply of it left.
+            var owned = Set(desired.entries.map(\.service.key))
+            owned.formUnion(try record.read(from: host, parser: parser))
+            scope.owned = owned
+        }
+        let current = try readTable(for: desired, scope: scope)
+        if desired.entries.isEmpty && !entry.options.contains(.allowEmpty) {
+            let services = current.entries.count == 1 ? "service" : "services"
+            throw .process(
+                status: 2,
+                stderr: "ipvsadm: --apply: the input has no -A line: it would delete all \(current.entries.count) "
+                    + "\(services) \(scope.isWholeTable ? "of the table" : "in the scope"); nothing was changed "
+                    + "(--allow-empty applies an empty table)\n")
         }
         let plan = ApplyPlan(from: current, to: desired, drain: entry.drainSeconds != nil)
-        if entry.options.contains(.dryRun) {
+        if dryRun {
             stdout.write(plan.text)
             return 0
         }
-        return try carryOut(plan, drainSeconds: entry.drainSeconds)
+        let status = try carryOut(plan, drainSeconds: entry.drainSeconds)
+        guard status == 0 else { return status }
+        var result = try verify(desired, scope: scope)
+        if let record {
+            let text = OwnerRecord.text(desired.entries.map(\.service.key), resolver: resolver)
+            do {
+                try host.writeFileAtomically(record.path, contents: Array(text.utf8))
+            } catch {
+                stderr.write("ipvsadm: the table was applied, but the ownership record \(record.path) "
+                    + "could not be written: \(error.text)\n")
+                if result == 0 { result = 1 }
+            }
+        }
+        return result
+    }
+
+    /// `--owner NAME`'s record in this namespace.
+    func ownerRecord(_ owner: String) -> OwnerRecord {
+        OwnerRecord(owner: owner, namespace: namespace, stateDirectory: host.environment("IPVSADM_STATE_DIR"))
+    }
+
+    /// The kernel's table as `desired` is compared with it: the services of `scope`, and the
+    /// timeouts and daemons when `desired` manages them. With a scope, only the daemons the
+    /// input names are managed (another agent's sync daemon is not stopped).
+    private func readTable(for desired: TableState, scope: TableScope) throws(Termination) -> TableState {
+        var current: TableState
+        do {
+            current = try TableState.read(
+                from: backend, complete: desired.timeouts != nil || desired.daemons != nil, scope: scope)
+        } catch {
+            throw .process(status: 1, stderr: error.message + "\n")
+        }
+        if !scope.isWholeTable, let wanted = desired.daemons {
+            current.daemons = current.daemons?.filter { daemon in wanted.contains { $0.state == daemon.state } }
+        }
+        return current
+    }
+
+    /// Re-reads the scoped table after the apply and compares it with the desired one (the
+    /// plan's comparison). A difference is another writer's change: reported as the plan that
+    /// undoes it, status 3; never retried.
+    private func verify(_ desired: TableState, scope: TableScope) throws(Termination) -> Int32 {
+        // Test only (Docs/Applying.md): a command run between applying and verifying.
+        if let hook = host.environment("IPVSADM_TEST_AFTER_APPLY"), !hook.isEmpty { _ = host.runCommand(hook) }
+        let drift = ApplyPlan(from: try readTable(for: desired, scope: scope), to: desired, drain: false)
+        guard !drift.steps.isEmpty else { return 0 }
+        stderr.write("ipvsadm: the table changed while it was applied; to undo the change:\n" + drift.text)
+        return 3
     }
 
     /// Reads and checks every line before anything changes. Each line is parsed as `-R`

@@ -22,11 +22,13 @@ struct TableState {
     /// The input line of the `--set` line.
     var timeoutsLine = 0
 
-    /// The kernel's table: every service with its real servers, and the timeouts and
-    /// daemons when `complete`.
-    static func read(from backend: any IPVSBackend, complete: Bool) throws(IPVSError) -> TableState {
+    /// The kernel's table: every service of `scope` with its real servers (nothing is read
+    /// of the others), and the timeouts and daemons when `complete`.
+    static func read(
+        from backend: any IPVSBackend, complete: Bool, scope: TableScope = TableScope()
+    ) throws(IPVSError) -> TableState {
         var state = TableState()
-        for service in try backend.services() {
+        for service in try backend.services() where scope.contains(service.key) {
             state.entries.append(Entry(service: service, destinations: try backend.destinations(of: service)))
         }
         if complete {

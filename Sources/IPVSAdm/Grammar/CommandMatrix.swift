@@ -44,7 +44,7 @@ enum Command: Int, CaseIterable, Sendable {
                 oneOf: [.connection, .service, .timeout, .daemon],
                 allowed: [
                     .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
-                    .json, .metrics,
+                    .json, .metrics, .scope, .owner,
                 ])
         case .addDest, .editDest:
             OptionRule(
@@ -60,12 +60,14 @@ enum Command: Int, CaseIterable, Sendable {
         case .stopDaemon:
             OptionRule(allowed: [.syncID])
         case .save:
-            OptionRule(allowed: [.numeric, .complete])
+            OptionRule(allowed: [.numeric, .complete, .scope, .owner])
         case .zero:
             OptionRule(allowed: [.service])
         case .apply:
-            OptionRule(allowed: [.dryRun, .drain])
-        case .flush, .timeout, .restore:
+            OptionRule(allowed: [.dryRun, .drain, .scope, .owner, .allowEmpty, .lockWait])
+        case .restore:
+            OptionRule(allowed: [.lockWait])
+        case .flush, .timeout:
             OptionRule()
         }
     }
@@ -88,7 +90,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
-    case complete, dryRun, drain, json, metrics, netns
+    case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -133,6 +135,10 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .json: "json"
         case .metrics: "metrics"
         case .netns: "netns"
+        case .scope: "scope"
+        case .owner: "owner"
+        case .allowEmpty: "allow-empty"
+        case .lockWait: "lock-wait"
         }
     }
 

@@ -188,4 +188,22 @@ let optionTable: [OptionSpec] = [
         }
     },
     OptionSpec("netns", nil, .required, column: .netns) { entry, value, _ in entry.namespace = value },
+    // Repeatable: the scope is the union of the words (the parser lets this column repeat).
+    OptionSpec("scope", nil, .required, column: .scope) { entry, value, _ throws(Termination) in
+        guard let item = TableScope.item(value ?? "") else { throw TableScope.invalid(value ?? "") }
+        entry.scopes.append(item)
+    },
+    OptionSpec("owner", nil, .required, column: .owner) { entry, value, _ throws(Termination) in
+        guard let name = value, OwnerRecord.isValidName(name) else {
+            throw .fail("ipvsadm: invalid owner name `\(value ?? "")' (letters, digits, '.', '_', '-')")
+        }
+        entry.owner = name
+    },
+    OptionSpec("allow-empty", nil, column: .allowEmpty),
+    OptionSpec("lock-wait", nil, .required, column: .lockWait) { entry, value, _ throws(Termination) in
+        guard let text = value, let seconds = Parser.number(text, 0...Parser.maxTimeout) else {
+            throw .fail("invalid lock wait `\(value ?? "")' specified")
+        }
+        entry.lockWait = UInt32(seconds)
+    },
 ]

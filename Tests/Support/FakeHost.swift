@@ -1,0 +1,67 @@
+import IPVS
+import IPVSAdm
+
+/// The system as `--apply`, `-R` and `--owner` see it, in memory: files in a dictionary, an
+/// environment, a table lock another process may hold, and commands run as closures.
+public final class FakeHost: Host {
+    public var files: [String: [UInt8]] = [:]
+    public var variables: [String: String] = [:]
+    public var namespaceInode: UInt64? = 4_026_531_840
+    /// Whether another process holds the table lock (every `tryLock` fails).
+    public var lockHeldElsewhere = false
+    /// The lock file cannot be opened (a read-only `/run`).
+    public var lockUnavailable: Errno?
+    /// A write of a file fails with this.
+    public var writeFailure: Errno?
+    /// Paths of the locks taken and not yet released.
+    public private(set) var heldLocks: [String] = []
+    /// Every lock path opened, in order.
+    public private(set) var lockPaths: [String] = []
+    /// What `runCommand` does.
+    public var commands: (String) -> Int32 = { _ in 0 }
+
+    public init() {}
+
+    public func text(_ path: String) -> String? { files[path].map { String(decoding: $0, as: UTF8.self) } }
+
+    public func environment(_ name: String) -> String? { variables[name] }
+    public func networkNamespaceInode() -> UInt64? { namespaceInode }
+    public func readFile(_ path: String) throws(Errno) -> [UInt8]? { files[path] }
+
+    public func writeFileAtomically(_ path: String, contents: [UInt8]) throws(Errno) {
+        if let writeFailure { throw writeFailure }
+        files[path] = contents
+    }
+
+    public func openLockFile(_ path: String) throws(Errno) -> any LockFile {
+        if let lockUnavailable { throw lockUnavailable }
+        lockPaths.append(path)
+        return Lock(host: self, path: path)
+    }
+
+    public func runCommand(_ command: String) -> Int32 { commands(command) }
+
+    private final class Lock: LockFile {
+        let host: FakeHost
+        let path: String
+        var held = false
+
+        init(host: FakeHost, path: String) {
+            self.host = host
+            self.path = path
+        }
+
+        func tryLock() -> Bool {
+            guard !host.lockHeldElsewhere else { return false }
+            held = true
+            host.heldLocks.append(path)
+            return true
+        }
+
+        func release() {
+            guard held else { return }
+            held = false
+            if let index = host.heldLocks.firstIndex(of: path) { host.heldLocks.remove(at: index) }
+        }
+    }
+}
