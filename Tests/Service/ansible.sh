@@ -81,9 +81,18 @@ cat >"$w/ipvsadm.rules" <<'EOF'
 EOF
 body() { grep -v '^#' "$1"; }
 
+# The directors are three inventory hosts, each its own namespace, all run here (connection:
+# local); Ansible runs them in parallel, as it would three machines.
+cat >"$w/inventory" <<EOF
+[directors]
+d1 netns=d1
+d2 netns=d2
+d3 netns=d3
+[directors:vars]
+ansible_connection=local
+EOF
 cat >"$w/play.yml" <<EOF
-- hosts: localhost
-  connection: local
+- hosts: directors
   gather_facts: false
   vars:
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
@@ -91,30 +100,30 @@ cat >"$w/play.yml" <<EOF
     - name: The directors' scope is the rules file
       lvs.ipvsadm.ipvsadm_rules:
         rules: "{{ lookup('ansible.builtin.file', rules_file) }}"
-        netns: "{{ item }}"
+        netns: "{{ netns }}"
         scope: $scope
         executable: $ipvsadm
-      loop: [d1, d2, d3]
       register: applied
       ignore_errors: "{{ expect_failure | default(false) | bool }}"
-    - name: Keep the results for the test
+    - name: Keep the result for the test
       ansible.builtin.copy:
-        content: "{{ applied | to_nice_json }}"
-        dest: "{{ out }}"
+        content: "{{ applied | combine({'item': inventory_hostname}) | to_nice_json }}"
+        dest: "{{ out }}.{{ inventory_hostname }}"
       check_mode: false
 EOF
 
-# play NAME RULES [ansible-playbook options]: runs the playbook, results in $w/NAME.json.
+# play NAME RULES [ansible-playbook options]: runs the playbook, results in $w/NAME.json.d[123].
 play() {
-    local name=$1 rules=$2; shift 2
-    "$playbook" -i localhost, "$w/play.yml" -e "rules_file=$rules" -e "out=$w/$name.json" "$@" \
+    local name=$1 rules=$2 start=$SECONDS; shift 2
+    "$playbook" -i "$w/inventory" "$w/play.yml" -e "rules_file=$rules" -e "out=$w/$name.json" "$@" \
         >"$w/$name.log" 2>&1 || { cat "$w/$name.log"; fail "ansible-playbook ($name) exited with $?"; }
+    echo "($name: ansible-playbook took $((SECONDS - start)) s)"
 }
-# results NAME EXPRESSION: Python over r (the loop's results), printing what is wrong, if anything.
+# results NAME EXPRESSION: Python over r (the three directors' results), printing what is wrong, if anything.
 results() {
     "$python" - "$w/$1.json" "$2" <<'EOF'
 import json, sys
-r = json.load(open(sys.argv[1]))['results']
+r = [json.load(open(sys.argv[1] + '.' + d)) for d in ('d1', 'd2', 'd3')]
 problem = eval(sys.argv[2], {'r': r, 'json': json})
 if problem:
     print(problem)
@@ -180,7 +189,7 @@ play empty "$w/empty.rules" -e expect_failure=true
 results empty "[x['item'] for x in r if not x.get('failed') or x['changed'] or x['rc'] != 2 or not x['msg']]" ||
     fail "empty rules: the task did not fail with ipvsadm's reason"
 tables_are "$w/edited.rules"
-echo "ok: empty rules: each task failed (rc 2): $("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["msg"])' "$w/empty.json")"
+echo "ok: empty rules: each task failed (rc 2): $("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["msg"])' "$w/empty.json.d1")"
 
 # ------------------------------------------------------------------ ipvsadm_info ---------------
 cat >"$w/info.yml" <<EOF
@@ -197,10 +206,11 @@ cat >"$w/info.yml" <<EOF
         executable: $ipvsadm
       register: info
     - ansible.builtin.copy:
-        content: "{{ {'results': [info]} | to_nice_json }}"
-        dest: "$w/info.json"
+        content: "{{ info | to_nice_json }}"
+        dest: "$w/info.json.{{ item }}"
+      loop: [d1, d2, d3]
 EOF
-"$playbook" -i localhost, "$w/info.yml" >"$w/info.log" 2>&1 || { cat "$w/info.log"; fail "ipvsadm_info play"; }
+"$playbook" -i localhost, -c local "$w/info.yml" >"$w/info.log" 2>&1 || { cat "$w/info.log"; fail "ipvsadm_info play"; }
 results info "[] if len(r[0]['ipvs']['services']) == 5 and 'tcp' in r[0]['timeouts']['timeouts'] and all('stats' in s for s in r[0]['ipvs']['services']) else r[0]['ipvs']" ||
     fail "ipvsadm_info: not the 5 services of the scope with their counters"
 echo "ok: ipvsadm_info returns the scope's 5 services with counters, and the timeouts"

@@ -321,7 +321,7 @@ t_prefix_scope() { inns ns_prefix_scope; }
 # none of it.
 keepalived_state() {  # what must not change: -Sn lines, exact counters, connection entries
     "$ORACLE" -Sn | grep -F 10.0.0.50
-    "$ORACLE" -Ln --stats --exact -t 10.0.0.50:80 | sed -n '4,$p'
+    "$ORACLE" -Ln --stats --exact -t 10.0.0.50:80 | grep -E '10\.0\.(0\.50|1\.50):80'
     "$ORACLE" -Lnc | awk '$5 ~ /^10\.0\.0\.50:/ { print $1, $3, $4, $5, $6 }'
 }
 ns_keepalived() {
