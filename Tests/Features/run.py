@@ -2,7 +2,7 @@
 """Feature tests in the VM, as root, in one boot (Scripts/feature-test): what ipvsadm 1.31 does
 not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 
-    run.py [GROUP...]      groups: faults apply atomic save netns load kernel (default: all, in order)
+    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel (default: all, in order)
 
 - faults: the ip_vs module absent and not loadable, modprobe's environment, no CAP_NET_ADMIN,
   output that cannot be written, a reader that closes the pipe early (runs first: the module
@@ -11,6 +11,11 @@ not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
   those of B loaded by the oracle in a fresh namespace; the `--dry-run` plan run through the
   oracle's -R on a copy of A gives the same; B on B plans nothing; the plan has no more lines
   than entries that differ;
+- shared: a table shared with another agent (issue 19): `--apply --scope`/`--owner` of B then C
+  on the agent's A leaves A's entries, counters and connections as they were and makes the
+  scope equal C as the oracle loads it; inputs without services are refused; two `--apply` at
+  once take turns on the table's lock; another writer's change between apply and verification
+  is reported (status 3);
 - atomic: a bad line in the middle of a large file, one per kind of refusal: status non-zero
   and the table byte-identical to before;
 - save: random tables with every option, timeouts and sync daemons: `-S --complete`, then -R
@@ -203,12 +208,13 @@ def apply_pair(index, a_text, b_text):
             return
         before = oracle_view(APPLY_LISTINGS)
         ours_before = text(ipvsadm(OURS, "-Sn"))
-        plan = ipvsadm(OURS, "--apply", "--dry-run", stdin=b_text)
+        # An empty B is meant here (the refusal of an empty input is the shared group's).
+        plan = ipvsadm(OURS, "--apply", "--dry-run", "--allow-empty", stdin=b_text)
         unchanged = oracle_view(APPLY_LISTINGS) == before
-        applied = ipvsadm(OURS, "--apply", stdin=b_text)
+        applied = ipvsadm(OURS, "--apply", "--allow-empty", stdin=b_text)
         got = oracle_view(APPLY_LISTINGS)
         ours_after = text(ipvsadm(OURS, "-Sn"))
-        again = ipvsadm(OURS, "--apply", "--dry-run", stdin=b_text)
+        again = ipvsadm(OURS, "--apply", "--dry-run", "--allow-empty", stdin=b_text)
     with Fresh():
         load_with_oracle(a_text)
         replay = ipvsadm(ORACLE, "-R", stdin=plan.stdout)
@@ -242,6 +248,227 @@ def apply_tests():
         a = tables.table(rnd)
         b = tables.mutate(rnd, a) if rnd.random() < 0.8 else tables.table(rnd)
         apply_pair(i, tables.text(a), tables.text(b))
+
+
+# ---------------------------------------------------------------------------------------------
+# shared: scope, owner, empty input, lock, verification (issue 19; Docs/Applying.md)
+
+# Ours: what `ours()` moves a table to. The other agent's tables (tables.table) stay in 10.1/16,
+# 2001:db8::/64 and fwmarks 1-8.
+OUR_SCOPE = ["--scope", "172.16.0.0/16", "--scope", "2001:db8:5::/48", "--scope", "fwmark:100-199"]
+# The other agent's service with traffic: one UDP datagram makes a connection and counters.
+BUSY = "-A -u 10.1.9.9:53 -s rr\n-a -u 10.1.9.9:53 -r 10.2.9.9:53 -m -w 1\n"
+
+
+def ours(rules):
+    """The same table on our addresses: services moved into OUR_SCOPE (real servers stay)."""
+    import re
+    out = []
+    for line in rules.splitlines():
+        line = re.sub(r"^(-[Aa] (?:-t|-u|--sctp-service) )10\.1\.", r"\g<1>172.16.", line)
+        line = re.sub(r"^(-[Aa] (?:-t|-u) )\[2001:db8::", r"\g<1>[2001:db8:5::", line)
+        line = re.sub(r"^(-[Aa] -f )(\d+)", lambda m: m.group(1) + str(100 + int(m.group(2))), line)
+        out.append(line + "\n")
+    return "".join(out)
+
+
+def service_spec(line):
+    """The options naming the service of a -A or -a line, as words."""
+    words = line.split()
+    end = next((i for i, w in enumerate(words) if w in ("-s", "-r", "-p", "-M", "-b", "-o")), len(words))
+    return words[1:end]
+
+
+def in_our_scope(line):
+    spec = " ".join(service_spec(line))
+    if spec.startswith("-f "):
+        return 100 <= int(spec.split()[1]) <= 199
+    return " 172.16." in " " + spec.split(" ", 1)[1] or "[2001:db8:5::" in spec
+
+
+def services_of(save):
+    return [service_spec(l) for l in save.splitlines() if l.startswith("-A ")]
+
+
+def service_views(specs, *options):
+    """The oracle's listing of each service alone (counters with --stats --exact)."""
+    return "".join("$ -Ln %s %s\n%s" % (" ".join(options), " ".join(spec),
+                                         transcript(ipvsadm(ORACLE, "-Ln", *options, *spec))) for spec in specs)
+
+
+def connections(vip):
+    """The oracle's connections to `vip`, without the expiry countdown."""
+    rows = [l.split() for l in text(ipvsadm(ORACLE, "-Lnc")).splitlines()[2:]]
+    return sorted(" ".join(r[:1] + r[2:]) for r in rows if len(r) >= 4 and vip in " ".join(r))
+
+
+def send_udp(address, port):
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"ping", (address, port))
+
+
+def state_env(**extra):
+    env = dict(t.CHILD_ENV)
+    env["IPVSADM_STATE_DIR"] = os.path.join(WORK, "state")
+    env.update(extra)
+    return env
+
+
+def scoped_round(index, rnd, how):
+    """A (theirs, with traffic) + B then C (ours) through `--apply` with `how`, judged by the oracle."""
+    a_table = tables.table(rnd)
+    b_table = tables.table(rnd)
+    a = BUSY + tables.text(a_table)
+    # B and C have services (an empty input is refused: tested below).
+    b = ours(tables.text(b_table) or "-A -t 10.1.0.2:80 -s rr\n")
+    c = ours(tables.text(tables.mutate(rnd, b_table)) or "-A -t 10.1.0.1:80 -s rr\n")
+    name = "shared: %s round %d: B then C" % (" ".join(how), index)
+    with Fresh():
+        ok, out = load_with_oracle(c)
+        c_specs = services_of(text(ipvsadm(ORACLE, "-Sn")))
+        want_save = text(ipvsadm(ORACLE, "-Sn"))
+        want_views = service_views(c_specs, "--thresholds")
+    with Fresh():
+        ok_a, out_a = load_with_oracle(a)
+        send_udp("10.1.9.9", 53)
+        # The kernel folds its per-CPU counters into what -L --stats shows every 2 s.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and b" 1 " not in ipvsadm(ORACLE, "-Ln", "--stats", "--exact", "-u",
+                                                                        "10.1.9.9:53").stdout:
+            time.sleep(0.5)
+        save = text(ipvsadm(ORACLE, "-Sn"))
+        a_specs = services_of(save)
+        theirs_before = [l for l in save.splitlines() if not in_our_scope(l)]
+        stats_before = service_views(a_specs, "--stats", "--exact") + service_views(a_specs, "--thresholds")
+        conns_before = connections("10.1.9.9")
+        env = state_env()
+        applied = [ipvsadm(OURS, "--apply", *how, stdin=rules, env=env) for rules in (b, c)]
+        save = text(ipvsadm(ORACLE, "-Sn"))
+        theirs_after = [l for l in save.splitlines() if not in_our_scope(l)]
+        stats_after = service_views(a_specs, "--stats", "--exact") + service_views(a_specs, "--thresholds")
+        conns_after = connections("10.1.9.9")
+        ours_after = "".join(l + "\n" for l in save.splitlines() if in_our_scope(l))
+        got_views = service_views(services_of(ours_after), "--thresholds")
+    problems = []
+    if not ok or not ok_a:
+        problems.append("the oracle did not load A or C:\n" + out + out_a)
+    for r in applied:
+        if not (r.ok and not r.stderr):
+            problems.append("--apply failed:\n" + transcript(r))
+    if theirs_after != theirs_before:
+        problems.append("A's entries changed:\nbefore:\n%s\nafter:\n%s" % ("\n".join(theirs_before), "\n".join(theirs_after)))
+    if stats_after != stats_before:
+        problems.append("A's counters or thresholds changed:\nbefore:\n%s\nafter:\n%s" % (stats_before, stats_after))
+    if conns_after != conns_before or not conns_before:
+        problems.append("A's connections: before %s, after %s" % (conns_before, conns_after))
+    if ours_after != want_save or got_views != want_views:
+        problems.append("the scope after C:\n%s%s\nC loaded by the oracle:\n%s%s" % (ours_after, got_views, want_save, want_views))
+    check(name + " (A %d services, C %d)" % (len(a_specs), len(c_specs)), not problems,
+          "\n".join(problems) + "\nA:\n" + a + "B:\n" + b + "C:\n" + c)
+
+
+def shared_tests():
+    rnd = random.Random(SEED + 19)
+    rounds = max(2, PAIRS // 4)
+    print("shared: seed %d, %d rounds per form" % (SEED + 19, rounds), flush=True)
+    for i in range(rounds):
+        scoped_round(i, rnd, OUR_SCOPE)
+    for i in range(rounds):
+        # The record carries B's services into C's apply: those C drops are deleted.
+        owner = ["--owner", "fleet-%d" % i]
+        scoped_round(i, rnd, owner)
+
+    # Never an accidental flush: empty, comments only, truncated (its -A lines gone; or cut
+    # after the --set line of a complete save).
+    full = tables.bulk(6, 2, prefix="10.5")
+    truncated = "".join(l + "\n" for l in full.splitlines() if not l.startswith("-A"))
+    for label, rules in (("an empty file", ""), ("comments only", "# rules\n#\n\n"),
+                         ("a file without its -A lines", truncated), ("a complete save cut after --set", "--set 900 120 300\n")):
+        with Fresh():
+            load_with_oracle(full)
+            before = oracle_view(APPLY_LISTINGS)
+            results = [ipvsadm(OURS, "--apply", *extra, stdin=rules) for extra in ([], ["--dry-run"], OUR_SCOPE)]
+            after = oracle_view(APPLY_LISTINGS)
+        says_why = all(r.returncode in (2, 255) and (b"no -A line" in r.stderr or r.stderr.startswith(b"line "))
+                       for r in results)
+        check("shared: --apply of %s is refused, saying why, and changes nothing" % label,
+              after == before and says_why, "\n".join(transcript(r) for r in results))
+
+    # One writer at a time: the first holds the lock (a test hook keeps it 8 s between apply and
+    # verification); the second, started once the lock is held, waits, then applies; a third
+    # that will not wait fails with status 4.
+    import fcntl
+    import subprocess
+
+    def lock_held(path):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+
+    first, second = tables.bulk(5, 2, prefix="10.5"), tables.bulk(4, 3, prefix="10.6")
+    with Fresh():
+        inode = os.stat("/proc/self/ns/net").st_ino
+        paths = []
+        for i, rules in enumerate((first, second)):
+            paths.append(os.path.join(WORK, "concurrent.%d" % i))
+            with open(paths[-1], "w") as f:
+                f.write(rules)
+        lock = "/run/ipvsadm/lock-%d" % inode
+        start = time.monotonic()
+        one = subprocess.Popen([OURS, "--apply"], stdin=open(paths[0]), stderr=subprocess.PIPE,
+                               env=state_env(IPVSADM_TEST_AFTER_APPLY="sleep 8"))
+        while not lock_held(lock) and time.monotonic() - start < 30:
+            time.sleep(0.05)
+        two = subprocess.Popen([OURS, "--apply"], stdin=open(paths[1]), stderr=subprocess.PIPE, env=state_env())
+        three = ipvsadm(OURS, "--apply", "--lock-wait", "0", stdin=second)
+        restore = ipvsadm(OURS, "-R", "--lock-wait", "0", stdin="-A -t 10.9.9.9:80\n")
+        err_one, err_two = one.communicate(timeout=60)[1], two.communicate(timeout=60)[1]
+        waited = time.monotonic() - start
+        end = text(ipvsadm(ORACLE, "-Sn"))
+        lock_exists = os.path.exists(lock)
+    with Fresh():
+        load_with_oracle(second)
+        want = text(ipvsadm(ORACLE, "-Sn"))
+    message = ("ipvsadm: another --apply or -R is changing this table (lock /run/ipvsadm/lock-%d held for 0 s)\n"
+               % inode).encode()
+    check("shared: two --apply at once: the second waits, both succeed in turn, the end table is the second's",
+          one.returncode == 0 and two.returncode == 0 and not err_one and not err_two and end == want and waited >= 8
+          and lock_exists,
+          "statuses %s %s, %.1f s\n%s%s\nend:\n%s\nwant:\n%s" % (one.returncode, two.returncode, waited, err_one.decode(),
+                                                                err_two.decode(), end, want))
+    check("shared: --apply and -R with --lock-wait 0 while the lock is held: status 4, a clear message",
+          three.returncode == 4 and three.stderr == message and restore.returncode == 4 and restore.stderr == message,
+          transcript(three) + transcript(restore))
+
+    # Another writer between apply and verification (the test-only hook): reported, status 3,
+    # as the plan that undoes it; a dry run then shows the same plan. A change outside the
+    # scope is not.
+    rules = ours(tables.bulk(3, 2, prefix="10.1"))
+    with Fresh():
+        load_with_oracle(BUSY)
+        hook = "%s -e -t 172.16.0.1:80 -r 172.17.0.1:80 -m -w 7 && %s -A -t 10.1.7.7:80" % (ORACLE, ORACLE)
+        r = ipvsadm(OURS, "--apply", *OUR_SCOPE, stdin=rules, env=state_env(IPVSADM_TEST_AFTER_APPLY=hook))
+        plan = ipvsadm(OURS, "--apply", "--dry-run", *OUR_SCOPE, stdin=rules)
+        outside = ipvsadm(OURS, "--apply", *OUR_SCOPE, stdin=rules,
+                          env=state_env(IPVSADM_TEST_AFTER_APPLY="%s -A -t 10.1.7.8:80" % ORACLE))
+    undo = "-e -t 172.16.0.1:80 -r 172.17.0.1:80 -m -w 1\n"
+    check("shared: a writer between apply and verification is reported with status 3 and the plan that undoes it",
+          r.returncode == 3 and text(r) == ""
+          and r.stderr.decode() == "ipvsadm: the table changed while it was applied; to undo the change:\n" + undo,
+          transcript(r))
+    check("shared: --dry-run on the changed table shows the drift as the plan", plan.ok and text(plan) == undo,
+          transcript(plan))
+    check("shared: a change outside the scope meanwhile is not drift", outside.ok and not outside.stderr,
+          transcript(outside))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,7 +666,7 @@ def kernel_tests():
           r.ok and ran and "passed" in ran[-1], out[-3000:])
 
 
-GROUPS = {"faults": fault_tests, "apply": apply_tests, "atomic": atomic_tests, "save": save_tests,
+GROUPS = {"faults": fault_tests, "apply": apply_tests, "shared": shared_tests, "atomic": atomic_tests, "save": save_tests,
           "netns": netns_tests, "load": load_tests, "kernel": kernel_tests}
 
 

@@ -288,6 +288,51 @@ import Testing
             == "-e -t 10.1.0.1:80 -r 10.2.0.1:80 -m -w 1\n")
     }
 
+    /// The kernel, and another writer that deletes a service of the scope once the first
+    /// change has been made and the table is read again (the verification's read).
+    final class RacingKernel: IPVSBackend {
+        let kernel: InMemoryBackend
+        let victim: VirtualService
+        var changed = false
+        var raced = false
+
+        init(_ kernel: InMemoryBackend, deleting victim: VirtualService) {
+            self.kernel = kernel
+            self.victim = victim
+        }
+
+        func info() throws(IPVSError) -> IPVSInfo { try kernel.info() }
+        func apply(_ modification: Modification) throws(IPVSError) {
+            changed = true
+            try kernel.apply(modification)
+        }
+        func services() throws(IPVSError) -> [VirtualService] {
+            if changed && !raced {
+                raced = true
+                try kernel.apply(.deleteService(victim))
+            }
+            return try kernel.services()
+        }
+        func service(_ key: ServiceKey) throws(IPVSError) -> VirtualService { try kernel.service(key) }
+        func destinations(of service: VirtualService) throws(IPVSError) -> [Destination] {
+            try kernel.destinations(of: service)
+        }
+        func timeouts() throws(IPVSError) -> Timeouts { try kernel.timeouts() }
+        func daemons() throws(IPVSError) -> [SyncDaemon] { try kernel.daemons() }
+        func connectionTable() throws(Errno) -> String { try kernel.connectionTable() }
+    }
+
+    @Test func aServiceDeletedByAnotherWriterIsReportedOnceAndNotRetried() {
+        let kernel = Self.loaded(Self.theirs)
+        let racing = RacingKernel(kernel, deleting: VirtualService(key: .firewallMark(100, family: .inet)))
+        let result = CLI.run(["--apply", "--scope", "fwmark:100-199", "--scope", "10.1.0.0/24"], on: racing,
+                             stdin: TextSource(Self.ours))
+        #expect(result.status == 3)
+        #expect(result.stderr == "ipvsadm: the table changed while it was applied; to undo the change:\n"
+            + "-A -f 100 -s wlc\n")
+        #expect(!Self.save(kernel).contains("-f 100"), "the apply retried")
+    }
+
     @Test func aDryRunOnAHandChangedTableShowsTheDriftAsThePlan() {
         let backend = Self.loaded(Self.ours)
         #expect(Self.run(backend, ["-e", "-t", "10.1.0.1:80", "-r", "10.2.0.1:80", "-m", "-w", "5"]).status == 0)

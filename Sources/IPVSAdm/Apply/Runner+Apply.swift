@@ -48,7 +48,8 @@ extension Runner {
         }
         let status = try carryOut(plan, drainSeconds: entry.drainSeconds)
         guard status == 0 else { return status }
-        var result = try verify(desired, scope: scope)
+        // The file's services are in the kernel now: recorded before anything else can fail.
+        var recorded = true
         if let record {
             let text = OwnerRecord.text(desired.entries.map(\.service.key), resolver: resolver)
             do {
@@ -56,10 +57,11 @@ extension Runner {
             } catch {
                 stderr.write("ipvsadm: the table was applied, but the ownership record \(record.path) "
                     + "could not be written: \(error.text)\n")
-                if result == 0 { result = 1 }
+                recorded = false
             }
         }
-        return result
+        let verified = try verify(desired, scope: scope)
+        return verified == 0 && !recorded ? 1 : verified
     }
 
     /// `--owner NAME`'s record in this namespace.
