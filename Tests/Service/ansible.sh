@@ -164,7 +164,13 @@ if problem:
 EOF
 }
 # oracle_table FILE: Debian's ipvsadm -R of FILE in a fresh namespace, then its -Sn, sorted.
-oracle_table() { body "$1" | unshare -n sh -c "$oracle -R && $oracle -Sn" | LC_ALL=C sort; }
+# The namespace has the directors' interfaces: without a route, a real server's address is not
+# unicast to the kernel.
+oracle_table() {
+    body "$1" | unshare -n sh -c "ip link set lo up && ip link add d0 type dummy && ip link set d0 up &&
+        ip addr add 10.0.0.1/16 dev d0 && ip -6 addr add 2001:db8::1/64 dev d0 nodad && $oracle -R && $oracle -Sn" |
+        LC_ALL=C sort
+}
 with_hand() { { oracle_table "$1"; echo "$hand"; } | LC_ALL=C sort; }
 
 "$playbook" --version | head -n1
