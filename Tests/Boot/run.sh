@@ -9,7 +9,7 @@
 # At boot, ipvsadm.service (installed by the package, enabled) loaded /etc/ipvsadm.rules, and
 # ipvsadm-broken-boot.service, the same unit file run in a network namespace of its own on a
 # broken rules file, failed. Checks, in order: what the boot left; `systemctl reload` with an
-# edited file; the package's postinst (as on an upgrade) while the unit is active;
+# edited file, beside another program's service, and with a truncated file; the package's postinst (as on an upgrade) while the unit is active;
 # `systemctl stop` with saving enabled; `systemctl start` on a broken file. Prints "PASS name", "FAIL name" (with details),
 # "XFAIL name" for an expected failure, and ends with "N passed, N failed".
 set -uo pipefail
@@ -142,6 +142,27 @@ t_reload_keeps_counters() {
         { echo "10.0.0.10:443 counted $counters_before connections before the reload, ${after:-none} after: the table was cleared"; return 1; }
 }
 
+# The package's default scope (the owner ipvsadm-rules): a service another program made (as
+# keepalived does) is in neither the file nor the owner record, and a reload leaves it; a rules
+# file cut short before its -A lines is refused, the table and the unit as they were.
+t_reload_scope_and_empty() {
+    local before status rc=0
+    ipvsadm -A -t 10.0.0.77:80 -s wrr && ipvsadm -a -t 10.0.0.77:80 -r 10.0.1.77:80 -m -w 2 || return 2
+    cp "$rules" "$dir/rules.kept"
+    before=$(ipvsadm -Sn)
+    systemctl reload ipvsadm.service || { systemctl status ipvsadm.service --no-pager -l; rc=1; }
+    [ "$(ipvsadm -Sn)" = "$before" ] || { echo "reload changed the table (the other program's service?)"; diff <(echo "$before") <(ipvsadm -Sn); rc=1; }
+    grep -v '^-A' "$dir/rules.kept" >"$rules"
+    if systemctl reload ipvsadm.service 2>/dev/null; then echo "a truncated rules file was applied"; rc=1; fi
+    [ "$(ipvsadm -Sn)" = "$before" ] || { echo "the truncated file changed the table"; rc=1; }
+    [ "$(unit_state ipvsadm.service)" = active ] || { echo "unit not active after the refused reload"; rc=1; }
+    status=$(systemctl status ipvsadm.service --no-pager -l -n 20 2>&1)
+    echo "$status" | grep -q "ipvsadm-rules: $rules has no -A line" || { echo "$status"; rc=1; }
+    cp "$dir/rules.kept" "$rules"
+    ipvsadm -D -t 10.0.0.77:80
+    return $rc
+}
+
 # ------------------------------------------------------------ upgrade, stop --------------------
 # What dpkg runs at the end of an upgrade, with systemd running: the package's postinst,
 # "configure OLD-VERSION". (A whole dpkg -i reads dpkg's database over the emulated 9p root:
@@ -195,6 +216,7 @@ check "boot: the IPVS table is the rules file (ipvsadm -Sn == file, -Ln lists it
 check "boot: a broken rules file fails its unit, systemctl status shows the line, the boot goes on" t_broken_at_boot
 check "reload: systemctl reload applies the edited rules file" t_reload_applies
 check --expect "$RELOAD_KEEPS_COUNTERS" "reload: an unchanged service keeps its counters (no flush)" t_reload_keeps_counters
+check "reload (default scope): another program's service stays; a truncated rules file is refused, table and unit as they were" t_reload_scope_and_empty
 check "upgrade: the postinst, with systemd running and the unit active, leaves the table and the unit alone" t_postinst_upgrade_keeps_table
 check "stop: with IPVSADM_SAVE_ON_STOP=yes, systemctl stop writes the table to the rules file" t_stop_saves
 check "start: a broken rules file fails the unit, systemctl status shows the line" t_broken_start

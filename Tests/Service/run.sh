@@ -20,6 +20,8 @@ if [ "${1:-}" = --ns ]; then
     ip link add d0 type dummy && ip link set d0 up
     ip addr add 10.0.0.1/16 dev d0
     ip -6 addr add 2001:db8::1/64 dev d0 nodad
+    IPVSADM_STATE_DIR=$(mktemp -d "$WORK/state.XXXXXX") || exit 2
+    export IPVSADM_STATE_DIR
     source "$self" --functions
     "$@"
     exit $?
@@ -34,6 +36,13 @@ if [ "${1:-}" != --functions ]; then
     export FIXTURES=$REPO/Tests/Service
     export ORACLE=/sbin/ipvsadm
     export ORACLE_SAVE=/usr/sbin/ipvsadm-save ORACLE_RESTORE=/usr/sbin/ipvsadm-restore
+    # ipvsadm's owner records and lock files: under /tmp (the guest's / is read-only). Each
+    # namespace of inns gets a state directory of its own (the records of all of them would be
+    # "default"'s otherwise).
+    export IPVSADM_RUN_DIR=$WORK/run
+    # The checks before scopes existed are about the whole table (IPVSADM_OWNER= IPVSADM_SCOPE=);
+    # those of the package's default (the owner scope) unset IPVSADM_OWNER (default_scope).
+    export IPVSADM_OWNER= IPVSADM_SCOPE=
 fi
 
 # Run a function of this file in a fresh network namespace.
@@ -210,6 +219,171 @@ ns_missing() {
 t_missing() { inns ns_missing; }
 t_unreadable() { inns ns_expect_failure "$WORK" "cannot read rules file"; }
 
+# ------------------------------------------ (f) the package's default scope, empty input -------
+# default_scope CMD...: CMD with the settings of the package's default (/etc/default/ipvsadm all
+# commented out, the unit's Environment=): the owner scope "ipvsadm-rules".
+default_scope() { env -u IPVSADM_OWNER -u IPVSADM_SCOPE -u IPVSADM_ALLOW_EMPTY "$@"; }
+
+# make_bad_inputs DIR: the rules files that hold no service.
+make_bad_inputs() {
+    mkdir -p "$1"
+    : >"$1/empty"
+    printf '# ipvsadm.rules\n# nothing here yet\n\n' >"$1/comments"
+    grep -v -e '^-A' "$FIXTURES/rules.good" >"$1/truncated"   # the -A lines gone, the -a left
+}
+
+# An empty, comments-only or truncated file, through reload and start (owner scope and whole
+# table) and through ipvsadm --apply: refused with the reason, the table as it was.
+ns_empty_refused() {
+    local d=$WORK/bad.$$ kind before out rc
+    make_bad_inputs "$d"
+    default_scope env IPVSADM_RULES="$FIXTURES/rules.good" "$SBIN/ipvsadm-rules" start >/dev/null ||
+        { echo "start rules.good failed"; return 2; }
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr || return 2
+    before=$("$SBIN/ipvsadm" -Sn)
+    for kind in empty comments truncated; do
+        for how in "default_scope env" "env IPVSADM_OWNER="; do
+            for action in reload start; do
+                out=$($how IPVSADM_RULES="$d/$kind" "$SBIN/ipvsadm-rules" $action 2>&1)
+                rc=$?
+                [ $rc = 1 ] || { echo "$kind, $how, $action: status $rc"; echo "$out"; return 1; }
+                grep -qF "ipvsadm-rules: $d/$kind has no -A line" <<<"$out" &&
+                    grep -qF "not applied; the IPVS table is as it was" <<<"$out" ||
+                    { echo "$kind, $how, $action: no reason given:"; echo "$out"; return 1; }
+                [ "$("$SBIN/ipvsadm" -Sn)" = "$before" ] || { echo "$kind, $how, $action: the table changed"; return 1; }
+            done
+        done
+        echo "$kind: $(head -n1 <<<"$out")"
+        # ipvsadm --apply itself refuses it too (status 2), in the owner scope and without scope.
+        for how in "--owner ipvsadm-rules" ""; do
+            # shellcheck disable=SC2086
+            out=$("$SBIN/ipvsadm" --apply $how <"$d/$kind" 2>&1)
+            rc=$?
+            # 2: refused as empty; a truncated file's -a lines may be refused first (255, "Service
+            # not defined"), before any change too.
+            case $kind:$rc in *:2|truncated:255) ;; *) echo "$kind: ipvsadm --apply $how: status $rc: $out"; return 1 ;; esac
+            [ "$("$SBIN/ipvsadm" -Sn)" = "$before" ] || { echo "$kind: ipvsadm --apply $how changed the table"; return 1; }
+        done
+        echo "$kind: ipvsadm --apply: $out"
+    done
+    # IPVSADM_ALLOW_EMPTY=yes: the owner's services go, the one made by hand stays.
+    out=$(default_scope env IPVSADM_ALLOW_EMPTY=yes IPVSADM_RULES="$d/comments" "$SBIN/ipvsadm-rules" reload 2>&1) ||
+        { echo "IPVSADM_ALLOW_EMPTY=yes: $out"; return 1; }
+    [ "$("$SBIN/ipvsadm" -Sn)" = "-A -t 10.0.0.99:80 -s rr" ] || { echo "IPVSADM_ALLOW_EMPTY=yes left:"; "$SBIN/ipvsadm" -Sn; return 1; }
+}
+t_empty_refused() { inns ns_empty_refused; }
+
+# The owner scope: reload of an edited file changes what the file names, deletes the service the
+# file dropped (it is in the owner's record), and leaves a service made by hand; save writes
+# the owner's services only; status compares the scope.
+ns_owner_scope() {
+    local f=$WORK/owner.$$.rules record out
+    body "$FIXTURES/rules.good" >"$f"
+    default_scope env IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" start >/dev/null || { echo "start failed"; return 1; }
+    record=$IPVSADM_STATE_DIR/owners/default/ipvsadm-rules
+    [ -s "$record" ] || { echo "no owner record $record"; ls -R "$IPVSADM_STATE_DIR"; return 1; }
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr && "$SBIN/ipvsadm" -a -t 10.0.0.99:80 -r 10.0.1.99 -g || return 2
+    grep -v -e '10.0.0.11:53' "$FIXTURES/rules.good" | sed 's/^\(-a -t 10.0.0.10:80 -r 10.0.1.2:80 -m -w\) 3$/\1 7/' >"$f"
+    out=$(default_scope env IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" status) && { echo "status 0 before the reload"; return 1; }
+    default_scope env IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" reload >/dev/null || { echo "reload failed"; return 1; }
+    diff <({ body "$f"; echo "-A -t 10.0.0.99:80 -s rr"; echo "-a -t 10.0.0.99:80 -r 10.0.1.99:80 -g -w 1"; } | LC_ALL=C sort) \
+         <("$SBIN/ipvsadm" -Sn | LC_ALL=C sort) || { echo "(< file and the hand-made service, > table)"; return 1; }
+    default_scope env IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" status >/dev/null || { echo "status: differs after the reload"; return 1; }
+    default_scope env IPVSADM_RULES="$f.saved" "$SBIN/ipvsadm-rules" save >/dev/null || { echo "save failed"; return 1; }
+    diff <(body "$f" | LC_ALL=C sort) <(grep -v -e '^#' -e '^--set' "$f.saved" | LC_ALL=C sort) ||
+        { echo "(< file, > saved: the owner's services only)"; return 1; }
+    # No record (nothing applied yet by this owner): save refuses to write a file without service.
+    out=$(env IPVSADM_OWNER=nobody-yet IPVSADM_RULES="$f.none" "$SBIN/ipvsadm-rules" save 2>&1) && { echo "saved an empty scope"; return 1; }
+    [ ! -e "$f.none" ] && grep -qF "no service in scope to save" <<<"$out" || { echo "$out"; return 1; }
+    # Stop with IPVSADM_FLUSH_ON_STOP=yes deletes the owner's services only.
+    default_scope env IPVSADM_FLUSH_ON_STOP=yes IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" stop || { echo "stop failed"; return 1; }
+    [ "$("$SBIN/ipvsadm" -Sn)" = "-A -t 10.0.0.99:80 -s rr
+-a -t 10.0.0.99:80 -r 10.0.1.99:80 -g -w 1" ] || { echo "flush on stop left:"; "$SBIN/ipvsadm" -Sn; return 1; }
+}
+t_owner_scope() { inns ns_owner_scope; }
+
+# IPVSADM_SCOPE: a prefix; a service in it that the file lacks goes, one outside stays.
+ns_prefix_scope() {
+    local f=$WORK/prefix.$$.rules
+    body "$FIXTURES/rules.good" | "$SBIN/ipvsadm" -R || return 2
+    "$SBIN/ipvsadm" -A -t 10.0.0.99:80 -s rr && "$SBIN/ipvsadm" -A -t 10.7.0.1:80 -s rr || return 2
+    body "$FIXTURES/rules.good" >"$f"
+    env IPVSADM_OWNER= IPVSADM_SCOPE="10.0.0.0/24 2001:db8::/64 fwmark:1-10" IPVSADM_RULES="$f" \
+        "$SBIN/ipvsadm-rules" reload >/dev/null || { echo "reload failed"; return 1; }
+    diff <({ body "$f"; echo "-A -t 10.7.0.1:80 -s rr"; } | LC_ALL=C sort) <("$SBIN/ipvsadm" -Sn | LC_ALL=C sort)
+}
+t_prefix_scope() { inns ns_prefix_scope; }
+
+# keepalived's virtual server beside ours: keepalived (its checker process only, no VRRP) in
+# the namespace programs 10.0.0.50:80; a connection to it is counted. reload with the package's
+# default (owner scope) of an edited file, then the same with a truncated file, then save: its
+# service, real server, counters and connection stay exactly as they were, and the file holds
+# none of it.
+keepalived_state() {  # what must not change: -Sn lines, exact counters, connection entries
+    "$ORACLE" -Sn | grep -F 10.0.0.50
+    "$ORACLE" -Ln --stats --exact -t 10.0.0.50:80 | grep -E '10\.0\.(0\.50|1\.50):80'
+    "$ORACLE" -Lnc | awk '$5 ~ /^10\.0\.0\.50:/ { print $1, $3, $4, $5, $6 }'
+}
+ns_keepalived() {
+    local k=$WORK/keepalived.$$ f=$WORK/keepalived.$$/ipvsadm.rules kpid before after out i rc=0
+    mkdir -p "$k"
+    cat >"$k/keepalived.conf" <<'CONF'
+global_defs {
+    router_id test
+}
+virtual_server 10.0.0.50 80 {
+    delay_loop 60
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.0.1.50 80 {
+        weight 3
+    }
+}
+CONF
+    body "$FIXTURES/rules.good" >"$f"
+    default_scope env IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" start >/dev/null || { echo "start failed"; return 2; }
+    keepalived --dont-fork --check --log-console --use-file="$k/keepalived.conf" \
+        --pid="$k/keepalived.pid" --checkers_pid="$k/checkers.pid" --vrrp_pid="$k/vrrp.pid" \
+        >"$k/keepalived.log" 2>&1 &
+    kpid=$!
+    for i in $(seq 1 100); do
+        "$ORACLE" -Sn | grep -q -- '-a -t 10.0.0.50:80 -r 10.0.1.50:80 -m -w 3' && break
+        sleep 0.2
+    done
+    if ! "$ORACLE" -Sn | grep -q -- '-a -t 10.0.0.50:80 -r 10.0.1.50:80 -m -w 3'; then
+        echo "keepalived did not program its virtual server:"; cat "$k/keepalived.log"; kill "$kpid"; return 2
+    fi
+    # A connection (a SYN the dummy interface swallows): counted, and listed by -Lnc.
+    timeout 2 bash -c 'exec 3<>/dev/tcp/10.0.0.50/80' 2>/dev/null
+    before=$(keepalived_state)
+    echo "keepalived's part before:"; echo "$before" | sed 's/^/    /'
+    grep -q '^TCP  10.0.0.50:80 *[1-9]' <<<"$before" || { echo "no connection counted: the check proves little"; rc=2; }
+    # An edited file: a weight changed, a service dropped, one added.
+    grep -v -e '10.0.0.11:53' "$FIXTURES/rules.good" | sed 's/^\(-a -t 10.0.0.10:80 -r 10.0.1.2:80 -m -w\) 3$/\1 4/' >"$f"
+    echo "-A -t 10.0.0.60:80 -s rr" >>"$f"
+    out=$(default_scope env IPVSADM_RULES="$f" "$SBIN/ipvsadm-rules" reload 2>&1) || { echo "reload failed: $out"; rc=1; }
+    after=$(keepalived_state)
+    [ "$after" = "$before" ] || { echo "keepalived's part changed by the reload:"; diff <(echo "$before") <(echo "$after"); rc=1; }
+    diff <(body "$f" | LC_ALL=C sort) <("$SBIN/ipvsadm" -Sn | grep -v -F 10.0.0.50 | LC_ALL=C sort) ||
+        { echo "(< file, > table without keepalived's service)"; rc=1; }
+    # A truncated file: refused, nothing changes.
+    grep -v '^-A' "$f" >"$f.truncated"
+    out=$(default_scope env IPVSADM_RULES="$f.truncated" "$SBIN/ipvsadm-rules" reload 2>&1) && { echo "truncated file applied"; rc=1; }
+    echo "truncated: $(head -n1 <<<"$out")"
+    [ "$(keepalived_state)" = "$before" ] || { echo "keepalived's part changed by the truncated file"; rc=1; }
+    diff <(body "$f" | LC_ALL=C sort) <("$SBIN/ipvsadm" -Sn | grep -v -F 10.0.0.50 | LC_ALL=C sort) || { echo "truncated file changed ours"; rc=1; }
+    # save: the rules file gets ours only.
+    default_scope env IPVSADM_RULES="$f.saved" "$SBIN/ipvsadm-rules" save >/dev/null || { echo "save failed"; rc=1; }
+    ! grep -q 10.0.0.50 "$f.saved" || { echo "keepalived's service saved into the rules file"; rc=1; }
+    kill "$kpid"; wait "$kpid" 2>/dev/null
+    return $rc
+}
+t_keepalived() {
+    command -v keepalived >/dev/null || { echo "keepalived not installed (Scripts/setup installs it)"; return 1; }
+    inns ns_keepalived
+}
+
 # ----------------------------------------------------- (e) wrappers vs oracle -----------------
 # In a namespace: load TABLE with BIN, then run WRAPPER ARGS < INPUT; print a transcript of
 # stdout, stderr, status, and the table afterwards (-Sn by BIN).
@@ -275,6 +449,12 @@ main() {
     check "rules start: kernel error mid-file (duplicate service) fails clearly" t_duplicate
     check "rules start: missing file fails clearly, table unchanged" t_missing
     check "rules start: unreadable file (a directory) fails clearly" t_unreadable
+    check "empty, comments-only, truncated file: start, reload and ipvsadm --apply refuse, say why, table unchanged" t_empty_refused
+    check "owner scope (the default): reload deletes what the file dropped, keeps a hand-made service; save, status, flush on stop" t_owner_scope
+    check "IPVSADM_SCOPE prefixes and fwmarks: a service outside them stays" t_prefix_scope
+    check "keepalived beside ipvsadm-rules: reload (default scope), a truncated file, save leave its service, counters, connection" t_keepalived
+    check "Ansible collection: three directors (netns), check mode, apply, idempotence, one line changed, a service outside the scope" \
+        bash "$REPO/Tests/Service/ansible.sh" "$REPO" "$SBIN/ipvsadm"
 
     make_inputs
     local i=$WORK/inputs g=$FIXTURES/rules.good args
