@@ -166,14 +166,19 @@ import Testing
         let table = Self.randomKernelTable(seed: seed)
         var random = ApplyTests.Random(state: UInt64(seed))
         let withServers = table.entries.indices.filter { !table.entries[$0].destinations.isEmpty }
-        for change in Self.destinationChanges {
-            let field = try #require(Self.field(change.field), "\(change.field) is not in ApplyComparison.fields")
+        // A random real server of the table, with and without the change.
+        func changed(_ change: Change<Destination>) -> (current: TableState, desired: TableState) {
             var current = table
             let index = random.pick(withServers)
             let position = random.below(current.entries[index].destinations.count)
             change.setUp(&current.entries[index].destinations[position])
             var desired = current
             change.change(&desired.entries[index].destinations[position])
+            return (current, desired)
+        }
+        for change in Self.destinationChanges {
+            let field = try #require(Self.field(change.field), "\(change.field) is not in ApplyComparison.fields")
+            let (current, desired) = changed(change)
             let plan = ApplyPlan(from: current, to: desired, drain: false)
             #expect(Self.outcome(plan) == Self.expected(field), "\(change.field): \(plan.text)")
             if Self.expected(field) == .edit {
@@ -181,12 +186,7 @@ import Testing
             }
         }
         for change in Self.unusedTunnelChanges {
-            var current = table
-            let index = random.pick(withServers)
-            let position = random.below(current.entries[index].destinations.count)
-            change.setUp(&current.entries[index].destinations[position])
-            var desired = current
-            change.change(&desired.entries[index].destinations[position])
+            let (current, desired) = changed(change)
             // Either side may hold the unused value: the kernel's reading, or the input.
             #expect(ApplyPlan(from: current, to: desired, drain: false).steps.isEmpty, "\(change.field)")
             #expect(ApplyPlan(from: desired, to: current, drain: false).steps.isEmpty, "\(change.field)")
