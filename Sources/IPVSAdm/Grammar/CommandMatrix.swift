@@ -154,7 +154,6 @@ struct OptionSet64: Sendable, Equatable, ExpressibleByArrayLiteral {
     var bits: UInt64 = 0
     func contains(_ option: OptionBit) -> Bool { bits & (1 << UInt64(option.rawValue)) != 0 }
     mutating func insert(_ option: OptionBit) { bits |= 1 << UInt64(option.rawValue) }
-    func containsAny(_ options: [OptionBit]) -> Bool { options.contains { contains($0) } }
     func containsAny(_ options: OptionSet64) -> Bool { bits & options.bits != 0 }
     func union(_ other: OptionSet64) -> OptionSet64 { OptionSet64(bits: bits | other.bits) }
 
