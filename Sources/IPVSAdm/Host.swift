@@ -50,23 +50,10 @@ public final class SystemHost: Host {
     }
 
     public func readFile(_ path: String) throws(Errno) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let error = Errno.current
-            if error == .noSuchFileOrDirectory { return nil }
-            throw error
-        }
-        defer { close(fd) }
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if Errno.current == .interrupted { continue }
-                throw Errno.current
-            }
-            if count == 0 { return contents }
-            contents.append(contentsOf: chunk[0..<count])
+        do {
+            return try WholeFile.read(path)
+        } catch where error == .noSuchFileOrDirectory {
+            return nil
         }
     }
 

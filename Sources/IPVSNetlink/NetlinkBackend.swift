@@ -211,18 +211,7 @@ public final class NetlinkBackend: IPVSBackend {
 
     /// `/proc/net/ip_vs_conn` of the namespace the process is in.
     public func connectionTable() throws(Errno) -> String {
-        let descriptor = try Errno.retryingInterrupts { Glibc.open("/proc/net/ip_vs_conn", O_RDONLY | O_CLOEXEC) }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = try chunk.withUnsafeMutableBytes { raw in
-                Result { () throws(Errno) in try Errno.retryingInterrupts { Glibc.read(descriptor, raw.baseAddress, raw.count) } }
-            }.get()
-            guard count > 0 else { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        String(decoding: try WholeFile.read("/proc/net/ip_vs_conn"), as: UTF8.self)
     }
 
     /// The floor of a listing, for the benchmark (`ipvsadm-floor`): the requests of `-Ln`
