@@ -16,6 +16,9 @@ let package = Package(
         .executable(name: "ipvsadm-floor", targets: ["ipvsadm-floor"]),
         // Not installed: -R without a kernel, for profiling (Docs/Benchmarks.md).
         .executable(name: "ipvsadm-restore-profile", targets: ["ipvsadm-restore-profile"]),
+        // The health checker daemon (Docs/Health.md): dynamically linked, it alone needs libcurl
+        // and libsystemd.
+        .executable(name: "ipvsadm-health", targets: ["ipvsadm-health"]),
     ],
     targets: [
         .systemLibrary(
@@ -24,6 +27,8 @@ let package = Package(
             providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev"])]
         ),
         .target(name: "CIPVSNetlink", dependencies: ["CLibNL"]),
+        .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
@@ -31,6 +36,12 @@ let package = Package(
         .target(name: "ProcessStreams", dependencies: ["IPVS", "IPVSAdm"], swiftSettings: settings),
         .executableTarget(
             name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
+        .target(
+            name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl", "CSystemd"],
+            swiftSettings: settings),
+        .executableTarget(
+            name: "ipvsadm-health", dependencies: ["IPVSHealth", "IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"],
+            swiftSettings: settings),
         .executableTarget(name: "ipvsadm-floor", dependencies: ["IPVS", "IPVSNetlink"], swiftSettings: settings),
         // What the tests, the fuzz checks and the profile harness share (never the product): the
         // CLI run into buffers, a fake clock, a resolver over the differential suite's hosts, the
@@ -59,6 +70,9 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "IPVSHealthTests", dependencies: ["IPVSHealth", "IPVS", "IPVSAdm", "IPVSTestSupport"],
+            swiftSettings: settings),
         .testTarget(name: "IPVSFuzzTests", dependencies: ["IPVSFuzz", "IPVS", "IPVSAdm", "IPVSTestSupport"], swiftSettings: settings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,2 @@
+import IPVSHealth
+// ipvsadm-health (health-daemon replaces this file).
