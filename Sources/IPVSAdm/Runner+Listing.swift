@@ -7,15 +7,35 @@ extension Runner {
         let listing = Listing(entry)
         let sorted = !entry.format.noSort
         let scope = try listingScope(entry)
+        let showsHealth = entry.options.contains(.health)
         if entry.options.contains(.json) {
-            var json = JSONRenderer(to: stdout, info: info, format: entry.format)
+            // The checker's state whenever it has one (no file: one failed open).
+            let health = listing.hasServices ? readHealthState() : nil
+            var json = JSONRenderer(to: stdout, info: info, format: entry.format, health: health)
             try list(listing, sorted: sorted, scope: scope, with: &json)
         } else if let metricsScope = entry.metrics {
-            var metrics = MetricsRenderer(scope: metricsScope, to: stdout)
+            var metrics = MetricsRenderer(scope: metricsScope, to: stdout, health: readHealthState())
             try list(listing, sorted: sorted, scope: scope, with: &metrics)
         } else {
-            var text = TextListing(format: entry.format, resolver: resolver, info: info, to: stdout)
+            // The text listing reads the state only when asked (ipvsadm's listings unchanged).
+            let health = showsHealth ? readHealthState() : nil
+            if showsHealth { warnAboutHealth(health) }
+            var text = TextListing(
+                format: entry.format, resolver: resolver, info: info, to: stdout, showsHealth: showsHealth, health: health)
             try list(listing, sorted: sorted, scope: scope, with: &text)
+        }
+    }
+
+    /// `--health` without a checker to show: said on standard error, the listing goes on.
+    private func warnAboutHealth(_ health: HealthView?) {
+        guard let health else {
+            stderr.write("ipvsadm: --health: no health state (\(healthStatePath() ?? "no network namespace")): "
+                + "is ipvsadm-health running?\n")
+            return
+        }
+        if !health.running {
+            stderr.write("ipvsadm: --health: the checker (pid \(health.file.pid)) is not running; "
+                + "its state is \(HealthView.age(health.now - health.file.heartbeat)) old\n")
         }
     }
 
@@ -148,6 +168,14 @@ extension Runner {
 }
 
 extension Listing {
+    /// Whether it lists services and their real servers (what has a health).
+    var hasServices: Bool {
+        switch self {
+        case .service, .services: return true
+        case .connections, .timeouts, .daemons: return false
+        }
+    }
+
     /// What a `-L` command line lists.
     init(_ entry: CommandEntry) {
         let options = entry.options

@@ -48,8 +48,11 @@ struct TextListing: ListingRenderer {
     private let stdout: any OutputSink
     private var out = TextBuffer()
 
-    init(format: ListFormat, resolver: any NameResolver, info: IPVSInfo, to stdout: any OutputSink) {
-        table = ListRenderer(format: format, resolver: resolver)
+    init(
+        format: ListFormat, resolver: any NameResolver, info: IPVSInfo, to stdout: any OutputSink,
+        showsHealth: Bool = false, health: HealthView? = nil
+    ) {
+        table = ListRenderer(format: format, resolver: resolver, showsHealth: showsHealth, health: health)
         connections = ConnectionRenderer(renderer: table)
         self.info = info
         self.stdout = stdout
