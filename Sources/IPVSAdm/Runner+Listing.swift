@@ -85,6 +85,9 @@ extension Runner {
     /// `-S`: the rules, and with `--complete` the timeouts and sync daemons before them.
     func save(_ entry: CommandEntry) throws(Termination) {
         let scope = try listingScope(entry)
+        // `--checks-from`: read before anything is written (a bad file ends the save).
+        let checks = try entry.checksFrom.map { (path) throws(Termination) in try readChecks(from: path) }
+        let health = checks == nil ? nil : readHealthState()
         var out = TextBuffer()
         if entry.options.contains(.complete) {
             do {
@@ -97,7 +100,11 @@ extension Runner {
         let renderer = RuleRenderer(names: EndpointNames(numeric: entry.format.numeric, resolver: resolver))
         do {
             try eachService(sorted: true, scope: scope) { service, destinations in
-                renderer.render(service, destinations, into: &out)
+                if let checks {
+                    renderer.render(service, destinations, checks: checks, health: health, into: &out)
+                } else {
+                    renderer.render(service, destinations, into: &out)
+                }
                 out.writeOutIfLarge(to: stdout)
             }
         } catch {
