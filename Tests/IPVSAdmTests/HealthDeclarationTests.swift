@@ -187,6 +187,8 @@ import Testing
         #expect(readError("-E -t 10.0.0.1:80 --check tcp\n")
             == "line 1: Illegal 'check' option with the 'edit-service' command")
         #expect(readError("-A -t 10.0.0.1:80 --check\n") != nil)
+        #expect(readError("-A -t 10.0.0.1:80\r\n-a -t 10.0.0.1:80 -r 10.0.0.2 --check tcp,rise=0\r\n")
+            == "line 2: --check: rise=0: a count from 1 to 1000")
     }
 
     // MARK: State file

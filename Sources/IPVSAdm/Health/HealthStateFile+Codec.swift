@@ -50,7 +50,9 @@ extension HealthStateFile {
     /// checker may add them); a record without its service, server or a known state is
     /// skipped.
     public static func decode(_ text: String) -> HealthStateFile? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).makeIterator()
+        // Lines by bytes ("\r\n" would be one Character).
+        var lines = text.utf8.split(separator: 0x0a, omittingEmptySubsequences: true).lazy
+            .map { Substring($0) }.makeIterator()
         guard let header = lines.next() else { return nil }
         var fields = header.split(separator: "\t", omittingEmptySubsequences: false)
         guard fields.first == Substring(magic) else { return nil }

@@ -45,8 +45,8 @@ struct ListRenderer {
     var title: String {
         guard showsHealth else { return ipvsadmTitle }
         var title = ipvsadmTitle
-        title.removeLast()
-        let lastLine = title.utf8.count - (title.utf8.lastIndex(of: 0x0a).map { title.utf8.distance(from: title.utf8.startIndex, to: $0) + 1 } ?? 0)
+        title.removeLast()  // its newline: the columns go on its second line
+        let lastLine = title.utf8.split(separator: 0x0a, omittingEmptySubsequences: false).last?.count ?? 0
         title += String(repeating: " ", count: max(0, rowWidth - lastLine))
         return title + " " + TextFormat.left("State", 9) + " " + TextFormat.left("Since", 8) + " Result\n"
     }
