@@ -70,6 +70,20 @@ import Testing
             """)
     }
 
+    /// In every table form, the health columns of the title are over those of the rows.
+    @Test(arguments: [[], ["--stats"], ["--rate"], ["--thresholds"], ["--persistent-conn"], ["--tun-info"]])
+    func columnsAligned(_ options: [String]) {
+        let outcome = CLI.run(["-Ln", "--health"] + options, on: Self.backend(), stdin: "", host: Self.host())
+        let lines = outcome.stdout.split(separator: "\n").map(String.init)
+        func column(of text: String, in line: String) -> Int? {
+            line.range(of: text).map { line.distance(from: line.startIndex, to: $0.lowerBound) }
+        }
+        let title = column(of: " State     Since    Result", in: lines[2])
+        #expect(title != nil)
+        #expect(column(of: " up        16m40s   ok", in: lines[4]) == title)
+        #expect(column(of: " down      2m13s    failed", in: lines[5]) == title)
+    }
+
     @Test func textWithoutAChecker() {
         let outcome = CLI.run(["-Ln", "--health"], on: Self.backend(), stdin: "", host: Self.host(state: nil))
         #expect(outcome.stderr == "ipvsadm: --health: no health state (/run/ipvsadm/health-4026531840): is ipvsadm-health running?\n")
