@@ -124,6 +124,23 @@ import Testing
         #expect(ramped.ramp == 30 && ramped.startDown && ramped.viaVIP && ramped.address?.family == .inet6)
     }
 
+    /// The declarations of the VM's feature test (Tests/Features/run.py, health), every pair.
+    @Test func everyPairOfTheFeatureTestResolves() throws {
+        let services = [
+            "tcp,interval=2,fall=3", "http,path=/health%20x,status=200-299|301", "none",
+            "misc,command=/bin/true%20x,timeout=1", "tcp,threshold=0.3,sorry=10.9.9.9:80",
+            "https,host=www.example.org,verify=yes,delay_loop=6,nb_get_retry=2",
+        ]
+        let servers = ["tcp,port=22", "none", "http,path=/", "misc,command=/bin/check,shell=yes"]
+        for service in services {
+            _ = try ServiceHealthPolicy.resolve(CheckDeclaration.parse(service))
+            _ = try CheckSpec.resolve(service: CheckDeclaration.parse(service), server: nil)
+            for server in servers {
+                _ = try CheckSpec.resolve(service: CheckDeclaration.parse(service), server: CheckDeclaration.parse(server))
+            }
+        }
+    }
+
     @Test func servicePolicy() throws {
         #expect(try ServiceHealthPolicy.resolve(nil) == ServiceHealthPolicy())
         let policy = try ServiceHealthPolicy.resolve(CheckDeclaration.parse("http,threshold=0.25,sorry=10.0.0.9:8080"))
