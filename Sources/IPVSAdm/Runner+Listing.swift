@@ -19,24 +19,21 @@ extension Runner {
         } else {
             // The text listing reads the state only when asked (ipvsadm's listings unchanged).
             let health = showsHealth ? readHealthState() : nil
-            if showsHealth { warnAboutHealth(health) }
             var text = TextListing(
-                format: entry.format, resolver: resolver, info: info, to: stdout, showsHealth: showsHealth, health: health)
+                format: entry.format, resolver: resolver, info: info, to: stdout,
+                health: showsHealth ? healthLine(health) : nil, view: health)
             try list(listing, sorted: sorted, scope: scope, with: &text)
         }
     }
 
-    /// `--health` without a checker to show: said on standard error, the listing goes on.
-    private func warnAboutHealth(_ health: HealthView?) {
+    /// `--health`'s line above the table: whose state it shows, and how fresh it is (on
+    /// standard output: a listing that worked writes nothing on standard error).
+    private func healthLine(_ health: HealthView?) -> String {
         guard let health else {
-            stderr.write("ipvsadm: --health: no health state (\(healthStatePath() ?? "no network namespace")): "
-                + "is ipvsadm-health running?\n")
-            return
+            return "Health: no checker state (\(healthStatePath() ?? "no network namespace")): is ipvsadm-health running?\n"
         }
-        if !health.running {
-            stderr.write("ipvsadm: --health: the checker (pid \(health.file.pid)) is not running; "
-                + "its state is \(HealthView.age(health.now - health.file.heartbeat)) old\n")
-        }
+        return "Health: ipvsadm-health pid \(health.file.pid) \(health.running ? "running" : "NOT RUNNING"), "
+            + "state written \(HealthView.age(health.now - health.file.heartbeat)) ago\n"
     }
 
     /// Reads what `listing` shows from the kernel and hands it to `renderer`. A failure before

@@ -58,6 +58,7 @@ import Testing
         #expect(outcome.stderr == "")
         #expect(outcome.stdout == """
             IP Virtual Server version 1.2.1 (size=4096)
+            Health: ipvsadm-health pid 4242 running, state written 1s ago
             Prot LocalAddress:Port Scheduler Flags
               -> RemoteAddress:Port           Forward Weight ActiveConn InActConn  State     Since    Result
             TCP  10.0.0.1:80 rr
@@ -78,18 +79,22 @@ import Testing
         func column(of text: String, in line: String) -> Int? {
             line.range(of: text).map { line.distance(from: line.startIndex, to: $0.lowerBound) }
         }
-        let title = column(of: " State     Since    Result", in: lines[2])
+        let title = column(of: " State     Since    Result", in: lines[3])
         #expect(title != nil)
-        #expect(column(of: " up        16m40s   ok", in: lines[4]) == title)
-        #expect(column(of: " down      2m13s    failed", in: lines[5]) == title)
+        #expect(column(of: " up        16m40s   ok", in: lines[5]) == title)
+        #expect(column(of: " down      2m13s    failed", in: lines[6]) == title)
     }
 
     @Test func textWithoutAChecker() {
+        // Said on standard output: a listing that worked writes nothing on standard error.
         let outcome = CLI.run(["-Ln", "--health"], on: Self.backend(), stdin: "", host: Self.host(state: nil))
-        #expect(outcome.stderr == "ipvsadm: --health: no health state (/run/ipvsadm/health-4026531840): is ipvsadm-health running?\n")
+        #expect(outcome.stderr == "" && outcome.status == 0)
+        #expect(outcome.stdout.split(separator: "\n")[1]
+            == "Health: no checker state (/run/ipvsadm/health-4026531840): is ipvsadm-health running?")
         #expect(outcome.stdout.contains("  -> 10.0.1.1:80                  Masq    3      0          0          -         -       \n"))
-        let dead = CLI.run(["-Ln", "--health"], on: Self.backend(), stdin: "", host: Self.host(running: false))
-        #expect(dead.stderr == "ipvsadm: --health: the checker (pid 4242) is not running; its state is 1s old\n")
+        let dead = CLI.run(["-L", "-n", "-t", "10.0.0.1:80", "--health"], on: Self.backend(), stdin: "", host: Self.host(running: false))
+        #expect(dead.stderr == "")
+        #expect(dead.stdout.hasPrefix("Health: ipvsadm-health pid 4242 NOT RUNNING, state written 1s ago\nProt LocalAddress:Port"))
     }
 
     @Test func listingsWithoutHealthAreUnchanged() {
