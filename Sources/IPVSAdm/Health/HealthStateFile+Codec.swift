@@ -127,8 +127,9 @@ extension HealthStateFile {
         return value
     }
 
-    /// Bytes other than printable ASCII, and `%` and `=`, as `%XX`.
-    static func percentEncoded(_ text: String) -> String {
+    /// Bytes other than printable ASCII, and `%`, `=` (and `extra`), as `%XX`.
+    static func percentEncoded(_ text: String, alsoEscaping extra: UInt8? = nil) -> String {
+        func needsEscape(_ byte: UInt8) -> Bool { HealthStateFile.needsEscape(byte) || byte == extra }
         guard text.utf8.contains(where: needsEscape) else { return text }
         let hex = Array("0123456789ABCDEF".utf8)
         var bytes: [UInt8] = []
