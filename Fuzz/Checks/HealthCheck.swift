@@ -11,13 +11,19 @@ import IPVSTestSupport
 /// - every `--check` word that parses gives back the same declaration from its `word`;
 /// - the input read as a state file: a file that decodes encodes to text that decodes to it.
 enum HealthCheck {
-    static func run(_ input: [UInt8]) throws(FuzzFailure) {
+    /// - Parameter reader: the declarations' reader (tests pass a faulty one).
+    static func run(
+        _ input: [UInt8],
+        reader: (String) throws(HealthDeclarationError) -> HealthDeclarations = { (text) throws(HealthDeclarationError) in
+            try HealthDeclarations.read(text: text, resolver: HostsResolver.shared)
+        }
+    ) throws(FuzzFailure) {
         let text = String(decoding: input, as: UTF8.self)
         let lines = input.split(separator: 0x0a, omittingEmptySubsequences: false).count
 
         var read: HealthDeclarations?
         do throws(HealthDeclarationError) {
-            read = try HealthDeclarations.read(text: text, resolver: HostsResolver.shared)
+            read = try reader(text)
         } catch {
             try expect(error.line.map { (1...lines).contains($0) } ?? false, "an error naming no line: \(error.text)")
         }
