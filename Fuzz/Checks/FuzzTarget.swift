@@ -30,10 +30,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// replies, decode to what was encoded, through the decoders and through the client and
     /// backend over a fake kernel that splits its replies into datagrams as the input says.
     case codec
-    /// A rules file with health checks (`--check`), and a health checker's state file: what
-    /// `--apply` accepts, the checker reads as the same table; declarations and state files
-    /// read back from what they write.
-    case health
 
     /// Runs the target's checks on one input: nil when every property held.
     public func check(_ input: [UInt8]) -> FuzzFailure? {
@@ -45,7 +41,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .connections: try ConnectionsCheck.run(input)
             case .netlink: try NetlinkCheck.run(input)
             case .codec: try CodecCheck.run(input)
-            case .health: try HealthCheck.run(input)
             }
             return nil
         } catch {

@@ -82,22 +82,6 @@ import Testing
         #expect(failure.failure?.description.contains("saves differently") == true)
     }
 
-    @Test func healthFindsADeclarationReadDifferentlyFromTheTable() {
-        let input = Self.bytes("-A -t 10.0.0.1:80 -s rr --check tcp\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 3\n")
-        #expect(FuzzTarget.health.check(input) == nil)
-        // A reader that loses the weights.
-        let failure = Result { () throws(FuzzFailure) in
-            try HealthCheck.run(input) { (text) throws(HealthDeclarationError) in
-                var read = try HealthDeclarations.read(text: text, resolver: HostsResolver.shared)
-                for s in read.services.indices {
-                    for d in read.services[s].servers.indices { read.services[s].servers[d].destination.weight = 1 }
-                }
-                return read
-            }
-        }
-        #expect(failure.failure?.description.contains("--apply programmed") == true)
-    }
-
     @Test func fgetsPiecesAreLinesOfAtMost255Bytes() {
         let long = [UInt8](repeating: 0x41, count: 300)
         let pieces = ConnectionsCheck.fgetsPieces(Self.bytes("a\n\nb") + long + [0x0a])
