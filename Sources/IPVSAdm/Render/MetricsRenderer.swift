@@ -78,7 +78,7 @@ struct MetricsRenderer: ListingRenderer {
         var families = MetricsRenderer.serviceFamilies
             + (scope == .servers ? MetricsRenderer.serverFamilies : MetricsRenderer.summedFamilies)
         var healthBase: Int?
-        if let health {
+        if health != nil {
             if scope == .servers {
                 healthBase = families.count
                 families += MetricsRenderer.healthFamilies
