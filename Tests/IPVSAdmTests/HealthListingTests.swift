@@ -124,16 +124,16 @@ import Testing
     @Test func metrics() {
         let text = CLI.run(["-Ln", "--metrics"], on: Self.backend(), stdin: "", host: Self.host()).stdout
         let labels = #"local_address="10.0.0.1",local_port="80",local_mark="",proto="TCP",family="inet""#
-        #expect(text.contains("# TYPE ipvs_real_server_up gauge\n"
-            + "ipvs_real_server_up{\(labels),remote_address=\"10.0.1.2\",remote_port=\"80\"} 0\n"
-            + "ipvs_real_server_up{\(labels),remote_address=\"10.0.1.1\",remote_port=\"80\"} 1\n"
-            + "ipvs_real_server_up{local_address=\"\",local_port=\"0\",local_mark=\"7\",proto=\"FWM\",family=\"inet6\",remote_address=\"2001:db8::1\",remote_port=\"0\"} 0\n"))
-        #expect(text.contains("ipvs_health_check_timestamp_seconds{\(labels),remote_address=\"10.0.1.2\",remote_port=\"80\"} 1765099997.250\n"))
-        #expect(text.contains("ipvs_health_check_duration_seconds{\(labels),remote_address=\"10.0.1.1\",remote_port=\"80\"} 0.001500\n"))
-        #expect(text.hasSuffix("# TYPE ipvs_health_checker_heartbeat_timestamp_seconds gauge\n"
-            + "ipvs_health_checker_heartbeat_timestamp_seconds 1765099998.500\n"))
+        #expect(text.contains("# TYPE ipvsadm_backend_up gauge\n"
+            + "ipvsadm_backend_up{\(labels),remote_address=\"10.0.1.2\",remote_port=\"80\"} 0\n"
+            + "ipvsadm_backend_up{\(labels),remote_address=\"10.0.1.1\",remote_port=\"80\"} 1\n"
+            + "ipvsadm_backend_up{local_address=\"\",local_port=\"0\",local_mark=\"7\",proto=\"FWM\",family=\"inet6\",remote_address=\"2001:db8::1\",remote_port=\"0\"} 0\n"))
+        #expect(text.contains("ipvsadm_backend_check_timestamp_seconds{\(labels),remote_address=\"10.0.1.2\",remote_port=\"80\"} 1765099997.250\n"))
+        #expect(text.contains("ipvsadm_backend_check_duration_seconds{\(labels),remote_address=\"10.0.1.1\",remote_port=\"80\"} 0.001500\n"))
+        #expect(text.hasSuffix("# TYPE ipvsadm_health_checker_heartbeat_timestamp_seconds gauge\n"
+            + "ipvsadm_health_checker_heartbeat_timestamp_seconds 1765099998.500\n"))
         let summed = CLI.run(["-Ln", "--metrics=services"], on: Self.backend(), stdin: "", host: Self.host()).stdout
-        #expect(!summed.contains("ipvs_real_server_up") && summed.contains("ipvs_health_checker_heartbeat_timestamp_seconds 1765099998.500\n"))
+        #expect(!summed.contains("ipvsadm_backend_up") && summed.contains("ipvsadm_health_checker_heartbeat_timestamp_seconds 1765099998.500\n"))
     }
 
     @Test func healthConflictsWithOtherListings() {

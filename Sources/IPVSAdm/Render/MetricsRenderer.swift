@@ -55,12 +55,12 @@ struct MetricsRenderer: ListingRenderer {
     /// long that took; and the checker's heartbeat, so that an alert tells a dead checker from
     /// a dead server.
     private static let healthFamilies = [
-        Family(name: "ipvs_real_server_up", type: "gauge", help: "Whether the health checker finds the real server up (1) or down (0)."),
-        Family(name: "ipvs_health_check_timestamp_seconds", type: "gauge", help: "When the real server was last checked."),
-        Family(name: "ipvs_health_check_duration_seconds", type: "gauge", help: "How long the last check of the real server took."),
+        Family(name: "ipvsadm_backend_up", type: "gauge", help: "Whether the health checker finds the real server up (1) or down (0)."),
+        Family(name: "ipvsadm_backend_check_timestamp_seconds", type: "gauge", help: "When the real server was last checked."),
+        Family(name: "ipvsadm_backend_check_duration_seconds", type: "gauge", help: "How long the last check of the real server took."),
     ]
     private static let checkerFamily = Family(
-        name: "ipvs_health_checker_heartbeat_timestamp_seconds", type: "gauge",
+        name: "ipvsadm_health_checker_heartbeat_timestamp_seconds", type: "gauge",
         help: "When the health checker last wrote its state.")
 
     private let families: [Family]
@@ -143,7 +143,7 @@ struct MetricsRenderer: ListingRenderer {
         return out
     }
 
-    /// `ipvs_real_server_up`: up while the checker passes it (up, falling, ramping, a sorry
+    /// `ipvsadm_backend_up`: up while the checker passes it (up, falling, ramping, a sorry
     /// server), down while it fails it (down, rising, held); no sample for an unchecked one.
     static func isUp(_ record: HealthRecord) -> Bool? {
         switch record.state {
