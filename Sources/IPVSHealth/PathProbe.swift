@@ -79,6 +79,11 @@ public final class PathProbe {
 
     private var probes: [Int: Probe] = [:]
     private var byReply: [ReplyKey: Int] = [:]
+    /// DR probes whose next hop's MAC is not known yet.
+    private var waitingForLink: Set<Int> = []
+    /// Monotonic time of the last retransmission scan: at most 4 a second (a scan visits every
+    /// probe in flight; replies to a thousand probes must not cost a thousand scans).
+    private var scannedAt = -Double.infinity
     private var neighbours: [NeighbourKey: UInt64] = [:]
     private var arpReadAt = -Double.infinity
     private var ethernet: [Int32: Bool] = [:]
@@ -163,7 +168,10 @@ public final class PathProbe {
                 return .failed("DR needs an Ethernet interface towards \(realServer), \(interfaceName(route.interface)) is not one")
             }
             probe.link = neighbour(NeighbourKey(interface: route.interface, address: probe.nextHop))
-            if probe.link == nil { triggerResolution(of: probe) }
+            if probe.link == nil {
+                triggerResolution(of: probe)
+                waitingForLink.insert(token)
+            }
         }
         if method == .tunnel || probe.link != nil, let error = transmit(probe, flags: PathPacket.syn) {
             return .failed("send: \(error.text)")
@@ -263,11 +271,13 @@ public final class PathProbe {
     /// trigger a second for each DR probe whose MAC is unknown.
     private func retransmit(_ finished: inout [(token: Int, outcome: Outcome)]) {
         let now = clock.now
+        guard now - scannedAt >= 0.25 else { return }
+        scannedAt = now
         for var probe in probes.values where now - probe.lastSent >= 1 {
             probe.lastSent = now
             if probe.method == .directRouting, probe.link == nil {
                 probe.link = neighbour(NeighbourKey(interface: probe.interface, address: probe.nextHop))
-                if probe.link == nil { triggerResolution(of: probe) }
+                if probe.link == nil { triggerResolution(of: probe) } else { waitingForLink.remove(probe.token) }
             }
             probes[probe.token] = probe
             if probe.method == .tunnel || probe.link != nil, let error = transmit(probe, flags: PathPacket.syn) {
@@ -279,6 +289,7 @@ public final class PathProbe {
 
     private func forget(_ token: Int) {
         guard let probe = probes.removeValue(forKey: token) else { return }
+        waitingForLink.remove(token)
         byReply[ReplyKey(vip: probe.vip, port: probe.port, source: probe.source, localPort: probe.localPort)] = nil
     }
 
@@ -338,12 +349,15 @@ public final class PathProbe {
             let events = buffer.withUnsafeBytes { RouteNetlink.neighbourEvents(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             for event in events {
                 neighbours[NeighbourKey(interface: event.interface, address: event.address)] = event.link
-                changed = true
+                changed = changed || event.link != nil
             }
         }
-        guard changed else { return }
-        for var probe in probes.values where probe.method == .directRouting && probe.link == nil {
-            guard let link = neighbours[NeighbourKey(interface: probe.interface, address: probe.nextHop)] else { continue }
+        guard changed, !waitingForLink.isEmpty else { return }
+        for token in waitingForLink {
+            guard var probe = probes[token],
+                  let link = neighbour(NeighbourKey(interface: probe.interface, address: probe.nextHop))
+            else { continue }
+            waitingForLink.remove(token)
             probe.link = link
             probe.lastSent = clock.now
             probes[probe.token] = probe
