@@ -95,11 +95,7 @@ public final class PathProbe {
         var opened: [Int32] = []
         func open(_ family: Int32, _ type: Int32, _ proto: Int32) throws(Errno) -> Int32 {
             let descriptor = socket(family, type | Int32(SOCK_CLOEXEC.rawValue), proto)
-            guard descriptor >= 0 else {
-                let error = Errno.current
-                opened.forEach { close($0) }
-                throw error
-            }
+            guard descriptor >= 0 else { throw Errno.current }
             opened.append(descriptor)
             return descriptor
         }
@@ -210,8 +206,16 @@ public final class PathProbe {
 
     // MARK: - Sending
 
-    /// Sends a TCP segment of `probe` (its SYN, or the RST after a SYN-ACK) along its path.
+    /// Sends a TCP segment of `probe` (its SYN, or the RST after a SYN-ACK) along its path; the
+    /// error that ends the probe, if any. A full queue (EAGAIN, ENOBUFS) is a lost packet, not an
+    /// error: the next second's SYN goes out again.
     private func transmit(_ probe: Probe, flags: UInt8) -> Errno? {
+        let error = sendSegment(probe, flags: flags)
+        guard let error, error.rawValue != EAGAIN, error.rawValue != ENOBUFS, error.rawValue != EINTR else { return nil }
+        return error
+    }
+
+    private func sendSegment(_ probe: Probe, flags: UInt8) -> Errno? {
         let sequence = flags & PathPacket.rst != 0 ? probe.sequence &+ 1 : probe.sequence
         let segment = PathPacket.tcp(
             source: probe.source, destination: probe.vip, sourcePort: probe.localPort, destinationPort: probe.port,
@@ -275,9 +279,12 @@ public final class PathProbe {
         scannedAt = now
         for var probe in probes.values where now - probe.lastSent >= 1 {
             probe.lastSent = now
-            if probe.method == .directRouting, probe.link == nil {
-                probe.link = neighbour(NeighbourKey(interface: probe.interface, address: probe.nextHop))
-                if probe.link == nil { triggerResolution(of: probe) } else { waitingForLink.remove(probe.token) }
+            if probe.method == .directRouting {
+                // A MAC that changed since the last SYN (the neighbour events update the cache).
+                let link = neighbour(NeighbourKey(interface: probe.interface, address: probe.nextHop))
+                if link == nil, probe.link == nil { triggerResolution(of: probe) }
+                if link != nil { waitingForLink.remove(probe.token) }
+                probe.link = link ?? probe.link
             }
             probes[probe.token] = probe
             if probe.method == .tunnel || probe.link != nil, let error = transmit(probe, flags: PathPacket.syn) {
