@@ -52,35 +52,8 @@ public final class PathProbe {
     private let neighbourSocket: Int32  // rtnetlink neighbour events
     private let triggerSocket: Int32    // UDP: a datagram to a real server makes the kernel ARP for it
 
-    private struct Probe {
-        var token: Int
-        var vip: UInt32
-        var port: UInt16
-        var realServer: UInt32
-        var method: Method
-        var deadline: Double
-        var source: UInt32
-        var localPort: UInt16
-        var sequence: UInt32
-        var interface: Int32
-        var nextHop: UInt32
-        /// DR: the next hop's MAC, nil while it is being resolved.
-        var link: UInt64?
-        /// Monotonic time of the last SYN (or ARP trigger while resolving).
-        var lastSent: Double
-    }
-
-    private struct ReplyKey: Hashable {
-        var vip: UInt32
-        var port: UInt16
-        var source: UInt32
-        var localPort: UInt16
-    }
-
-    private var probes: [Int: Probe] = [:]
-    private var byReply: [ReplyKey: Int] = [:]
-    /// DR probes whose next hop's MAC is not known yet.
-    private var waitingForLink: Set<Int> = []
+    private typealias Probe = PathProbeBook.Probe
+    private var book = PathProbeBook()
     /// Monotonic time of the last retransmission scan: at most 4 a second (a scan visits every
     /// probe in flight; replies to a thousand probes must not cost a thousand scans).
     private var scannedAt = -Double.infinity
@@ -136,7 +109,7 @@ public final class PathProbe {
     public func send(
         token: Int, vip: IPAddress, port: UInt16, realServer: IPAddress, method: Method, deadline: Double
     ) -> Outcome? {
-        forget(token)
+        book.remove(token)
         guard vip.family == .inet, realServer.family == .inet else { return .failed("IPv4 only") }
         let route: RouteNetlink.Route
         switch lookUpRoute(to: realServer.ipv4) {
@@ -155,7 +128,9 @@ public final class PathProbe {
             deadline: deadline, source: source, localPort: 0, sequence: UInt32.random(in: .min ... .max),
             interface: route.interface, nextHop: route.gateway ?? realServer.ipv4, link: nil,
             lastSent: clock.now)
-        guard let localPort = freePort(vip: probe.vip, port: port, source: source) else {
+        guard let localPort = book.freePort(
+            vip: probe.vip, port: port, source: source, random: { UInt16.random(in: PathProbe.ports) })
+        else {
             return .failed("no free probe port")
         }
         probe.localPort = localPort
@@ -164,16 +139,12 @@ public final class PathProbe {
                 return .failed("DR needs an Ethernet interface towards \(realServer), \(interfaceName(route.interface)) is not one")
             }
             probe.link = neighbour(NeighbourKey(interface: route.interface, address: probe.nextHop))
-            if probe.link == nil {
-                triggerResolution(of: probe)
-                waitingForLink.insert(token)
-            }
+            if probe.link == nil { triggerResolution(of: probe) }
         }
         if method == .tunnel || probe.link != nil, let error = transmit(probe, flags: PathPacket.syn) {
             return .failed("send: \(error.text)")
         }
-        probes[token] = probe
-        byReply[ReplyKey(vip: probe.vip, port: port, source: source, localPort: localPort)] = token
+        book.store(probe)
         return nil
     }
 
@@ -190,14 +161,10 @@ public final class PathProbe {
     /// real server's MAC never resolved. Also resends the SYN of probes still waiting.
     public func expire(now: Double) -> [(token: Int, outcome: Outcome)] {
         var finished: [(token: Int, outcome: Outcome)] = []
-        for probe in probes.values where probe.deadline <= now {
-            let outcome: Outcome
-            if probe.method == .directRouting, probe.link == nil {
-                outcome = .failed("no ARP reply from \(IPAddress(ipv4: probe.nextHop)) on \(interfaceName(probe.interface))")
-            } else {
-                outcome = .timedOut
-            }
-            forget(probe.token)
+        for probe in book.expire(now: now) {
+            let outcome: Outcome = probe.waitsForLink
+                ? .failed("no ARP reply from \(IPAddress(ipv4: probe.nextHop)) on \(interfaceName(probe.interface))")
+                : .timedOut
             finished.append((probe.token, outcome))
         }
         retransmit(&finished)
@@ -277,36 +244,20 @@ public final class PathProbe {
         let now = clock.now
         guard now - scannedAt >= 0.25 else { return }
         scannedAt = now
-        for var probe in probes.values where now - probe.lastSent >= 1 {
+        for var probe in book.probes.values where now - probe.lastSent >= 1 {
             probe.lastSent = now
             if probe.method == .directRouting {
                 // A MAC that changed since the last SYN (the neighbour events update the cache).
                 let link = neighbour(NeighbourKey(interface: probe.interface, address: probe.nextHop))
                 if link == nil, probe.link == nil { triggerResolution(of: probe) }
-                if link != nil { waitingForLink.remove(probe.token) }
                 probe.link = link ?? probe.link
             }
-            probes[probe.token] = probe
-            if probe.method == .tunnel || probe.link != nil, let error = transmit(probe, flags: PathPacket.syn) {
-                forget(probe.token)
+            book.store(probe)
+            if !probe.waitsForLink, let error = transmit(probe, flags: PathPacket.syn) {
+                book.remove(probe.token)
                 finished.append((probe.token, .failed("send: \(error.text)")))
             }
         }
-    }
-
-    private func forget(_ token: Int) {
-        guard let probe = probes.removeValue(forKey: token) else { return }
-        waitingForLink.remove(token)
-        byReply[ReplyKey(vip: probe.vip, port: probe.port, source: probe.source, localPort: probe.localPort)] = nil
-    }
-
-    /// A random probe port not used by another probe to the same VIP:port from the same source.
-    private func freePort(vip: UInt32, port: UInt16, source: UInt32) -> UInt16? {
-        for _ in 0..<64 {
-            let candidate = UInt16.random(in: PathProbe.ports)
-            if byReply[ReplyKey(vip: vip, port: port, source: source, localPort: candidate)] == nil { return candidate }
-        }
-        return nil
     }
 
     // MARK: - Receiving
@@ -327,17 +278,10 @@ public final class PathProbe {
             let outgoing = withUnsafeBytes(of: &from) { $0[10] } == 4
             guard !outgoing else { continue }
             let reply = buffer.withUnsafeBytes { PathPacket.segment(in: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            guard let reply,
-                  let token = byReply[ReplyKey(
-                      vip: reply.source, port: reply.sourcePort, source: reply.destination,
-                      localPort: reply.destinationPort)],
-                  let probe = probes[token],
-                  let outcome = PathPacket.verdict(of: reply, sequence: probe.sequence)
-            else { continue }
+            guard let reply, let (probe, outcome) = book.match(reply) else { continue }
             // The real server holds a half-open connection until it hears from us.
             if outcome == .passed { _ = transmit(probe, flags: PathPacket.rst) }
-            forget(token)
-            finished.append((token, outcome))
+            finished.append((probe.token, outcome))
         }
     }
 
@@ -359,17 +303,16 @@ public final class PathProbe {
                 changed = changed || event.link != nil
             }
         }
-        guard changed, !waitingForLink.isEmpty else { return }
-        for token in waitingForLink {
-            guard var probe = probes[token],
+        guard changed, !book.waitingForLink.isEmpty else { return }
+        for token in book.waitingForLink {
+            guard var probe = book.probes[token],
                   let link = neighbour(NeighbourKey(interface: probe.interface, address: probe.nextHop))
             else { continue }
-            waitingForLink.remove(token)
             probe.link = link
             probe.lastSent = clock.now
-            probes[probe.token] = probe
+            book.store(probe)
             if let error = transmit(probe, flags: PathPacket.syn) {
-                forget(probe.token)
+                book.remove(probe.token)
                 finished.append((probe.token, .failed("send: \(error.text)")))
             }
         }

@@ -256,3 +256,67 @@ private let syn = hex("450000281c46400040062bcbc0a838b5c0a838b9ef320050123456780
             == .failed("IPv4 only"))
     }
 }
+
+@Suite struct PathProbeBookTests {
+    private func probe(_ token: Int, localPort: UInt16, sequence: UInt32, deadline: Double = 10,
+                       method: PathProbe.Method = .directRouting, link: UInt64? = 0x0200_0000_0183) -> PathProbeBook.Probe {
+        PathProbeBook.Probe(
+            token: token, vip: vip, port: 80, realServer: rip, method: method, deadline: deadline, source: dip,
+            localPort: localPort, sequence: sequence, interface: 3, nextHop: rip, link: link, lastSent: 0)
+    }
+
+    private func reply(to localPort: UInt16, ack: UInt32, flags: UInt8 = PathPacket.syn | PathPacket.ack,
+                       from source: UInt32 = vip, port: UInt16 = 80) -> PathPacket.Segment {
+        PathPacket.Segment(
+            source: source, destination: dip, sourcePort: port, destinationPort: localPort, sequence: 7,
+            acknowledgment: ack, flags: flags)
+    }
+
+    @Test func repliesFindTheirProbe() throws {
+        var book = PathProbeBook()
+        book.store(probe(1, localPort: 61000, sequence: 100))
+        book.store(probe(2, localPort: 61001, sequence: 200))
+        // Another VIP, another port, a wrong acknowledgment: not ours.
+        #expect(book.match(reply(to: 61000, ack: 101, from: 0xc0a8_38ba)) == nil)
+        #expect(book.match(reply(to: 61000, ack: 101, port: 81)) == nil)
+        #expect(book.match(reply(to: 61000, ack: 201)) == nil)
+        let refusedMatch = book.match(reply(to: 61001, ack: 201, flags: PathPacket.rst | PathPacket.ack))
+        let refused = try #require(refusedMatch)
+        #expect(refused.probe.token == 2 && refused.outcome == .refused)
+        let passedMatch = book.match(reply(to: 61000, ack: 101))
+        let passed = try #require(passedMatch)
+        #expect(passed.probe.token == 1 && passed.outcome == .passed)
+        // Each probe finishes once: a retransmitted SYN-ACK finds nothing.
+        #expect(book.match(reply(to: 61000, ack: 101)) == nil)
+        #expect(book.probes.isEmpty)
+    }
+
+    @Test func aTokenSentAgainReplacesItsProbe() {
+        var book = PathProbeBook()
+        book.store(probe(1, localPort: 61000, sequence: 100))
+        book.store(probe(1, localPort: 61002, sequence: 300))
+        #expect(book.match(reply(to: 61000, ack: 101)) == nil)
+        #expect(book.match(reply(to: 61002, ack: 301))?.outcome == .passed)
+    }
+
+    @Test func expiresByDeadlineAndTracksTheWaitForAMAC() {
+        var book = PathProbeBook()
+        book.store(probe(1, localPort: 61000, sequence: 1, deadline: 5))
+        book.store(probe(2, localPort: 61001, sequence: 2, deadline: 6, link: nil))
+        book.store(probe(3, localPort: 61002, sequence: 3, deadline: 9, method: .tunnel, link: nil))
+        #expect(book.waitingForLink == [2])
+        #expect(book.expire(now: 4.9).isEmpty)
+        #expect(book.expire(now: 6).map(\.token).sorted() == [1, 2])
+        #expect(book.waitingForLink.isEmpty && book.probes.keys.sorted() == [3])
+    }
+
+    @Test func freePortSkipsPortsInUse() {
+        var book = PathProbeBook()
+        book.store(probe(1, localPort: 61000, sequence: 1))
+        var draws: [UInt16] = [61000, 61000, 61001]
+        #expect(book.freePort(vip: vip, port: 80, source: dip, random: { draws.removeFirst() }) == 61001)
+        // The same port to another VIP port is free.
+        #expect(book.freePort(vip: vip, port: 443, source: dip, random: { 61000 }) == 61000)
+        #expect(book.freePort(vip: vip, port: 80, source: dip, random: { 61000 }) == nil)
+    }
+}
