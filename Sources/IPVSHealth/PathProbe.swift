@@ -323,9 +323,13 @@ public final class PathProbe {
     private func lookUpRoute(to destination: UInt32) -> RouteNetlink.Answer {
         routeSequence &+= 1
         let request = RouteNetlink.routeRequest(to: destination, sequence: routeSequence)
-        guard Glibc.send(routeSocket, request, request.count, 0) == request.count else { return .error(errno) }
+        // A signal is not an answer: interrupted calls are repeated.
+        var sent: Int
+        repeat { sent = Glibc.send(routeSocket, request, request.count, 0) } while sent < 0 && errno == EINTR
+        guard sent == request.count else { return .error(sent < 0 ? errno : EPROTO) }
         while true {
             let count = recv(routeSocket, &buffer, buffer.count, 0)
+            if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return .error(count < 0 ? errno : EPROTO) }
             let answer = buffer.withUnsafeBytes {
                 RouteNetlink.routeAnswer(UnsafeRawBufferPointer(rebasing: $0[0..<count]), sequence: routeSequence)
