@@ -1,2 +1,5 @@
 import IPVSHealth
 // ipvsadm-health (health-daemon replaces this file).
+import Glibc
+// A one-shot path probe (Docs/Health.md, "The path check"): `--probe-path VIP:PORT RS dr|tun [TIMEOUT]`.
+if CommandLine.arguments.dropFirst().first == "--probe-path" { exit(PathProbe.runOnce(arguments: Array(CommandLine.arguments.dropFirst(2)))) }
