@@ -43,6 +43,20 @@ public enum KeepalivedConverter {
         return Conversion(rules: rules, warnings: converter.warnings)
     }
 
+    /// The rules as `/sbin/ipvsadm -R` reads them: without comment lines and `--check` words
+    /// (`sed -e '/^#/d' -e 's/ --check [^ ]*//'`).
+    public static func withoutChecks(_ rules: String) -> String {
+        var text = ""
+        for line in rules.split(separator: "\n", omittingEmptySubsequences: false) where !line.hasPrefix("#") {
+            var words = line.split(separator: " ", omittingEmptySubsequences: false)
+            while let index = words.firstIndex(of: "--check"), index + 1 < words.count {
+                words.removeSubrange(index...(index + 1))
+            }
+            text += words.joined(separator: " ") + "\n"
+        }
+        return String(text.dropLast())
+    }
+
     /// `ipvsadm-health --convert-keepalived FILE|-`: the rules on stdout, warnings on stderr;
     /// status 0, 1 on input that cannot be converted (its line named), 2 on usage.
     /// - Parameter arguments: the process's arguments without the program name, starting
@@ -515,10 +529,9 @@ extension KeepalivedConverter {
                 serversSeen[endpoint] = server.line
             }
 
-            // -A
+            // -A, its options in the order of ipvsadm -S
             var add = "-A \(service)"
             if let scheduler { add += " -s \(scheduler)" }
-            if !schedulerFlags.isEmpty { add += " -b \(schedulerFlags.joined(separator: ","))" }
             if let persistence {
                 add += " -p \(persistence)"
                 if let granularity {
@@ -536,6 +549,13 @@ extension KeepalivedConverter {
                 } else {
                     warn(onePacketLine, "ops: one-packet scheduling is for UDP services only: ignored")
                 }
+            }
+            if !schedulerFlags.isEmpty {
+                // In the order of their bits: flag-1 (sh-fallback, mh-fallback), flag-2 (sh-port,
+                // mh-port), flag-3.
+                let bit = ["flag-1": 1, "sh-fallback": 1, "mh-fallback": 1, "flag-2": 2, "sh-port": 2, "mh-port": 2, "flag-3": 3]
+                let ordered = schedulerFlags.enumerated().sorted { (bit[$0.element] ?? 4, $0.offset) < (bit[$1.element] ?? 4, $1.offset) }
+                add += " -b \(ordered.map(\.element).joined(separator: ","))"
             }
 
             // --check: the keys every checked server shares go on -A, the rest on each -a.
