@@ -71,6 +71,50 @@ import Testing
         #expect(lines.dropFirst(conversion.warnings.count).allSatisfy { $0.hasPrefix("-A ") || $0.hasPrefix("-a ") })
     }
 
+    @Test("every fixture's rules are read back with their checks, and loaded by our -R as they are", arguments: fixtures)
+    func fixturesReadBack(_ name: String) throws {
+        guard let conversion = Self.convert(Self.fixture(name)) else { return }
+        let declarations = try HealthDeclarations.read(text: conversion.rules, resolver: HostsResolver.shared)
+        let services = conversion.rules.split(separator: "\n").filter { $0.hasPrefix("-A ") }
+        let servers = conversion.rules.split(separator: "\n").filter { $0.hasPrefix("-a ") }
+        #expect(declarations.services.count == services.count)
+        #expect(declarations.services.map(\.servers.count).reduce(0, +) == servers.count)
+        // Our -R takes --check (not comments: -R has none).
+        let backend = InMemoryBackend()
+        let rules = conversion.rules.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        let restored = CLI.run(["-R"], on: backend, stdin: rules)
+        #expect(restored == Outcome(status: 0, stdout: "", stderr: ""), "\(name): \(restored)")
+        #expect(CLI.run(["-Sn"], on: backend).stdout == Self.loaded(conversion.rules).stdout)
+    }
+
+    @Test func seed002ReadBack() throws {
+        guard let conversion = Self.convert(Self.fixture("seed-002")) else { return }
+        let declarations = try HealthDeclarations.read(text: conversion.rules, resolver: HostsResolver.shared)
+        try #require(declarations.services.count == 1)
+        let service = declarations.services[0]
+        #expect(service.policy.threshold == 1)
+        #expect(service.servers.count == 2)
+        for server in service.servers {
+            var expected = CheckSpec(kind: .tcp)
+            (expected.interval, expected.timeout, expected.rise, expected.fall, expected.retryInterval) = (6, 10, 1, 4, 3)
+            #expect(server.check == expected)
+            #expect(server.destination.weight == 1)
+            #expect(server.destination.forwarding == .directRouting)
+        }
+    }
+
+    @Test func miscReadBack() throws {
+        guard let conversion = Self.convert(Self.fixture("misc")) else { return }
+        let declarations = try HealthDeclarations.read(text: conversion.rules, resolver: HostsResolver.shared)
+        let checks = declarations.services.first?.servers.map(\.check) ?? []
+        try #require(checks.count == 3)
+        #expect(checks[0]?.command == "/usr/local/bin/check-dns 10.0.1.1 example.org")
+        #expect(checks[0]?.timeout == 3 && checks[0]?.interval == 10 && checks[0]?.fall == 1)
+        #expect(checks[1]?.command == "/usr/local/bin/check-dns 'two words'" && checks[1]?.shell == true)
+        #expect(checks[1]?.timeout == 10)
+        #expect(checks[2] == nil)
+    }
+
     @Test func seed002() {
         guard let conversion = Self.convert(Self.fixture("seed-002")) else { return }
         #expect(conversion.warnings.isEmpty)
@@ -134,15 +178,17 @@ import Testing
     @Test func miscChecks() {
         guard let conversion = Self.convert(Self.fixture("misc")) else { return }
         let checks = Self.checks(conversion.rules)
-        // MISC_CHECK: retry 0 by default, misc_timeout or else delay_loop as the timeout.
-        #expect(checks["-A -u 10.0.0.10:53"] == "misc,interval=10,rise=1,fall=1,retry_interval=1,threshold=1")
+        // MISC_CHECK: retry 0 by default, misc_timeout or else delay_loop as the timeout. Each
+        // server has its own command: the kind goes with it on the -a lines (a misc check
+        // without a command is no check).
+        #expect(checks["-A -u 10.0.0.10:53"] == "interval=10,rise=1,fall=1,retry_interval=1,threshold=1")
         #expect(
             checks["-a -u 10.0.0.10:53 -r 10.0.1.1:5353"]
-                == "timeout=3,command=/usr/local/bin/check-dns%2010.0.1.1%20example.org")
+                == "misc,timeout=3,command=/usr/local/bin/check-dns%2010.0.1.1%20example.org")
         // Single quotes group words for keepalived: only a shell reads them the same way.
         #expect(
             checks["-a -u 10.0.0.10:53 -r 10.0.1.2:5353"]
-                == "timeout=10,command=/usr/local/bin/check-dns%20'two%20words',shell=yes")
+                == "misc,timeout=10,command=/usr/local/bin/check-dns%20'two%20words',shell=yes")
         // A real server without a checker is always in service.
         #expect(checks["-a -u 10.0.0.10:53 -r 10.0.1.3:5353"] == "none")
         #expect(conversion.warnings.count == 1 && conversion.warnings[0].hasPrefix("line 24: misc_dynamic"))
@@ -223,7 +269,15 @@ import Testing
         ("virtual_server 10.0.0.300 80 {\n}\n", 1, "virtual_server: '10.0.0.300' is not an IP address"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 99999 {\n  }\n}\n", 2, "real_server: '99999' is not a port"),
         ("virtual_server 10.0.0.1 80 {\n  lb_algo best\n}\n", 2, "lb_algo: unknown scheduler 'best'"),
-        ("virtual_server 10.0.0.1 80 {\n  delay_loop soon\n}\n", 2, "delay_loop: seconds expected"),
+        ("virtual_server 10.0.0.1 80 {\n  delay_loop soon\n}\n", 2, "delay_loop: seconds from 0.01 to 86400 expected"),
+        ("virtual_server 10.0.0.1 80 {\n  delay_loop 0\n}\n", 2, "delay_loop: seconds from 0.01 to 86400 expected"),
+        ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    TCP_CHECK {\n      connect_port 0\n    }\n  }\n}\n", 4,
+         "connect_port: '0' is not a port"),
+        ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    HTTP_GET {\n      url {\n        path health\n      }\n    }\n  }\n}\n", 5,
+         "path: a path starting with '/' expected"),
+        ("virtual_server 10.0.0.1 80 {\n  virtualhost \"a b\"\n}\n", 2, "virtualhost: a host name expected"),
+        ("virtual_server 10.0.0.1 80 {\n  lb_algo r\u{0}r\n}\n", 2, "NUL byte in input"),
+        ("virtual_server 10.0.0.1 80 {\n  retry 1000\n}\n", 2, "retry: a number from 0 to 999 expected"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    weight -1\n  }\n}\n", 3,
          "weight: a number from 0 to 2147483647 expected"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    MISC_CHECK {\n    }\n  }\n}\n", 3, "MISC_CHECK without misc_path"),

@@ -153,6 +153,8 @@ extension KeepalivedConverter {
             while index < bytes.count {
                 let byte = bytes[index]
                 switch byte {
+                case 0:
+                    throw Failure(line: line, "NUL byte in input")
                 case 0x0a:
                     finish()
                     tokens.append(KeepalivedToken(kind: .newline, line: line))
@@ -444,24 +446,24 @@ extension KeepalivedConverter {
                     default: throw Failure(line: item.line, "ip_family: inet or inet6 expected")
                     }
                 case "virtualhost":
-                    inherited.virtualhost = try Values.one(item)
+                    inherited.virtualhost = try Values.host(item)
                 case "sorry_server":
                     guard (1...2).contains(args.count) else {
                         throw Failure(line: item.line, "sorry_server: an address and a port expected")
                     }
                     let ip = try Values.address(args[0], line: item.line, what: "sorry_server")
-                    let port = try args.count == 2 ? Values.port(args[1], line: item.line, what: "sorry_server") : nil
+                    let port = try args.count == 2 ? Values.port(args[1], line: item.line, what: "sorry_server", zero: false) : nil
                     sorry = Values.endpoint(ip, port)
                 case "connect_timeout":
                     inherited.connectTimeout = try Values.timer(item)
                 case "retry", "nb_get_retry":
-                    inherited.retry = try Values.integer(item, 0...1_000_000)
+                    inherited.retry = try Values.integer(item, 0...999)
                 case "delay_before_retry":
                     inherited.delayBeforeRetry = try Values.timer(item)
                 case "alpha":
                     inherited.alpha = try Values.boolean(item)
                 case "warmup":
-                    if try Values.timer(item) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
+                    if try Values.timer(item, warmup: true) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
                 case "inhibit_on_failure":
                     // Ours always quiesces a failed server (weight 0): keepalived's inhibit_on_failure.
                     _ = try Values.boolean(item)
@@ -569,9 +571,13 @@ extension KeepalivedConverter {
                     common.append(setting)
                 }
             }
+            // A misc check is whole only with its command: without a common one, each -a line
+            // names the kind.
+            let kindOnService = serviceKind != nil && checked.allSatisfy { $0.kind == serviceKind }
+                && (serviceKind != "misc" || common.contains { $0.key == "command" })
             if let serviceKind {
                 // keepalived takes out every failed server: no depool limit.
-                var words = [serviceKind] + common.map { "\($0.key)=\(Values.encoded($0.value))" } + ["threshold=1"]
+                var words = (kindOnService ? [serviceKind] : []) + common.map { "\($0.key)=\(Values.encoded($0.value))" } + ["threshold=1"]
                 if let sorry { words.append("sorry=\(Values.encoded(sorry))") }
                 add += " --check \(words.joined(separator: ","))"
             } else if sorry != nil {
@@ -585,7 +591,7 @@ extension KeepalivedConverter {
                 if let upper = server.upperThreshold { entry += " -x \(upper)" }
                 if let lower = server.lowerThreshold { entry += " -y \(lower)" }
                 if let check = server.check {
-                    var words: [String] = check.kind == serviceKind ? [] : [check.kind]
+                    var words: [String] = kindOnService && check.kind == serviceKind ? [] : [check.kind]
                     for setting in check.settings where !common.contains(where: { $0.key == setting.key }) {
                         words.append("\(setting.key)=\(Values.encoded(setting.value))")
                     }
@@ -623,19 +629,19 @@ extension KeepalivedConverter {
                 case "lthreshold":
                     server.lowerThreshold = UInt32(try Values.integer(item, 0...Int(Int32.max)))
                 case "virtualhost":
-                    inherited.virtualhost = try Values.one(item)
+                    inherited.virtualhost = try Values.host(item)
                 case "alpha":
                     inherited.alpha = try Values.boolean(item)
                 case "connect_timeout":
                     inherited.connectTimeout = try Values.timer(item)
                 case "retry", "nb_get_retry":
-                    inherited.retry = try Values.integer(item, 0...1_000_000)
+                    inherited.retry = try Values.integer(item, 0...999)
                 case "delay_before_retry":
                     inherited.delayBeforeRetry = try Values.timer(item)
                 case "delay_loop":
                     inherited.delayLoop = try Values.timer(item)
                 case "warmup":
-                    if try Values.timer(item) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
+                    if try Values.timer(item, warmup: true) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
                 case "inhibit_on_failure":
                     _ = try Values.boolean(item)
                 case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK":
@@ -684,7 +690,7 @@ extension KeepalivedConverter {
                 case "connect_ip" where kind != "misc":
                     connectIP = "\(try Values.address(try Values.one(item), line: item.line, what: "connect_ip"))"
                 case "connect_port" where kind != "misc":
-                    connectPort = try Values.port(try Values.one(item), line: item.line, what: "connect_port")
+                    connectPort = try Values.port(try Values.one(item), line: item.line, what: "connect_port", zero: false)
                 case "connect_timeout" where kind != "misc":
                     own.connectTimeout = try Values.timer(item)
                 case "bindto", "bind_if", "bind_port", "fwmark":
@@ -692,24 +698,25 @@ extension KeepalivedConverter {
                 case "alpha":
                     own.alpha = try Values.boolean(item)
                 case "retry", "nb_get_retry":
-                    own.retry = try Values.integer(item, 0...1_000_000)
+                    own.retry = try Values.integer(item, 0...999)
                 case "delay_before_retry":
                     own.delayBeforeRetry = try Values.timer(item)
                 case "delay_loop":
                     own.delayLoop = try Values.timer(item)
                 case "warmup":
-                    if try Values.timer(item) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
+                    if try Values.timer(item, warmup: true) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
                 case "log_all_failures":
                     break
                 case "url" where kind == "http" || kind == "https":
                     urls.append(item)
                 case "virtualhost" where kind == "http" || kind == "https":
-                    own.virtualhost = try Values.one(item)
+                    own.virtualhost = try Values.host(item)
                 case "http_protocol", "fast_recovery", "enable_sni":
                     break  // ours: HTTP/1.1 through libcurl, SNI from host= when given
                 case "misc_path" where kind == "misc":
-                    guard !item.arguments.isEmpty else { throw Failure(line: item.line, "misc_path: a program expected") }
-                    miscPath = item.arguments.joined(separator: " ")
+                    let path = item.arguments.joined(separator: " ")
+                    guard path.utf8.contains(where: { $0 != 0x20 }) else { throw Failure(line: item.line, "misc_path: a program expected") }
+                    miscPath = path
                 case "misc_timeout" where kind == "misc":
                     miscTimeout = try Values.timer(item)
                 case "misc_dynamic" where kind == "misc":
@@ -754,11 +761,12 @@ extension KeepalivedConverter {
                         switch item.keyword {
                         case "path":
                             path = try Values.one(item)
+                            guard path.hasPrefix("/") else { throw Failure(line: item.line, "path: a path starting with '/' expected") }
                             sawPath = true
                         case "status_code":
                             statuses = try Values.statuses(item)
                         case "virtualhost":
-                            host = try Values.one(item)
+                            host = try Values.host(item)
                         case "digest":
                             warn(item.line, "digest: comparing the page's MD5 is not supported (status_code and body= are)")
                         case "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset":
@@ -808,6 +816,15 @@ extension KeepalivedConverter {
             return item.words[1]
         }
 
+        /// A virtual host: a name without blanks or control characters.
+        static func host(_ item: KeepalivedStatement) throws(Failure) -> String {
+            let name = try one(item)
+            guard !name.isEmpty, !name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }) else {
+                throw Failure(line: item.line, "\(item.keyword): a host name expected")
+            }
+            return name
+        }
+
         static func integer(_ item: KeepalivedStatement, _ range: ClosedRange<Int>) throws(Failure) -> Int {
             let text = try one(item)
             guard text.utf8.count <= 12, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text),
@@ -817,14 +834,18 @@ extension KeepalivedConverter {
         }
 
         /// keepalived's TIMER: seconds, possibly with a fraction; written back as given
-        /// (without leading zeros).
-        static func timer(_ item: KeepalivedStatement) throws(Failure) -> String {
+        /// (without leading zeros). A check's periods and timeouts are from 0.01 to 86400
+        /// seconds (the declarations' range); a warmup may be 0.
+        static func timer(_ item: KeepalivedStatement, warmup: Bool = false) throws(Failure) -> String {
             let text = try one(item)
             let parts = text.split(separator: ".", omittingEmptySubsequences: false)
             guard (1...2).contains(parts.count), !parts[0].isEmpty, parts[0].utf8.count <= 7,
                 parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
-                parts.count == 1 || (!parts[1].isEmpty && parts[1].utf8.count <= 6)
-            else { throw Failure(line: item.line, "\(item.keyword): seconds expected") }
+                parts.count == 1 || (!parts[1].isEmpty && parts[1].utf8.count <= 6),
+                let value = Double(text), warmup || (0.01...86400).contains(value)
+            else {
+                throw Failure(line: item.line, warmup ? "\(item.keyword): seconds expected" : "\(item.keyword): seconds from 0.01 to 86400 expected")
+            }
             var whole = String(parts[0].drop { $0 == "0" })
             if whole.isEmpty { whole = "0" }
             if parts.count == 2 {
@@ -851,8 +872,10 @@ extension KeepalivedConverter {
             throw Failure(line: line, "\(what): '\(text)' is not an IP address")
         }
 
-        static func port(_ text: String, line: Int, what: String) throws(Failure) -> UInt16 {
-            guard text.utf8.count <= 5, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let port = UInt16(text) else {
+        static func port(_ text: String, line: Int, what: String, zero: Bool = true) throws(Failure) -> UInt16 {
+            guard text.utf8.count <= 5, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let port = UInt16(text),
+                zero || port > 0
+            else {
                 throw Failure(line: line, "\(what): '\(text)' is not a port")
             }
             return port
