@@ -333,7 +333,10 @@ extension KeepalivedConverter {
         var seen: [String: Int] = [:]
         var converted = 0
 
-        mutating func warn(_ line: Int, _ message: String) { warnings.append("line \(line): \(message)") }
+        /// (line, text): sorted by line once the input is read.
+        var notes: [(line: Int, text: String)] = []
+
+        mutating func warn(_ line: Int, _ message: String) { notes.append((line, "line \(line): \(message)")) }
 
         mutating func run(_ statements: [KeepalivedStatement]) throws(Failure) {
             for statement in statements {
@@ -352,6 +355,7 @@ extension KeepalivedConverter {
                 }
             }
             guard converted > 0 else { throw Failure(line: nil, "no virtual_server block to convert") }
+            warnings = notes.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element.text)
         }
 
         // MARK: virtual_server
@@ -427,6 +431,7 @@ extension KeepalivedConverter {
                     granularityLine = item.line
                 case "persistence_engine":
                     engine = try Values.one(item)
+                    guard engine == "sip" else { throw Failure(line: item.line, "persistence_engine: only sip exists") }
                 case "protocol":
                     switch try Values.one(item).uppercased() {
                     case "TCP": (protocolOption, protocolName) = ("-t", "TCP")
@@ -452,6 +457,7 @@ extension KeepalivedConverter {
                         throw Failure(line: item.line, "sorry_server: an address and a port expected")
                     }
                     let ip = try Values.address(args[0], line: item.line, what: "sorry_server")
+                    guard InMemoryBackend.isUnicast(ip) else { throw Failure(line: item.line, "sorry_server \(ip): not a unicast address") }
                     let port = try args.count == 2 ? Values.port(args[1], line: item.line, what: "sorry_server", zero: false) : nil
                     sorry = Values.endpoint(ip, port)
                 case "connect_timeout":
@@ -614,6 +620,7 @@ extension KeepalivedConverter {
             let args = Array(statement.arguments)
             guard (1...2).contains(args.count) else { throw Failure(line: line, "real_server: an address and a port expected") }
             let ip = try Values.address(args[0], line: line, what: "real_server")
+            guard InMemoryBackend.isUnicast(ip) else { throw Failure(line: line, "real_server \(ip): not a unicast address") }
             let port = try args.count == 2 ? Values.port(args[1], line: line, what: "real_server") : nil
             var server = RealServer(line: line, address: ip, port: port, forwarding: forwarding)
             var inherited = Inherited()
