@@ -8,7 +8,7 @@ import Testing
 /// loads (without their checks, as /sbin/ipvsadm does) and whose checks carry keepalived's
 /// settings; bad input is refused with its line.
 @Suite struct KeepalivedConverterTests {
-    static let fixtures = ["seed-002", "seed-004", "http", "misc", "fwmark-tun"]
+    static let fixtures = ["seed-002", "seed-004", "http", "misc", "fwmark-tun", "mixed"]
 
     static func fixture(_ name: String) -> String {
         guard let text = Repository.text("Tests/Health/keepalived/\(name).conf") else {
