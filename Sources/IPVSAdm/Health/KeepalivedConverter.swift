@@ -336,7 +336,11 @@ extension KeepalivedConverter {
         /// (line, text): sorted by line once the input is read.
         var notes: [(line: Int, text: String)] = []
 
-        mutating func warn(_ line: Int, _ message: String) { notes.append((line, "line \(line): \(message)")) }
+        /// A warning is one comment line: control characters (from escapes in quotes) as `?`.
+        mutating func warn(_ line: Int, _ message: String) {
+            let text = String(decoding: message.utf8.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+            notes.append((line, "line \(line): \(text)"))
+        }
 
         mutating func run(_ statements: [KeepalivedStatement]) throws(Failure) {
             for statement in statements {
@@ -559,11 +563,15 @@ extension KeepalivedConverter {
                 }
             }
             if !schedulerFlags.isEmpty {
-                // In the order of their bits: flag-1 (sh-fallback, mh-fallback), flag-2 (sh-port,
-                // mh-port), flag-3.
-                let bit = ["flag-1": 1, "sh-fallback": 1, "mh-fallback": 1, "flag-2": 2, "sh-port": 2, "mh-port": 2, "flag-3": 3]
-                let ordered = schedulerFlags.enumerated().sorted { (bit[$0.element] ?? 4, $0.offset) < (bit[$1.element] ?? 4, $1.offset) }
-                add += " -b \(ordered.map(\.element).joined(separator: ","))"
+                // keepalived sets the bits whatever the scheduler; ipvsadm names them by it
+                // (sh-port is flag-2 of sh) and refuses sh-port for another scheduler.
+                let bits = Set(schedulerFlags.map { ["flag-1": 1, "sh-fallback": 1, "mh-fallback": 1, "flag-3": 3][$0] ?? 2 })
+                let named = scheduler ?? "wlc"
+                var names: [String] = []
+                if bits.contains(1) { names.append(named == "sh" || named == "mh" ? "\(named)-fallback" : "flag-1") }
+                if bits.contains(2) { names.append(named == "sh" || named == "mh" ? "\(named)-port" : "flag-2") }
+                if bits.contains(3) { names.append("flag-3") }
+                add += " -b \(names.joined(separator: ","))"
             }
 
             // --check: the keys every checked server shares go on -A, the rest on each -a.
