@@ -22,7 +22,7 @@ enum KeepalivedCheck {
             if let line = error.line {
                 try expect((1...lineCount).contains(line), "an error at line \(line) of \(lineCount): \(quoted(error.message))")
             } else {
-                try expect(error.message == "no virtual_server block to convert", "an error without its line: \(quoted(error.message))")
+                try expect(error.message == "nothing to convert: no virtual_server block with a real server", "an error without its line: \(quoted(error.message))")
             }
             return
         }

@@ -151,6 +151,11 @@ fi
 # --- in a fresh network namespace: the converted rules loaded by BIN -R, sorted -Sn -----------
 if [ "${1:-}" = --load ]; then
     bin=$2 input=$3 output=$4
+    # The kernel takes a real server only at an address it can route to: a default route over
+    # a dummy interface makes every unicast address one.
+    ip link set lo up
+    ip link add d0 type dummy && ip link set d0 up
+    ip route add default dev d0 && ip -6 route add default dev d0 || exit 2
     "$bin" -R <"$input" || exit 1
     "$oracle" -Sn | LC_ALL=C sort >"$output"
     exit 0

@@ -216,8 +216,9 @@ import Testing
     }
 
     @Test func defaultsOfKeepalived() {
-        // lvs_method NAT by default (ipvsadm's -a would mean DR), weight 1, protocol TCP,
-        // scheduler left to ipvsadm's default (wlc, as keepalived's).
+        // lvs_method NAT by default (ipvsadm's -a would mean DR), weight 1, scheduler left to
+        // ipvsadm's default (wlc, as keepalived's); no protocol: UDP (keepalived gives the
+        // kernel protocol 0, which it reads as UDP; Tests/Health/convert.sh saw it in the VM).
         let text = """
             virtual_server 10.0.0.1 80 {
                 real_server 10.0.1.1 8080 {
@@ -229,10 +230,53 @@ import Testing
         guard let conversion = Self.convert(text) else { return }
         #expect(
             conversion.rules == """
-                -A -t 10.0.0.1:80 --check tcp,interval=60,timeout=5,rise=1,fall=2,retry_interval=1,threshold=1
-                -a -t 10.0.0.1:80 -r 10.0.1.1:8080 -m -w 1
+                # line 1: virtual_server without protocol: UDP, as keepalived makes it (write protocol TCP if TCP was meant)
+                -A -u 10.0.0.1:80 --check tcp,interval=60,timeout=5,rise=1,fall=2,retry_interval=1,threshold=1
+                -a -u 10.0.0.1:80 -r 10.0.1.1:8080 -m -w 1
 
                 """)
+    }
+
+    @Test func whatKeepalivedMakesOfOddServices() {
+        // No port: persistent for 6 minutes; a granularity alone: persistent too; a service
+        // without real servers and a repeated real server: dropped; sh-port with another
+        // scheduler: ignored.
+        let text = """
+            virtual_server 10.0.0.1 {
+                protocol TCP
+                real_server 10.0.1.1 80 {
+                }
+            }
+            virtual_server 10.0.0.2 80 {
+                protocol TCP
+                lb_algo rr
+                persistence_granularity 255.255.0.0
+                sh-port
+                flag-3
+                real_server 10.0.1.1 80 {
+                }
+                real_server 10.0.1.1 80 {
+                    weight 5
+                }
+            }
+            virtual_server 10.0.0.3 80 {
+                protocol TCP
+            }
+            """
+        guard let conversion = Self.convert(text) else { return }
+        #expect(
+            conversion.rules == """
+                # line 1: virtual_server without a port: persistent for 360 s, as keepalived makes it
+                # line 10: sh-port: only for the sh scheduler: ignored (as keepalived does)
+                # line 14: real_server 10.0.1.1:80 is already declared at line 12: skipped (as keepalived does)
+                # line 18: virtual_server without real servers: skipped (as keepalived does)
+                -A -t 10.0.0.1:0 -p 360
+                -a -t 10.0.0.1:0 -r 10.0.1.1:80 -m -w 1
+                -A -t 10.0.0.2:80 -s rr -p 360 -M 255.255.0.0 -b flag-3
+                -a -t 10.0.0.2:80 -r 10.0.1.1:80 -m -w 1
+
+                """)
+        #expect(Self.loaded(conversion.rules).status == 0)
     }
 
     @Test func grammar() {
@@ -244,6 +288,7 @@ import Testing
             }
             virtual_server 10.0.0.1 80   # the web
             {
+                protocol tcp
                 lb_algo "r"'r'   ! quoted halves
                 real_server 10.0.1.1 80 { weight 2 }
                 real_server 10.0.1.2 80 {
@@ -281,12 +326,12 @@ import Testing
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    weight -1\n  }\n}\n", 3,
          "weight: a number from 0 to 2147483647 expected"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    MISC_CHECK {\n    }\n  }\n}\n", 3, "MISC_CHECK without misc_path"),
-        ("virtual_server 10.0.0.1 80 {\n}\nvirtual_server 10.0.0.1 80 {\n}\n", 3, "virtual_server TCP 10.0.0.1:80 is already declared at line 1"),
+        ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n  }\n}\nvirtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n  }\n}\n", 5,
+         "virtual_server UDP 10.0.0.1:80 is already declared at line 1"),
         ("virtual_server 10.0.0.1 80 {\n  lb_kind DR\n  real_server 10.0.1.1 80 {\n  }\n  real_server 10.0.1.1 81 {\n  }\n}\n", 5,
          "real_server 10.0.1.1:80 is already declared at line 3"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 2001:db8::1 80 {\n  }\n}\n", 2,
          "real_server 2001:db8::1: another address family than the virtual server's (only TUN servers may)"),
-        ("virtual_server 10.0.0.1 {\n}\n", 1, "virtual_server 10.0.0.1 without a port needs persistence_timeout"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    HTTP_GET {\n      url {\n        status_code 2000\n      }\n    }\n  }\n}\n", 5,
          "status_code: '2000' is not a status from 100 to 599 or a range"),
         ("virtual_server 10.0.0.1 80 {\n  lb_algo \"rr\n}\n", 2, "unterminated quoted string"),
@@ -300,7 +345,7 @@ import Testing
     @Test func nothingToConvert() {
         let failure = Self.failure("global_defs {\n  router_id X\n}\n")
         #expect(failure?.line == nil)
-        #expect(failure?.message == "no virtual_server block to convert")
+        #expect(failure?.message == "nothing to convert: no virtual_server block with a real server")
     }
 
     @Test func commandLine() {

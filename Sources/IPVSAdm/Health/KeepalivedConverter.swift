@@ -358,7 +358,7 @@ extension KeepalivedConverter {
                 // Everything else (global_defs, vrrp_*, virtual_server_group...) is not a table.
                 }
             }
-            guard converted > 0 else { throw Failure(line: nil, "no virtual_server block to convert") }
+            guard converted > 0 else { throw Failure(line: nil, "nothing to convert: no virtual_server block with a real server") }
             warnings = notes.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element.text)
         }
 
@@ -394,14 +394,17 @@ extension KeepalivedConverter {
             if case .ip(_, let port) = address { servicePort = port ?? 0 }
 
             var scheduler: String?
-            var schedulerFlags: [String] = []
+            var schedulerFlags: [(name: String, line: Int)] = []
             var forwarding = Forwarding.nat
             var persistence: UInt32?
             var granularity: String?
             var granularityLine = 0
             var engine: String?
-            var protocolOption = "-t"
-            var protocolName = "TCP"
+            // keepalived: a service by address without `protocol` is UDP (the kernel's reading of
+            // protocol 0), with a configuration error.
+            var protocolOption = "-u"
+            var protocolName = "UDP"
+            var protocolLine: Int?
             var onePacket = false
             var onePacketLine = 0
             var family: AddressFamily?
@@ -437,6 +440,7 @@ extension KeepalivedConverter {
                     engine = try Values.one(item)
                     guard engine == "sip" else { throw Failure(line: item.line, "persistence_engine: only sip exists") }
                 case "protocol":
+                    protocolLine = item.line
                     switch try Values.one(item).uppercased() {
                     case "TCP": (protocolOption, protocolName) = ("-t", "TCP")
                     case "UDP": (protocolOption, protocolName) = ("-u", "UDP")
@@ -447,7 +451,7 @@ extension KeepalivedConverter {
                     onePacket = true
                     onePacketLine = item.line
                 case "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
-                    if !schedulerFlags.contains(item.keyword) { schedulerFlags.append(item.keyword) }
+                    schedulerFlags.append((item.keyword, item.line))
                 case "ip_family":
                     switch try Values.one(item) {
                     case "inet": family = .inet
@@ -491,11 +495,23 @@ extension KeepalivedConverter {
                 }
             }
 
-            // Real servers, now that the service's own settings are all known.
+            // Real servers, now that the service's own settings are all known. keepalived drops a
+            // second real server with the same address and port.
+            var given: [String: Int] = [:]
             for item in serverStatements {
                 if let server = try realServer(item, service: forwarding, servicePort: servicePort, inherited: inherited) {
+                    let endpoint = Values.endpoint(server.address, server.port ?? 0)
+                    if let earlier = given[endpoint] {
+                        warn(server.line, "real_server \(endpoint) is already declared at line \(earlier): skipped (as keepalived does)")
+                        continue
+                    }
+                    given[endpoint] = server.line
                     servers.append(server)
                 }
+            }
+            guard !servers.isEmpty else {
+                warn(line, "virtual_server without real servers: skipped (as keepalived does)")
+                return
             }
 
             // The service's key and its address family.
@@ -505,8 +521,12 @@ extension KeepalivedConverter {
             case .ip(let ip, let port):
                 if family != nil { warn(line, "ip_family: only for fwmark services: ignored") }
                 family = ip.family
-                guard port != nil && port != 0 || persistence != nil else {
-                    throw Failure(line: line, "virtual_server \(ip) without a port needs persistence_timeout")
+                if protocolLine == nil {
+                    warn(line, "virtual_server without protocol: UDP, as keepalived makes it (write protocol TCP if TCP was meant)")
+                }
+                if (port ?? 0) == 0 && persistence == nil {
+                    warn(line, "virtual_server without a port: persistent for 360 s, as keepalived makes it")
+                    persistence = 360
                 }
                 service = "\(protocolOption) \(Values.endpoint(ip, port ?? 0))"
                 key = "\(protocolName) \(Values.endpoint(ip, port ?? 0))"
@@ -549,8 +569,10 @@ extension KeepalivedConverter {
                 if let granularity {
                     add += " -M \(try Values.netmask(granularity, family: family ?? .inet, line: granularityLine))"
                 }
-            } else if granularity != nil {
-                warn(granularityLine, "persistence_granularity without persistence_timeout: ignored")
+            } else if let granularity {
+                // keepalived: a granularity makes the service persistent, for 6 minutes.
+                add += " -p 360 -M \(try Values.netmask(granularity, family: family ?? .inet, line: granularityLine))"
+                persistence = 360
             }
             if let engine {
                 if persistence != nil { add += " --pe \(engine)" } else { warn(line, "persistence_engine without persistence_timeout: ignored") }
@@ -562,11 +584,20 @@ extension KeepalivedConverter {
                     warn(onePacketLine, "ops: one-packet scheduling is for UDP services only: ignored")
                 }
             }
-            if !schedulerFlags.isEmpty {
-                // keepalived sets the bits whatever the scheduler; ipvsadm names them by it
-                // (sh-port is flag-2 of sh) and refuses sh-port for another scheduler.
-                let bits = Set(schedulerFlags.map { ["flag-1": 1, "sh-fallback": 1, "mh-fallback": 1, "flag-3": 3][$0] ?? 2 })
-                let named = scheduler ?? "wlc"
+            // keepalived: sh-port and sh-fallback for sh only, mh-port and mh-fallback for mh only;
+            // flag-N for any scheduler. ipvsadm names the bits by the scheduler.
+            let named = scheduler ?? "wlc"
+            var bits: Set<Int> = []
+            for (name, flagLine) in schedulerFlags {
+                if name.hasPrefix("flag-") {
+                    bits.insert(Int(name.dropFirst(5)) ?? 1)
+                } else if name.hasPrefix(named + "-") {
+                    bits.insert(name.hasSuffix("fallback") ? 1 : 2)
+                } else {
+                    warn(flagLine, "\(name): only for the \(name.prefix(2)) scheduler: ignored (as keepalived does)")
+                }
+            }
+            if !bits.isEmpty {
                 var names: [String] = []
                 if bits.contains(1) { names.append(named == "sh" || named == "mh" ? "\(named)-fallback" : "flag-1") }
                 if bits.contains(2) { names.append(named == "sh" || named == "mh" ? "\(named)-port" : "flag-2") }
