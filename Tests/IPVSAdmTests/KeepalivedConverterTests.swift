@@ -336,6 +336,9 @@ import Testing
          "status_code: '2000' is not a status from 100 to 599 or a range"),
         ("virtual_server 10.0.0.1 80 {\n  lb_algo \"rr\n}\n", 2, "unterminated quoted string"),
         ("{\n}\n", 1, "'{' without a keyword before it"),
+        // Found by the fuzzer: a lower threshold alone is above the upper one, 0.
+        ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    lthreshold 10\n  }\n}\n", 2,
+         "real_server 10.0.1.1: lthreshold 10 is above uthreshold 0 (the kernel refuses it)"),
     ] as [(String, Int, String)])
     func badInput(_ text: String, _ line: Int, _ message: String) {
         guard let failure = Self.failure(text) else { return }

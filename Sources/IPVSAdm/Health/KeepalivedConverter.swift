@@ -702,6 +702,10 @@ extension KeepalivedConverter {
                     warn(item.line, "\(item.keyword): unknown in real_server: ignored")
                 }
             }
+            // The kernel refuses a lower threshold above the upper one (ERANGE), 0 included.
+            if let lower = server.lowerThreshold, lower > server.upperThreshold ?? 0 {
+                throw Failure(line: line, "real_server \(ip): lthreshold \(lower) is above uthreshold \(server.upperThreshold ?? 0) (the kernel refuses it)")
+            }
             let settings = serviceSettings.overridden(by: inherited)
             for (index, checker) in checkers.enumerated() {
                 if index == 0 {
