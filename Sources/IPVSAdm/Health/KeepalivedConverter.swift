@@ -180,6 +180,7 @@ extension KeepalivedConverter {
                         }
                         let inner = bytes[index]
                         if inner == quote { break }
+                        if inner == 0 { throw Failure(line: line, "NUL byte in input") }
                         if inner == UInt8(ascii: "\\") && index + 1 < bytes.count && bytes[index + 1] != 0x0a {
                             index += 1
                             word.append(escaped(bytes[index]))
