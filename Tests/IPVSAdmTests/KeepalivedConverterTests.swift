@@ -279,6 +279,19 @@ import Testing
         #expect(Self.loaded(conversion.rules).status == 0)
     }
 
+    @Test func checksOfServersWithoutAPort() {
+        // Found by the fuzzer: a TUN server given port 0 of a port service is checked on the
+        // service's port (the -a line's); a fwmark service's server without a port has none.
+        guard let conversion = Self.convert(Self.fixtureText("port-zero")) else { return }
+        let checks = Self.checks(conversion.rules)
+        #expect(checks["-A --sctp-service 10.20.0.1:3868"] == "tcp,interval=60,timeout=5,rise=1,fall=2,retry_interval=1,threshold=1")
+        #expect(conversion.warnings == ["line 11: TCP_CHECK of a real server without a port: give connect_port"])
+    }
+
+    static func fixtureText(_ seed: String) -> String {
+        Repository.text("Fuzz/Corpus/keepalived/\(seed)") ?? ""
+    }
+
     @Test func grammar() {
         // Comments with # and ! anywhere, quotes grouping, escapes inside quotes, a brace on
         // the next line, a one-line block, include and group reported with their lines.

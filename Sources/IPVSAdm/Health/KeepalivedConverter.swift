@@ -797,8 +797,10 @@ extension KeepalivedConverter {
                 // DR or TUN server of an address:port service; keepalived checked connect_port,
                 // else the port its real_server line names.
                 let tablePort = servicePort.flatMap { server.forwarding == .nat ? nil : $0 } ?? server.port ?? servicePort
-                if let port = connectPort ?? server.port, port != tablePort {
+                if let port = connectPort ?? server.port, port != 0, port != tablePort {
                     check.settings.append(("port", "\(port)"))
+                } else if (connectPort ?? server.port ?? 0) == 0 && (tablePort ?? 0) == 0 {
+                    warn(statement.line, "\(statement.keyword) of a real server without a port: give connect_port")
                 }
                 if let connectIP { check.settings.append(("address", connectIP)) }
             }
