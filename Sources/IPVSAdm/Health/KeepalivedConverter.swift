@@ -934,10 +934,11 @@ extension KeepalivedConverter {
             return port
         }
 
-        /// `1.2.3.4:80`, `[2001:db8::1]:80`; the address alone without a port.
+        /// `1.2.3.4:80`, `[2001:db8::1]:80`; without a port the address alone (ipvsadm takes
+        /// `[2001:db8::1]` only with a port).
         static func endpoint(_ address: IPAddress, _ port: UInt16?) -> String {
-            let text = address.family == .inet6 ? "[\(address)]" : "\(address)"
-            return port.map { "\(text):\($0)" } ?? text
+            guard let port else { return "\(address)" }
+            return address.family == .inet6 ? "[\(address)]:\(port)" : "\(address):\(port)"
         }
 
         static func forwarding(_ item: KeepalivedStatement) throws(Failure) -> Forwarding {
