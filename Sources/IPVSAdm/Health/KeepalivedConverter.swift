@@ -410,6 +410,7 @@ extension KeepalivedConverter {
             var onePacketLine = 0
             var family: AddressFamily?
             var sorry: String?
+            var sorryAddress: (address: IPAddress, line: Int)?
             var inherited = Inherited()
             var servers: [RealServer] = []
             var serverStatements: [KeepalivedStatement] = []
@@ -469,6 +470,7 @@ extension KeepalivedConverter {
                     guard InMemoryBackend.isUnicast(ip) else { throw Failure(line: item.line, "sorry_server \(ip): not a unicast address") }
                     let port = try args.count == 2 ? Values.port(args[1], line: item.line, what: "sorry_server", zero: false) : nil
                     sorry = Values.endpoint(ip, port)
+                    sorryAddress = (ip, item.line)
                 case "connect_timeout":
                     inherited.connectTimeout = try Values.timer(item)
                 case "retry", "nb_get_retry":
@@ -541,6 +543,11 @@ extension KeepalivedConverter {
             }
             seen[key] = line
 
+            // keepalived skips a sorry server of another family than its service's (unless TUN).
+            if let sorryAddress, sorryAddress.address.family != family && !forwarding.isTunnel {
+                warn(sorryAddress.line, "sorry_server: another address family than the virtual server's: skipped (as keepalived does)")
+                sorry = nil
+            }
             var serversSeen: [String: Int] = [:]
             for server in servers {
                 if server.address.family != family && !server.forwarding.isTunnel {
