@@ -14,7 +14,8 @@ import IPVSTestSupport
 enum KeepalivedCheck {
     static func run(_ input: [UInt8]) throws(FuzzFailure) {
         let text = String(decoding: input, as: UTF8.self)
-        let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        // Lines as the readers count them: by LF bytes (to Swift "\r\n" is one Character, no "\n").
+        let lineCount = input.reduce(1) { $1 == 0x0a ? $0 + 1 : $0 }
         let conversion: KeepalivedConverter.Conversion
         do throws(KeepalivedConverter.Failure) {
             conversion = try KeepalivedConverter.convert(text)
