@@ -336,6 +336,7 @@ import Testing
         ("virtual_server 10.0.0.1 80 {\n  virtualhost \"a b\"\n}\n", 2, "virtualhost: a host name expected"),
         ("virtual_server 10.0.0.1 80 {\n  lb_algo r\u{0}r\n}\n", 2, "NUL byte in input"),
         ("virtual_server 10.0.0.1 80 {\n  lb_algo \"r\u{0}r\"\n}\n", 2, "NUL byte in input"),  // found by the fuzzer
+        ("virtual_server 10.0.0.1 80 {\n  lb_algo \"r\\\u{0}r\"\n}\n", 2, "NUL byte in input"),  // escaped: found by the fuzzer
         ("virtual_server 10.0.0.1 80 {\n  retry 1000\n}\n", 2, "retry: a number from 0 to 999 expected"),
         ("virtual_server 10.0.0.1 80 {\n  real_server 10.0.1.1 80 {\n    weight -1\n  }\n}\n", 3,
          "weight: a number from 0 to 2147483647 expected"),

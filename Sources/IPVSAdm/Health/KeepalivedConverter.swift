@@ -140,6 +140,10 @@ extension KeepalivedConverter {
         /// `'`) group blanks into a word and are removed, as keepalived does
         /// (`'abcd" efg "h'` is one word); inside quotes a backslash escapes.
         static func tokens(_ bytes: [UInt8]) throws(Failure) -> [KeepalivedToken] {
+            // No value may hold a NUL (the declarations refuse it), quoted or escaped alike.
+            if let nul = bytes.firstIndex(of: 0) {
+                throw Failure(line: bytes[..<nul].reduce(1) { $1 == 0x0a ? $0 + 1 : $0 }, "NUL byte in input")
+            }
             var tokens: [KeepalivedToken] = []
             var line = 1
             var word: [UInt8] = []
@@ -153,8 +157,6 @@ extension KeepalivedConverter {
             while index < bytes.count {
                 let byte = bytes[index]
                 switch byte {
-                case 0:
-                    throw Failure(line: line, "NUL byte in input")
                 case 0x0a:
                     finish()
                     tokens.append(KeepalivedToken(kind: .newline, line: line))
@@ -180,7 +182,6 @@ extension KeepalivedConverter {
                         }
                         let inner = bytes[index]
                         if inner == quote { break }
-                        if inner == 0 { throw Failure(line: line, "NUL byte in input") }
                         if inner == UInt8(ascii: "\\") && index + 1 < bytes.count && bytes[index + 1] != 0x0a {
                             index += 1
                             word.append(escaped(bytes[index]))
