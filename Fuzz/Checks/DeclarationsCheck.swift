@@ -5,10 +5,9 @@ import IPVSTestSupport
 /// `checks`: the input is a rules file with `--check` declarations (Docs/Health.md).
 /// - `HealthDeclarations.read` gives the declarations or an error naming a line of the input;
 ///   it never traps;
-/// - every word of the input that `CheckDeclaration.parse` reads is re-encoded (kind, then
-///   `key=value` with `%`, `,`, `=`, blanks, control and non-ASCII bytes as `%XX`), and the
-///   encoding parses to the same declaration; a word it refuses is refused with a `--check:`
-///   message;
+/// - every word of the input that `CheckDeclaration.parse` reads, re-encoded by
+///   `CheckDeclaration.word`, parses to the same declaration; a word it refuses is refused with
+///   a `--check:` message;
 /// - such a declaration resolves, as a service's and as a server's, to a check whose periods
 ///   and counts are positive, or to an error.
 enum DeclarationsCheck {
@@ -44,7 +43,7 @@ enum DeclarationsCheck {
                 try expect(error.message.hasPrefix("--check: "), "\(quoted(String(word))) refused with \(quoted(error.message))")
                 continue
             }
-            let encoded = encode(declaration)
+            let encoded = declaration.word
             switch Result(catching: { () throws(HealthDeclarationError) in try CheckDeclaration.parse(encoded) }) {
             case .success(let again):
                 try expect(again == declaration, "\(quoted(String(word))) re-encoded as \(quoted(encoded)) parses differently")
@@ -68,25 +67,5 @@ enum DeclarationsCheck {
                 && spec.ramp >= 0 && !spec.statuses.isEmpty,
             "a check that cannot run: \(spec)")
         if spec.kind == .misc { try expect(spec.command != nil, "a misc check without a command: \(spec)") }
-    }
-
-    /// A declaration as one `--check` word.
-    static func encode(_ declaration: CheckDeclaration) -> String {
-        var items: [String] = declaration.kind.map { [$0.rawValue] } ?? []
-        for (key, value) in declaration.settings { items.append(key + "=" + percentEncoded(value)) }
-        return items.joined(separator: ",")
-    }
-
-    static func percentEncoded(_ value: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var bytes: [UInt8] = []
-        for byte in value.utf8 {
-            if byte <= 0x20 || byte >= 0x7f || byte == UInt8(ascii: "%") || byte == UInt8(ascii: ",") || byte == UInt8(ascii: "=") {
-                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]]
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

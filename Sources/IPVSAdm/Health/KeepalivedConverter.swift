@@ -631,9 +631,10 @@ extension KeepalivedConverter {
                 && (serviceKind != "misc" || common.contains { $0.key == "command" })
             if let serviceKind {
                 // keepalived takes out every failed server: no depool limit.
-                var words = (kindOnService ? [serviceKind] : []) + common.map { "\($0.key)=\(Values.encoded($0.value))" } + ["threshold=1"]
-                if let sorry { words.append("sorry=\(Values.encoded(sorry))") }
-                add += " --check \(words.joined(separator: ","))"
+                var settings = common + [("threshold", "1")]
+                if let sorry { settings.append(("sorry", sorry)) }
+                let kind = kindOnService ? CheckDeclaration.Kind(rawValue: serviceKind) : nil
+                add += " --check \(CheckDeclaration(kind: kind, settings: settings).word)"
             } else if sorry != nil {
                 warn(line, "sorry_server: no real server is checked, so it would never be used: ignored")
             }
@@ -645,11 +646,9 @@ extension KeepalivedConverter {
                 if let upper = server.upperThreshold { entry += " -x \(upper)" }
                 if let lower = server.lowerThreshold { entry += " -y \(lower)" }
                 if let check = server.check {
-                    var words: [String] = kindOnService && check.kind == serviceKind ? [] : [check.kind]
-                    for setting in check.settings where !common.contains(where: { $0.key == setting.key }) {
-                        words.append("\(setting.key)=\(Values.encoded(setting.value))")
-                    }
-                    if !words.isEmpty { entry += " --check \(words.joined(separator: ","))" }
+                    let kind = kindOnService && check.kind == serviceKind ? nil : CheckDeclaration.Kind(rawValue: check.kind)
+                    let own = check.settings.filter { setting in !common.contains { $0.key == setting.key } }
+                    if kind != nil || !own.isEmpty { entry += " --check \(CheckDeclaration(kind: kind, settings: own).word)" }
                 } else if serviceKind != nil {
                     entry += " --check none"
                 }
@@ -1034,22 +1033,6 @@ extension KeepalivedConverter {
                 parts.append(values.map { "\($0)" }.joined(separator: "-"))
             }
             return parts.joined(separator: "|")
-        }
-
-        /// A `--check` value: `%`, `,`, `=`, blanks, control and non-ASCII bytes as `%XX`.
-        static func encoded(_ value: String) -> String {
-            let hex = Array("0123456789ABCDEF".utf8)
-            var bytes: [UInt8] = []
-            for byte in value.utf8 {
-                if byte <= 0x20 || byte >= 0x7f || byte == UInt8(ascii: "%") || byte == UInt8(ascii: ",")
-                    || byte == UInt8(ascii: "=")
-                {
-                    bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]]
-                } else {
-                    bytes.append(byte)
-                }
-            }
-            return String(decoding: bytes, as: UTF8.self)
         }
     }
 }
