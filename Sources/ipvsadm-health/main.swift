@@ -21,6 +21,11 @@ func say(_ fd: Int32, _ text: String) {
 
 func log(_ line: String) { say(2, "ipvsadm-health: " + line + "\n") }
 
+// A one-shot path probe (Docs/Health.md, "The path check"): `--probe-path VIP:PORT RS dr|tun [TIMEOUT]`.
+if CommandLine.arguments.dropFirst().first == "--probe-path" {
+    exit(PathProbe.runOnce(arguments: Array(CommandLine.arguments.dropFirst(2))))
+}
+
 let commandLine: HealthCommandLine
 switch HealthCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let parsed):
