@@ -46,6 +46,13 @@ public final class SystemProber: Prober {
     /// Results known at start (a connect refused at once), handed out by the next wait.
     private var immediate: [(id: Int, result: ProbeResult)] = []
     private var pollSet: [curl_waitfd] = []
+    /// The path check (`via=vip`), opened at its first use (after `--netns`).
+    private var pathProbe: PathProbe?
+    private var pathProbeError: String?
+    /// Checks with a path probe: the main check's result and the probe's, joined when both
+    /// are in (the round passes only when both pass).
+    private var joined: [Int: (main: ProbeResult?, path: ProbeResult?, started: Double)] = [:]
+    private var pathsInFlight = 0
     private let spawnAttributes: UnsafeMutablePointer<posix_spawnattr_t>
     private let spawnActions: UnsafeMutablePointer<posix_spawn_file_actions_t>
 
@@ -96,6 +103,11 @@ public final class SystemProber: Prober {
     // MARK: Starting
 
     public func start(_ target: ProbeTarget, now: Double) {
+        if target.spec.viaVIP, target.forwarding == .directRouting || target.forwarding == .tunnel,
+            case .address(_, let vip, let port) = target.service
+        {
+            startPath(target, vip: vip, port: port, now: now)
+        }
         switch target.spec.kind {
         case .tcp: startConnect(target, now: now)
         case .http, .https: startTransfer(target, now: now)
@@ -156,7 +168,42 @@ public final class SystemProber: Prober {
         commands.append(Command(id: target.id, pid: pid, started: now, deadline: now + target.spec.timeout, timeout: target.spec.timeout))
     }
 
+    /// The path probe of a `via=vip` check (DR and TUN servers; NAT ones have no such path).
+    private func startPath(_ target: ProbeTarget, vip: IPAddress, port: UInt16, now: Double) {
+        if pathProbe == nil && pathProbeError == nil {
+            do {
+                pathProbe = try PathProbe()
+            } catch {
+                pathProbeError = "the path probe cannot open its sockets: \(error)"
+            }
+        }
+        joined[target.id] = (nil, nil, now)
+        guard let pathProbe else {
+            joined[target.id]?.path = ProbeResult(ok: false, message: pathProbeError ?? "", duration: 0)
+            return
+        }
+        let method: PathProbe.Method = target.forwarding == .tunnel ? .tunnel : .directRouting
+        if let outcome = pathProbe.send(
+            token: target.id, vip: vip, port: port, realServer: target.server, method: method,
+            deadline: now + target.spec.timeout)
+        {
+            joined[target.id]?.path = SystemProber.result(outcome, duration: clock.monotonic - now)
+        } else {
+            pathsInFlight += 1
+        }
+    }
+
+    static func result(_ outcome: PathProbe.Outcome, duration: Double) -> ProbeResult {
+        switch outcome {
+        case .passed: return ProbeResult(ok: true, message: "passed", duration: duration)
+        case .refused: return ProbeResult(ok: false, message: "refused by the VIP", duration: duration)
+        case .timedOut: return ProbeResult(ok: false, message: "timed out", duration: duration)
+        case .failed(let reason): return ProbeResult(ok: false, message: reason, duration: duration)
+        }
+    }
+
     public func forget(id: Int) {
+        if let entry = joined.removeValue(forKey: id), entry.path == nil { pathsInFlight -= 1 }
         if let index = connects.firstIndex(where: { $0.id == id }) {
             close(connects[index].fd)
             connects.remove(at: index)
@@ -177,6 +224,8 @@ public final class SystemProber: Prober {
 
     public func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) {
         var limit = immediate.isEmpty ? timeout : 0
+        // The path probe resends its SYNs from expire(now:): at least 4 turns a second.
+        if pathsInFlight > 0 { limit = min(limit, 0.25) }
         let before = clock.monotonic
         for connect in connects { limit = min(limit, connect.deadline - before) }
         for command in commands { limit = min(limit, command.deadline - before) }
@@ -186,6 +235,10 @@ public final class SystemProber: Prober {
         pollSet.removeAll(keepingCapacity: true)
         pollSet.append(curl_waitfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0))
         for connect in connects { pollSet.append(curl_waitfd(fd: connect.fd, events: Int16(POLLOUT), revents: 0)) }
+        let pathIndex = pollSet.count
+        if pathsInFlight > 0, let pathProbe {
+            for fd in pathProbe.descriptors { pollSet.append(curl_waitfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        }
         pollSet.withUnsafeMutableBufferPointer { set in
             _ = curl_multi_poll(multi, set.baseAddress, UInt32(set.count), milliseconds, nil)
         }
@@ -193,12 +246,53 @@ public final class SystemProber: Prober {
         curl_multi_perform(multi, &running)
         let now = clock.monotonic
 
+        let first = results.count
         results.append(contentsOf: immediate)
         immediate.removeAll(keepingCapacity: true)
         collectTransfers(now: now, into: &results)
         collectConnects(now: now, into: &results)
         if !commands.isEmpty || !killed.isEmpty { collectCommands(now: now, into: &results) }
+        if !joined.isEmpty { join(now: now, pathIndex: pathIndex, results: &results, from: first) }
         if pollSet[0].revents != 0 { readSignals(into: &signals) }
+    }
+
+    /// Holds back the main result of a check with a path probe until the probe's is in, and
+    /// hands out the two joined: failed if either failed.
+    private func join(now: Double, pathIndex: Int, results: inout [(id: Int, result: ProbeResult)], from first: Int) {
+        if pathsInFlight > 0, let pathProbe {
+            let readable = pollSet[pathIndex...].contains { $0.revents != 0 }
+            var outcomes = readable ? pathProbe.receive() : []
+            outcomes += pathProbe.expire(now: now)
+            for (token, outcome) in outcomes {
+                guard let entry = joined[token], entry.path == nil else { continue }
+                joined[token]?.path = SystemProber.result(outcome, duration: now - entry.started)
+                pathsInFlight -= 1
+            }
+        }
+        var index = first
+        while index < results.count {
+            let (id, result) = results[index]
+            if joined[id] != nil {
+                joined[id]?.main = result
+                results.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        for (id, entry) in joined {
+            guard let main = entry.main, let path = entry.path else { continue }
+            joined[id] = nil
+            let duration = max(main.duration, path.duration)
+            let result: ProbeResult
+            if !main.ok {
+                result = main
+            } else if !path.ok {
+                result = ProbeResult(ok: false, message: "path via the VIP: " + path.message, duration: duration)
+            } else {
+                result = ProbeResult(ok: true, message: main.message + ", path passed", duration: duration)
+            }
+            results.append((id, result))
+        }
     }
 
     private func collectTransfers(now: Double, into results: inout [(id: Int, result: ProbeResult)]) {
