@@ -41,6 +41,7 @@ public final class CheckedServer {
     var nextDue: Double = 0
     var running = false
     var startedDue: Double = 0
+    var startedAt: Double = 0
 
     // The record.
     public internal(set) var since: Double

@@ -46,6 +46,7 @@ public final class HealthDaemon {
     private var nextHeartbeat = 0.0
     private var nextPing = 0.0
     private var writeFailureLogged = false
+    private var lastStatus = ""
     private var results: [(id: Int, result: ProbeResult)] = []
     private var signals: [Int32] = []
 
@@ -184,9 +185,15 @@ public final class HealthDaemon {
         nextHeartbeat = now + Self.heartbeatPeriod
     }
 
-    /// Replaces the state file (temporary file, then rename).
+    /// Replaces the state file (temporary file, then rename), and tells systemd the counts
+    /// when they changed.
     public func writeState() {
         monitor.changed = false
+        let text = status()
+        if text != lastStatus {
+            lastStatus = text
+            manager.notify("STATUS=" + text)
+        }
         guard let statePath else { return }
         let file = HealthStateFile(pid: getpid(), heartbeat: clock.wall, rules: rulesPath, records: monitor.records())
         do {
@@ -205,11 +212,14 @@ public final class HealthDaemon {
     private func pingWatchdog(now: Double) {
         guard let period = manager.watchdogPeriod, now >= nextPing else { return }
         let lateness = monitor.takeLateness()
+        let overdue = monitor.overdueChecks(now: now)
         nextPing = now + period / 2
-        if lateness <= period / 2 {
-            manager.notify("WATCHDOG=1")
-        } else {
+        if lateness > period / 2 {
             log("checks started \(format((lateness * 10).rounded() / 10)) s late: no watchdog ping")
+        } else if overdue > 0 {
+            log("\(overdue) checks running far past their timeout: no watchdog ping")
+        } else {
+            manager.notify("WATCHDOG=1")
         }
     }
 

@@ -44,6 +44,8 @@ public final class HealthMonitor {
     /// The latest a check was started after its due time, since the last `takeLateness`.
     private var lateness: Double = 0
     private var nextRampStep: Double = 0
+    /// Some server is ramping (kept, not searched for: the loop asks at every turn).
+    private var ramping = false
     private var lockFailureLogged = false
 
     public init(
@@ -169,6 +171,7 @@ public final class HealthMonitor {
                 server.up = true
                 if spec.ramp > 0, let weight = server.kernelWeight, weight < declared {
                     server.rampStart = now - CheckedServer.rampElapsed(declared: declared, weight: weight, ramp: spec.ramp)
+                    ramping = true
                 }
             case .up, .falling, .unchecked:
                 server.up = true
@@ -212,18 +215,33 @@ public final class HealthMonitor {
 
     // MARK: The schedule
 
-    /// Starts every check due at `now`; returns the monotonic time of the next one.
+    /// Checks due this close after `now` start with those due: a thousand servers checked every
+    /// second wake the loop 250 times a second, not a thousand.
+    static let batch = 0.004
+
+    /// Starts every check due by `now` (and within `batch` after it); returns the monotonic time
+    /// of the next one.
     @discardableResult
     public func dispatch(now: Double) -> Double? {
-        while let top = heap.top, top.due <= now {
+        while let top = heap.top, top.due <= now + HealthMonitor.batch {
             heap.pop()
             guard let server = byID[top.id], let target = server.target, !server.running else { continue }
             lateness = max(lateness, now - top.due)
             server.running = true
             server.startedDue = top.due
+            server.startedAt = now
             prober.start(target, now: now)
         }
         return heap.top?.due
+    }
+
+    /// Checks running well past their timeout: a prober that lost them (the watchdog's other
+    /// evidence; every kind of check ends by its timeout).
+    public func overdueChecks(now: Double) -> Int {
+        servers.reduce(0) { count, server in
+            guard server.running, let spec = server.spec else { return count }
+            return now - server.startedAt > spec.timeout + 5 ? count + 1 : count
+        }
     }
 
     /// The latest start after a due time since the last call (the watchdog's evidence that
@@ -235,7 +253,6 @@ public final class HealthMonitor {
 
     /// The next time `tick` has work: the next check, the next ramp step.
     public var nextWake: Double? {
-        let ramping = servers.contains { $0.rampStart != nil }
         switch (heap.top?.due, ramping) {
         case (let due?, true): return min(due, nextRampStep)
         case (let due?, false): return due
@@ -254,8 +271,9 @@ public final class HealthMonitor {
         server.checked = clock.wall
         server.ok = result.ok
         server.duration = result.duration
-        if server.message != result.message { server.message = result.message; changed = true }
-        let before = server.state
+        // A changed message or count (falling, rising) waits for the heartbeat: the state file
+        // is rewritten at once for verdicts only.
+        server.message = result.message
         if result.ok == server.up {
             server.streak = 0
         } else {
@@ -263,7 +281,6 @@ public final class HealthMonitor {
             let needed = server.up ? spec.fall : spec.rise
             if server.streak >= needed { verdict(server, up: !server.up, spec: spec, now: now) }
         }
-        if server.state != before { changed = true }
         server.nextDue = max(server.startedDue + server.interval, now)
         heap.push(due: server.nextDue, id: server.id)
     }
@@ -281,7 +298,10 @@ public final class HealthMonitor {
             let wasHeld = server.held
             server.held = false
             server.rampStart = spec.ramp > 0 && !wasHeld && server.declaredWeight > 1 ? now : nil
-            if server.rampStart != nil && nextRampStep <= now { nextRampStep = now + 1 }
+            if server.rampStart != nil {
+                ramping = true
+                if nextRampStep <= now { nextRampStep = now + 1 }
+            }
             rebalance(entry, now: now, quiet: server)
             let weight = server.wantedWeight(now: now)
             var line = "\(server.label) up after \(count) \(count == 1 ? "success" : "successes") (\(server.message))"
@@ -370,7 +390,7 @@ public final class HealthMonitor {
 
     /// Moves ramping weights on, at most once a second.
     public func stepRamps(now: Double) {
-        guard now >= nextRampStep else { return }
+        guard ramping, now >= nextRampStep else { return }
         var any = false
         for server in servers where server.rampStart != nil {
             any = true
@@ -383,6 +403,7 @@ public final class HealthMonitor {
             setPending(server, now: now)
         }
         nextRampStep = now + 1
+        ramping = servers.contains { $0.rampStart != nil }
         if any { refreshPending() }
     }
 

@@ -27,8 +27,8 @@ private let twoServers = """
         #expect(harness.state("10.0.1.1:80") == .down)
         #expect(harness.weight("10.0.1.1:80") == 0)
         #expect(harness.state("10.0.1.3:80") == .up)
-        #expect(harness.manager.messages.contains { $0.hasPrefix("RELOADING=1") })
-        #expect(harness.manager.messages.last?.hasPrefix("READY=1") == true)
+        let reloading = try #require(harness.manager.messages.firstIndex { $0.hasPrefix("RELOADING=1") })
+        #expect(harness.manager.messages[reloading...].contains { $0.hasPrefix("READY=1") })
         // A changed check is a new server: it starts per start= (up), but its kernel weight 0
         // with a declared weight above 0 starts it down.
         harness.setRules(twoServers.replacing("-w 1\n", with: "-w 1 --check tcp,port=81\n"))
@@ -179,6 +179,19 @@ private let twoServers = """
         harness.manager.messages.removeAll()
         _ = harness.daemon.runOnce()
         #expect(!harness.manager.messages.contains("WATCHDOG=1"))
+    }
+
+    @Test func theWatchdogStopsWhenChecksNeverEnd() throws {
+        let harness = try Harness(rules: twoServers, watchdog: 10)
+        try harness.start()
+        harness.run(for: 6)
+        harness.prober.lost = ["10.0.1.1"]
+        // Lost at its next check (6 s); overdue 5 s past its timeout.
+        harness.run(for: 7)
+        harness.manager.messages.removeAll()
+        harness.run(for: 12)
+        #expect(!harness.manager.messages.contains("WATCHDOG=1"))
+        #expect(harness.log.contains { $0.contains("far past their timeout") })
     }
 
     @Test func commandLine() throws {
