@@ -3,6 +3,7 @@ import IPVS
 import IPVSAdm
 import IPVSHealth
 import IPVSNetlink
+import ProcessStreams
 
 // ipvsadm-health: the process's streams, the real kernel, the real clock and checks, exit.
 
@@ -40,9 +41,10 @@ switch commandLine.mode {
 case .help:
     say(1, HealthCommandLine.usage)
     exit(0)
-case .convertKeepalived:
-    log("--convert-keepalived is not in this build")
-    exit(2)
+case .convertKeepalived(let path):
+    exit(KeepalivedConverter.runCommandLine(
+        arguments: [path], stdin: StandardStreams.input(), stdout: StandardStreams.output(),
+        stderr: StandardStreams.error()))
 case .checkConfig:
     do {
         let declarations = try HealthDaemon.declarations(path: commandLine.rules, read: HealthDaemon.readRulesFile)
