@@ -47,6 +47,7 @@ public final class HealthDaemon {
     private var nextPing = 0.0
     private var writeFailureLogged = false
     private var lastStatus = ""
+    private var instanceLock: (any LockFile)?
     private var results: [(id: Int, result: ProbeResult)] = []
     private var signals: [Int32] = []
 
@@ -76,6 +77,7 @@ public final class HealthDaemon {
     /// servers. Nothing is changed when the declarations are bad.
     public func start() throws(HealthStartError) {
         let declarations = try Self.declarations(path: rulesPath, read: readRules)
+        try takeInstanceLock()
         var previous: HealthStateFile?
         if let statePath {
             do {
@@ -92,6 +94,25 @@ public final class HealthDaemon {
         nextHeartbeat = now
         nextPing = manager.watchdogPeriod == nil ? .infinity : now
         manager.notify("READY=1\nSTATUS=" + status())
+    }
+
+    /// One checker per table: two would undo each other's weights. The lock is held for the
+    /// daemon's life (a killed daemon's goes with its process).
+    private func takeInstanceLock() throws(HealthStartError) {
+        guard let statePath else { return }
+        let path = statePath + ".lock"
+        let lock: any LockFile
+        do {
+            lock = try host.openLockFile(path)
+        } catch {
+            log("warning: \(path): \(error.text): going on without the one-checker lock")
+            return
+        }
+        guard lock.tryLock() else {
+            lock.release()
+            throw HealthStartError("another ipvsadm-health checks this table (\(path) is locked)")
+        }
+        instanceLock = lock
     }
 
     /// The rules file's declarations, or why they cannot be used (named by line).

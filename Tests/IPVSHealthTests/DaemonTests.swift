@@ -120,8 +120,21 @@ private let twoServers = """
         harness.host.lockHeldElsewhere = false
         harness.run(for: 0.5)
         #expect(harness.weight("10.0.1.1:80") == 0)
-        #expect(harness.host.lockPaths.allSatisfy { $0 == "/run/test/lock-4026531840" })
-        #expect(harness.host.heldLocks.isEmpty)
+        #expect(harness.host.lockPaths.dropFirst().allSatisfy { $0 == "/run/test/lock-4026531840" })
+        // Only the one-checker lock stays held.
+        #expect(harness.host.heldLocks == [Harness.statePath + ".lock"])
+    }
+
+    @Test func oneCheckerPerTable() throws {
+        let harness = try Harness(rules: twoServers)
+        harness.host.lockHeldElsewhere = true
+        do throws(HealthStartError) {
+            try harness.start()
+            Issue.record("a second checker started")
+        } catch {
+            #expect(error.message == "another ipvsadm-health checks this table (/run/test/health-4026531840.lock is locked)")
+        }
+        #expect(harness.manager.messages.isEmpty)
     }
 
     @Test func aServerMissingFromTheKernelIsNotTouched() throws {
