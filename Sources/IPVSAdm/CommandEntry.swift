@@ -63,6 +63,18 @@ struct CommandEntry {
     var owner: String?
     /// `--lock-wait`: seconds to wait for another writer's lock.
     var lockWait: UInt32 = Runner.defaultLockWait
+    /// `--check`: the health-check declaration of an -A or -a line of a rules file, as written
+    /// (`Parser.readsRules`); checked by `CheckDeclaration.parse`.
+    var check: String?
+
+    /// The real server as the kernel takes it: the address in the family `-r` gave.
+    var destinationModel: Destination {
+        var model = destination
+        if let family = destinationFamily, model.address.family != family {
+            model.address = IPAddress(family: family, high: model.address.high, low: model.address.low)
+        }
+        return model
+    }
 }
 
 /// Which listing and how (ipvsadm's `FMT_*` bits).

@@ -7,6 +7,15 @@ import IPVS
 struct Parser {
     let program: String
     let resolver: any NameResolver
+    /// Whether the words are a line of a rules file (`-R`, `--apply`, `HealthDeclarations`):
+    /// only there does `--check` declare a health check; on a command line it is an error.
+    var readsRules = false
+
+    init(program: String, resolver: any NameResolver, readsRules: Bool = false) {
+        self.program = program
+        self.resolver = resolver
+        self.readsRules = readsRules
+    }
 
     /// Seconds: `-p` without a value, and the upper bound of every timeout.
     static let defaultPersistence: UInt32 = 360

@@ -27,8 +27,10 @@ extension Runner {
             result = results.last.map { $0 == nil ? 0 : 255 } ?? result
             pending.removeAll(keepingCapacity: true)
         }
+        let parser = rulesParser
+        var checks = CheckReader()
         do throws(Termination) {
-            try forEachInputLine { words, _ throws(Termination) in
+            try forEachInputLine { words, number throws(Termination) in
                 let entry: CommandEntry
                 do throws(Termination) {
                     entry = try parser.parse(words)
@@ -38,6 +40,14 @@ extension Runner {
                     return
                 }
                 if entry.namespace != nil { throw Termination.fail(Runner.namespaceInInput) }
+                // A malformed `--check` ends the restore at its line, as a bad value does.
+                if entry.check != nil || checks.hasDeclarations {
+                    do throws(HealthDeclarationError) {
+                        try checks.read(entry, line: number)
+                    } catch {
+                        throw Termination.fail(error.text)
+                    }
+                }
                 if let modification = modification(for: entry) {
                     pending.append(modification)
                     if pending.count >= Runner.restoreBatch { flush() }

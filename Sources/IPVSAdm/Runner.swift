@@ -37,6 +37,8 @@ final class Runner {
     }
 
     var parser: Parser { Parser(program: program, resolver: resolver) }
+    /// The parser of `-R` and `--apply` input: it takes `--check`.
+    var rulesParser: Parser { Parser(program: program, resolver: resolver, readsRules: true) }
 
     /// One command line (`process_options`): 0, or 255 when the kernel or popt refused it.
     func process(_ arguments: [String], readingStdin: Bool = false) throws(Termination) -> Int32 {
@@ -113,11 +115,5 @@ final class Runner {
         return 0
     }
 
-    func destination(_ entry: CommandEntry) -> Destination {
-        var destination = entry.destination
-        if let family = entry.destinationFamily, destination.address.family != family {
-            destination.address = IPAddress(family: family, high: destination.address.high, low: destination.address.low)
-        }
-        return destination
-    }
+    func destination(_ entry: CommandEntry) -> Destination { entry.destinationModel }
 }

@@ -114,6 +114,8 @@ extension Runner {
         validator.interfaces = nil
         var state = TableState()
         var position: [ServiceKey: Int] = [:]
+        let parser = rulesParser
+        var checks = CheckReader()
         try forEachInputLine { words, number throws(Termination) in
             func refuse(_ message: String, status: Int32) -> Termination {
                 .process(status: status, stderr: "line \(number): " + message + "\n")
@@ -132,6 +134,14 @@ extension Runner {
                 }
             }
             if parsed.namespace != nil { throw refuse(Runner.namespaceInInput, status: 2) }
+            // Health checks are the checker's (ipvsadm-health): checked here, not programmed.
+            if parsed.check != nil || checks.hasDeclarations {
+                do throws(HealthDeclarationError) {
+                    try checks.read(parsed, line: number)
+                } catch {
+                    throw refuse(error.message, status: 2)
+                }
+            }
             guard Runner.applyCommands.contains(parsed.command), let change = modification(for: parsed) else {
                 throw refuse(Runner.onlyTableLines, status: 2)
             }

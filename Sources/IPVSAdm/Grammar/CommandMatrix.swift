@@ -33,7 +33,11 @@ enum Command: Int, CaseIterable, Sendable {
     /// takes; every other option is illegal with it.
     private var declaredRule: OptionRule {
         switch self {
-        case .add, .edit:
+        case .add:
+            OptionRule(
+                required: [.service],
+                allowed: [.scheduler, .persistent, .netmask, .onePacket, .persistenceEngine, .schedFlags, .check])
+        case .edit:
             OptionRule(
                 required: [.service],
                 allowed: [.scheduler, .persistent, .netmask, .onePacket, .persistenceEngine, .schedFlags])
@@ -46,7 +50,14 @@ enum Command: Int, CaseIterable, Sendable {
                     .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
                     .json, .metrics, .scope, .owner,
                 ])
-        case .addDest, .editDest:
+        case .addDest:
+            OptionRule(
+                required: [.service, .server],
+                allowed: [
+                    .forward, .weight, .uThreshold, .lThreshold, .tunType, .tunPort, .tunNoCsum, .tunCsum,
+                    .tunRemCsum, .check,
+                ])
+        case .editDest:
             OptionRule(
                 required: [.service, .server],
                 allowed: [
@@ -90,7 +101,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
-    case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait
+    case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -139,6 +150,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .owner: "owner"
         case .allowEmpty: "allow-empty"
         case .lockWait: "lock-wait"
+        case .check: "check"
         }
     }
 

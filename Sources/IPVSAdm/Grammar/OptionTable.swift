@@ -206,4 +206,9 @@ let optionTable: [OptionSpec] = [
         }
         entry.lockWait = UInt32(seconds)
     },
+    // A rules file's health check (Docs/Health.md): kept as written, checked by the reader.
+    OptionSpec("check", nil, .required, column: .check) { entry, value, parser throws(Termination) in
+        guard parser.readsRules else { throw .fail(CheckDeclaration.onCommandLine) }
+        entry.check = value
+    },
 ]

@@ -76,12 +76,20 @@ public struct HealthDeclarations: Sendable {
         public var destination: Destination      // with the declared weight
         public var check: CheckSpec?             // nil: not checked
         public var line: Int
+
+        public init(destination: Destination, check: CheckSpec?, line: Int) {
+            self.destination = destination; self.check = check; self.line = line
+        }
     }
     public struct Service: Sendable {
         public var service: VirtualService
         public var policy: ServiceHealthPolicy
         public var servers: [Server]
         public var line: Int
+
+        public init(service: VirtualService, policy: ServiceHealthPolicy, servers: [Server], line: Int) {
+            self.service = service; self.policy = policy; self.servers = servers; self.line = line
+        }
     }
     public var services: [Service]
 

@@ -1,0 +1,160 @@
+import IPVS
+
+extension HealthRecord {
+    /// The -Ln text of a service, with one space: "TCP 192.168.56.185:80",
+    /// "UDP [2001:db8::1]:53", "FWM 7", "FWM 7 IPv6".
+    public static func serviceText(_ key: ServiceKey) -> String {
+        switch key {
+        case .firewallMark(let mark, let family):
+            return family == .inet6 ? "FWM \(mark) IPv6" : "FWM \(mark)"
+        case .address(let proto, let address, let port):
+            return (proto.kernelName ?? String(proto.rawValue)) + " " + serverText(address, port: port)
+        }
+    }
+
+    /// "192.168.56.183:80", "[2001:db8::1]:80".
+    public static func serverText(_ address: IPAddress, port: UInt16) -> String {
+        address.family == .inet6 ? "[\(address.text)]:\(port)" : "\(address.text):\(port)"
+    }
+}
+
+extension HealthStateFile {
+    /// The first field of the first line: the format and its version.
+    static let magic = "ipvsadm-health 1"
+
+    /// The file's text: a header line, then one line per server (`server`) and per sorry
+    /// server the checker added (`sorry`); fields separated by one TAB, `key=value`, values
+    /// percent-encoded. Optional values that are unknown are left out.
+    public func encode() -> String {
+        var out = HealthStateFile.magic
+        out += "\tpid=\(pid)\theartbeat=\(HealthStateFile.fixed(heartbeat, 3))\trules=\(HealthStateFile.percentEncoded(rules))\n"
+        for record in records {
+            out += record.sorry ? "sorry" : "server"
+            out += "\tservice=" + HealthStateFile.percentEncoded(record.service)
+            out += "\tserver=" + HealthStateFile.percentEncoded(record.server)
+            out += "\tstate=" + record.state.rawValue
+            out += "\tdeclared=\(record.declaredWeight)\tweight=\(record.weight)"
+            out += "\tsince=" + HealthStateFile.fixed(record.since, 3)
+            if let checked = record.checked { out += "\tchecked=" + HealthStateFile.fixed(checked, 3) }
+            if let ok = record.ok { out += ok ? "\tok=1" : "\tok=0" }
+            if let duration = record.duration { out += "\tduration=" + HealthStateFile.fixed(duration, 6) }
+            out += "\tmessage=" + HealthStateFile.percentEncoded(record.message)
+            out += "\tcheck=" + HealthStateFile.percentEncoded(record.check)
+            out += "\n"
+        }
+        return out
+    }
+
+    /// Reads a state file: nil when its header is not this format's (another file, a newer
+    /// version, a cut write). Unknown keys and unknown line kinds are skipped (a newer
+    /// checker may add them); a record without its service, server or a known state is
+    /// skipped.
+    public static func decode(_ text: String) -> HealthStateFile? {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).makeIterator()
+        guard let header = lines.next() else { return nil }
+        var fields = header.split(separator: "\t", omittingEmptySubsequences: false)
+        guard fields.first == Substring(magic) else { return nil }
+        fields.removeFirst()
+        var pid: Int32?
+        var heartbeat: Double?
+        var rules = ""
+        for (key, value) in keyValues(fields) {
+            switch key {
+            case "pid": pid = Int32(value)
+            case "heartbeat": heartbeat = number(value)
+            case "rules": rules = value
+            default: break
+            }
+        }
+        guard let pid, let heartbeat else { return nil }
+        var records: [HealthRecord] = []
+        while let line = lines.next() {
+            var fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            let kind = fields.removeFirst()
+            guard kind == "server" || kind == "sorry" else { continue }
+            var service: String?
+            var server: String?
+            var state: HealthStateName?
+            var record = HealthRecord(service: "", server: "", state: .unchecked, declaredWeight: 0, weight: 0, since: 0)
+            record.sorry = kind == "sorry"
+            for (key, value) in keyValues(fields) {
+                switch key {
+                case "service": service = value
+                case "server": server = value
+                case "state": state = HealthStateName(rawValue: value)
+                case "declared": record.declaredWeight = Int32(value) ?? 0
+                case "weight": record.weight = Int32(value) ?? 0
+                case "since": record.since = number(value) ?? 0
+                case "checked": record.checked = number(value)
+                case "ok": record.ok = value == "1" ? true : value == "0" ? false : nil
+                case "duration": record.duration = number(value)
+                case "message": record.message = value
+                case "check": record.check = value
+                default: break
+                }
+            }
+            guard let service, let server, let state else { continue }
+            record.service = service
+            record.server = server
+            record.state = state
+            records.append(record)
+        }
+        return HealthStateFile(pid: pid, heartbeat: heartbeat, rules: rules, records: records)
+    }
+
+    /// The record of a server of a service (`HealthRecord.serviceText`, `serverText`);
+    /// checked servers only, not sorry servers.
+    public func record(service: String, server: String) -> HealthRecord? {
+        records.first { !$0.sorry && $0.service == service && $0.server == server }
+    }
+
+    /// Each `key=value` field, the value percent-decoded; fields without `=` or whose value
+    /// does not decode are skipped.
+    private static func keyValues(_ fields: [Substring]) -> [(String, String)] {
+        fields.compactMap { field in
+            guard let equals = field.firstIndex(of: "="),
+                let value = CheckDeclaration.percentDecoded(field[field.index(after: equals)...])
+            else { return nil }
+            return (String(field[..<equals]), value)
+        }
+    }
+
+    /// A finite number; nil otherwise.
+    private static func number(_ text: String) -> Double? {
+        guard let value = Double(text), value.isFinite else { return nil }
+        return value
+    }
+
+    /// Bytes other than printable ASCII, and `%` and `=`, as `%XX`.
+    static func percentEncoded(_ text: String) -> String {
+        guard text.utf8.contains(where: needsEscape) else { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
+            if needsEscape(byte) {
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte >= 0x7f || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "=")
+    }
+
+    /// `value` with `decimals` digits after the point (timestamps: 3, durations: 6).
+    static func fixed(_ value: Double, _ decimals: Int) -> String {
+        guard value.isFinite else { return "0" }
+        var scale: UInt64 = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let magnitude = (abs(value) * Double(scale)).rounded()
+        guard magnitude < 9.0e18 else { return String(value) }
+        let scaled = UInt64(magnitude)
+        var fraction = String(scaled % scale)
+        fraction = String(repeating: "0", count: decimals - fraction.count) + fraction
+        return (value < 0 && scaled != 0 ? "-" : "") + String(scaled / scale) + (decimals > 0 ? "." + fraction : "")
+    }
+}
