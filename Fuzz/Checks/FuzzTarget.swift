@@ -30,6 +30,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// replies, decode to what was encoded, through the decoders and through the client and
     /// backend over a fake kernel that splits its replies into datagrams as the input says.
     case codec
+    /// A rules file with `--check` declarations: read or refused at a line of it; every word
+    /// the declaration parser reads re-encodes to the same declaration.
+    case checks
+    /// A keepalived.conf: converted or refused at a line of it; the rules written are read
+    /// back with their checks and load with `-R`, with and without the checks.
+    case keepalived
 
     /// Runs the target's checks on one input: nil when every property held.
     public func check(_ input: [UInt8]) -> FuzzFailure? {
@@ -41,6 +47,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .connections: try ConnectionsCheck.run(input)
             case .netlink: try NetlinkCheck.run(input)
             case .codec: try CodecCheck.run(input)
+            case .checks: try DeclarationsCheck.run(input)
+            case .keepalived: try KeepalivedCheck.run(input)
             }
             return nil
         } catch {

@@ -17,12 +17,15 @@ import IPVSAdm
 /// - ours only: a line that names a network namespace (`--netns`) stops the restore with
 ///   status 2 once it has parsed; `--apply` inside `-R` is refused like `-R` ("Try ...").
 /// `-R` hands consecutive changes to the backend in batches and prints their errors later;
-/// this is what shows that the batching changes nothing.
+/// this is what shows that the batching changes nothing. An input with `--check` (a rules
+/// file's health check: `-R` reads it, a command line refuses it) is outside the model and not
+/// judged (HealthDeclarationTests cover it).
 enum RestoreCheck {
     /// - Parameter kernel: makes the kernel `-R` runs against (tests pass a faulty one); the
     ///   model runs against `Harness.kernel()`.
     static func run(_ input: [UInt8], kernel: () -> any IPVSBackend = Harness.kernel) throws(FuzzFailure) {
         let text = String(decoding: input, as: UTF8.self)
+        if declaresChecks(text) { return }
         let restored = kernel()
         let whole = CLI.run(["-R"], on: restored, stdin: TextSource(text))
         let stepped = Harness.kernel()
@@ -79,6 +82,14 @@ enum RestoreCheck {
             if endsTheProcess(outcome) { return total }
         }
         return total
+    }
+
+    /// Whether a line has the word `--check` or `--check=...` (long options are never
+    /// abbreviated).
+    static func declaresChecks(_ text: String) -> Bool {
+        text.utf8.split(separator: 0x0a).contains { line in
+            words(String(decoding: line, as: UTF8.self)).contains { $0 == "--check" || $0.hasPrefix("--check=") }
+        }
     }
 
     static func endsTheProcess(_ outcome: Outcome) -> Bool {

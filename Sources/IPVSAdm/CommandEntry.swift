@@ -66,6 +66,8 @@ struct CommandEntry {
     /// `--check`: the health-check declaration of an -A or -a line of a rules file, as written
     /// (`Parser.readsRules`); checked by `CheckDeclaration.parse`.
     var check: String?
+    /// `-S --checks-from FILE`: the rules file whose `--check` words the save keeps.
+    var checksFrom: String?
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

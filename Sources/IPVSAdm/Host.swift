@@ -22,6 +22,23 @@ public protocol Host: AnyObject {
     func openLockFile(_ path: String) throws(Errno) -> any LockFile
     /// Runs a shell command and waits for it: only for `IPVSADM_TEST_AFTER_APPLY`.
     func runCommand(_ command: String) -> Int32
+    /// Seconds since the epoch (the health checker's state file is in wall-clock time).
+    func wallClock() -> Double
+    /// Whether a process with this id exists (the health checker named by its state file).
+    func processExists(_ pid: Int32) -> Bool
+}
+
+extension Host {
+    public func wallClock() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    public func processExists(_ pid: Int32) -> Bool {
+        // EPERM: it exists, owned by another user.
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
 }
 
 /// An open lock file (`flock`): held from a successful `tryLock` until `release`.

@@ -335,6 +335,8 @@ struct Parser {
                 || (options.contains(.metrics) && options.containsAny([.json, .connection, .timeout, .daemon]))
                 // Ours: a scope chooses among services, so it lists the table of services.
                 || (options.containsAny([.scope, .owner]) && options.containsAny([.connection, .service, .timeout, .daemon]))
+                // Ours: the health of real servers, in the listings of services.
+                || (options.contains(.health) && options.containsAny([.connection, .timeout, .daemon]))
             {
                 throw .fail("options conflicts in the list command")
             }

@@ -7,16 +7,33 @@ extension Runner {
         let listing = Listing(entry)
         let sorted = !entry.format.noSort
         let scope = try listingScope(entry)
+        let showsHealth = entry.options.contains(.health)
         if entry.options.contains(.json) {
-            var json = JSONRenderer(to: stdout, info: info, format: entry.format)
+            // The checker's state whenever it has one (no file: one failed open).
+            let health = listing.hasServices ? readHealthState() : nil
+            var json = JSONRenderer(to: stdout, info: info, format: entry.format, health: health)
             try list(listing, sorted: sorted, scope: scope, with: &json)
         } else if let metricsScope = entry.metrics {
-            var metrics = MetricsRenderer(scope: metricsScope, to: stdout)
+            var metrics = MetricsRenderer(scope: metricsScope, to: stdout, health: readHealthState())
             try list(listing, sorted: sorted, scope: scope, with: &metrics)
         } else {
-            var text = TextListing(format: entry.format, resolver: resolver, info: info, to: stdout)
+            // The text listing reads the state only when asked (ipvsadm's listings unchanged).
+            let health = showsHealth ? readHealthState() : nil
+            var text = TextListing(
+                format: entry.format, resolver: resolver, info: info, to: stdout,
+                health: showsHealth ? healthLine(health) : nil, view: health)
             try list(listing, sorted: sorted, scope: scope, with: &text)
         }
+    }
+
+    /// `--health`'s line above the table: whose state it shows, and how fresh it is (on
+    /// standard output: a listing that worked writes nothing on standard error).
+    private func healthLine(_ health: HealthView?) -> String {
+        guard let health else {
+            return "Health: no checker state (\(healthStatePath() ?? "no network namespace")): is ipvsadm-health running?\n"
+        }
+        return "Health: ipvsadm-health pid \(health.file.pid) \(health.running ? "running" : "NOT RUNNING"), "
+            + "state written \(HealthView.age(health.now - health.file.heartbeat)) ago\n"
     }
 
     /// Reads what `listing` shows from the kernel and hands it to `renderer`. A failure before
@@ -65,6 +82,9 @@ extension Runner {
     /// `-S`: the rules, and with `--complete` the timeouts and sync daemons before them.
     func save(_ entry: CommandEntry) throws(Termination) {
         let scope = try listingScope(entry)
+        // `--checks-from`: read before anything is written (a bad file ends the save).
+        let checks = try entry.checksFrom.map { (path) throws(Termination) in try readChecks(from: path) }
+        let health = checks == nil ? nil : readHealthState()
         var out = TextBuffer()
         if entry.options.contains(.complete) {
             do {
@@ -77,7 +97,11 @@ extension Runner {
         let renderer = RuleRenderer(names: EndpointNames(numeric: entry.format.numeric, resolver: resolver))
         do {
             try eachService(sorted: true, scope: scope) { service, destinations in
-                renderer.render(service, destinations, into: &out)
+                if let checks {
+                    renderer.render(service, destinations, checks: checks, health: health, into: &out)
+                } else {
+                    renderer.render(service, destinations, into: &out)
+                }
                 out.writeOutIfLarge(to: stdout)
             }
         } catch {
@@ -148,6 +172,14 @@ extension Runner {
 }
 
 extension Listing {
+    /// Whether it lists services and their real servers (what has a health).
+    var hasServices: Bool {
+        switch self {
+        case .service, .services: return true
+        case .connections, .timeouts, .daemons: return false
+        }
+    }
+
     /// What a `-L` command line lists.
     init(_ entry: CommandEntry) {
         let options = entry.options

@@ -2,7 +2,7 @@
 """Feature tests in the VM, as root, in one boot (Scripts/feature-test): what ipvsadm 1.31 does
 not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 
-    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel (default: all, in order)
+    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel health (default: all, in order)
 
 - faults: the ip_vs module absent and not loadable, modprobe's environment, no CAP_NET_ADMIN,
   output that cannot be written, a reader that closes the pipe early (runs first: the module
@@ -25,7 +25,11 @@ not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 - load: two -R of disjoint tables at once into one namespace; a 100,000-line -R within 3x the
   oracle's peak memory (the oracle's for 10,000 lines: its peak grows with the input);
 - kernel: the package's KernelTests (the netlink backend on the real kernel), when
-  KERNEL_TESTS names the test binary.
+  KERNEL_TESTS names the test binary;
+- health: rules files with --check (issue 20): our --apply gives the table the oracle's -R
+  gives of the file without them; -S --checks-from keeps every check and reads back; a server
+  the health checker's state file holds out keeps its weight across --apply, and is saved at
+  its declared weight.
 
 Environment: IPVSADM_UNDER_TEST (ours), FEATURE_PAIRS (random pairs, default 16),
 FEATURE_SEED. Prints PASS/FAIL per check and ends with "N passed, N failed".
@@ -33,6 +37,7 @@ FEATURE_SEED. Prints PASS/FAIL per check and ends with "N passed, N failed".
 
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -539,6 +544,112 @@ def save_tests():
 
 
 # ---------------------------------------------------------------------------------------------
+# health (issue 20): --check in rules files, -S --checks-from, --apply and the checker's state
+
+SERVICE_CHECKS = ["tcp,interval=2,fall=3", "http,path=/health%20x,status=200-299|301", "none",
+                  "misc,command=/bin/true%20x,timeout=1", "tcp,threshold=0.3,sorry=10.9.9.9:80",
+                  "https,host=www.example.org,verify=yes,delay_loop=6,nb_get_retry=2"]
+SERVER_CHECKS = ["tcp,port=22", "none", "http,path=/", "misc,command=/bin/check,shell=yes"]
+
+
+def with_checks(rnd, rules):
+    """`rules` with --check words on some of its -A and -a lines."""
+    lines = []
+    for line in rules.splitlines():
+        if line.startswith("-A ") and rnd.random() < 0.6:
+            line += " --check " + rnd.choice(SERVICE_CHECKS)
+        elif line.startswith("-a ") and rnd.random() < 0.3:
+            line += " --check " + rnd.choice(SERVER_CHECKS)
+        lines.append(line)
+    return "".join(l + "\n" for l in lines)
+
+
+def without_checks(rules):
+    return "".join(re.sub(r" --check \S+", "", l) + "\n" for l in rules.splitlines())
+
+
+def check_words(rules):
+    return sorted(re.findall(r" --check (\S+)", rules))
+
+
+def namespace_inode():
+    return os.stat("/proc/thread-self/ns/net").st_ino
+
+
+def health_tests():
+    rnd = random.Random(SEED + 20)
+    for i in range(max(4, PAIRS // 4)):
+        rules = tables.text(tables.table(rnd, services=6, servers=4, cross_family=False))
+        checked = with_checks(rnd, rules)
+        path = os.path.join(WORK, "checked-%d.rules" % i)
+        with open(path, "w") as f:
+            f.write(checked)
+        with Fresh():
+            ok, out = load_with_oracle(without_checks(checked))
+            expected = oracle_view(APPLY_LISTINGS)
+        with Fresh():
+            applied = ipvsadm(OURS, "--apply", "--allow-empty", stdin=checked)
+            got = oracle_view(APPLY_LISTINGS)
+            saved = ipvsadm(OURS, "-Sn", "--checks-from", path)
+            plain = ipvsadm(OURS, "-Sn")
+        check("health: table %d: --apply of a file with --check gives the oracle's -R of it without them" % i,
+              ok and applied.ok and not applied.stderr and got == expected,
+              "oracle load: %s\napply: %s\nexpected:\n%s\ngot:\n%s" % (out, transcript(applied), expected, got))
+        save_path = os.path.join(WORK, "saved-%d.rules" % i)
+        with open(save_path, "w") as f:
+            f.write(text(saved))
+        with Fresh():
+            again = ipvsadm(OURS, "--apply", "--allow-empty", stdin=text(saved))
+            copy = oracle_view(APPLY_LISTINGS)
+            resaved = ipvsadm(OURS, "-Sn", "--checks-from", save_path)
+        check("health: table %d: -S --checks-from keeps every check, -S without it is plain, and the save "
+              "applies back to the same table and saves the same" % i,
+              saved.ok and check_words(text(saved)) == check_words(checked)
+              and without_checks(text(saved)) == text(plain) and again.ok and copy == expected
+              and text(resaved) == text(saved),
+              "file:\n%s\nsaved: %s\nplain: %s\napply back: %s\nresaved: %s"
+              % (checked, transcript(saved), transcript(plain), transcript(again), transcript(resaved)))
+
+    # A server the checker holds out keeps its weight across --apply; -S --checks-from saves the
+    # declared one.
+    kernel = ("-A -t 10.1.7.1:80 -s rr\n-a -t 10.1.7.1:80 -r 10.2.0.1:80 -m -w 3\n"
+              "-a -t 10.1.7.1:80 -r 10.2.0.2:80 -m -w 0\n-a -t 10.1.7.1:80 -r 10.2.0.3:80 -m -w 1\n")
+    rules = ("-A -t 10.1.7.1:80 -s rr --check tcp,interval=1\n-a -t 10.1.7.1:80 -r 10.2.0.1:80 -m -w 3\n"
+             "-a -t 10.1.7.1:80 -r 10.2.0.2:80 -m -w 2\n-a -t 10.1.7.1:80 -r 10.2.0.3:80 -m -w 4\n")
+    path = os.path.join(WORK, "held.rules")
+    with open(path, "w") as f:
+        f.write(rules)
+    run_dir = os.path.join(WORK, "run")
+    os.makedirs(run_dir, exist_ok=True)
+    env = dict(t.CHILD_ENV)
+    env["IPVSADM_RUN_DIR"] = run_dir
+    with Fresh():
+        ok, out = load_with_oracle(kernel)
+        now = time.time()
+        with open(os.path.join(run_dir, "health-%d" % namespace_inode()), "w") as f:
+            f.write("ipvsadm-health 1\tpid=1\theartbeat=%.3f\trules=%s\n" % (now, path)
+                    + "server\tservice=TCP%%2010.1.7.1:80\tserver=10.2.0.1:80\tstate=up\tdeclared=3\tweight=3\tsince=%.3f\n" % now
+                    + "server\tservice=TCP%%2010.1.7.1:80\tserver=10.2.0.2:80\tstate=down\tdeclared=2\tweight=0\tsince=%.3f"
+                      "\tchecked=%.3f\tok=0\tduration=1.000\tmessage=connection%%20refused\tcheck=tcp\n" % (now, now))
+        plan = ipvsadm(OURS, "--apply", "--dry-run", stdin=rules, env=env)
+        applied = ipvsadm(OURS, "--apply", stdin=rules, env=env)
+        view = text(ipvsadm(ORACLE, "-Sn"))
+        saved = text(ipvsadm(OURS, "-Sn", "--checks-from", path, env=env))
+        listing = ipvsadm(OURS, "-Ln", "--health", env=env)
+    note = "ipvsadm: --apply: -t 10.1.7.1:80 -r 10.2.0.2:80 is held out by ipvsadm-health (down): " \
+           "it keeps weight 0 (the kernel's), not the file's 2\n"
+    check("health: --apply keeps the weight of a server the checker holds out, and the plan says so",
+          ok and plan.ok and text(plan) == "-e -t 10.1.7.1:80 -r 10.2.0.3:80 -m -w 4\n"
+          and plan.stderr.decode() == note and applied.ok and applied.stderr.decode() == note
+          and "-r 10.2.0.2:80 -m -w 0\n" in view and "-r 10.2.0.3:80 -m -w 4\n" in view,
+          "load: %s\nplan: %s\napply: %s\n-Sn:\n%s" % (out, transcript(plan), transcript(applied), view))
+    check("health: -S --checks-from writes the declared weight and the checks; -Ln --health shows the state",
+          saved == rules and listing.ok
+          and re.search(r"10\.2\.0\.2:80 .* down +\d+s +failed: connection refused\n", text(listing)) is not None,
+          "saved:\n%s\nlisting: %s" % (saved, transcript(listing)))
+
+
+# ---------------------------------------------------------------------------------------------
 # load
 
 def load_tests():
@@ -667,7 +778,7 @@ def kernel_tests():
 
 
 GROUPS = {"faults": fault_tests, "apply": apply_tests, "shared": shared_tests, "atomic": atomic_tests, "save": save_tests,
-          "netns": netns_tests, "load": load_tests, "kernel": kernel_tests}
+          "netns": netns_tests, "load": load_tests, "kernel": kernel_tests, "health": health_tests}
 
 
 def main(argv):

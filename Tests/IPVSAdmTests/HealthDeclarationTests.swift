@@ -124,6 +124,23 @@ import Testing
         #expect(ramped.ramp == 30 && ramped.startDown && ramped.viaVIP && ramped.address?.family == .inet6)
     }
 
+    /// The declarations of the VM's feature test (Tests/Features/run.py, health), every pair.
+    @Test func everyPairOfTheFeatureTestResolves() throws {
+        let services = [
+            "tcp,interval=2,fall=3", "http,path=/health%20x,status=200-299|301", "none",
+            "misc,command=/bin/true%20x,timeout=1", "tcp,threshold=0.3,sorry=10.9.9.9:80",
+            "https,host=www.example.org,verify=yes,delay_loop=6,nb_get_retry=2",
+        ]
+        let servers = ["tcp,port=22", "none", "http,path=/", "misc,command=/bin/check,shell=yes"]
+        for service in services {
+            _ = try ServiceHealthPolicy.resolve(CheckDeclaration.parse(service))
+            _ = try CheckSpec.resolve(service: CheckDeclaration.parse(service), server: nil)
+            for server in servers {
+                _ = try CheckSpec.resolve(service: CheckDeclaration.parse(service), server: CheckDeclaration.parse(server))
+            }
+        }
+    }
+
     @Test func servicePolicy() throws {
         #expect(try ServiceHealthPolicy.resolve(nil) == ServiceHealthPolicy())
         let policy = try ServiceHealthPolicy.resolve(CheckDeclaration.parse("http,threshold=0.25,sorry=10.0.0.9:8080"))
@@ -187,6 +204,61 @@ import Testing
         #expect(readError("-E -t 10.0.0.1:80 --check tcp\n")
             == "line 1: Illegal 'check' option with the 'edit-service' command")
         #expect(readError("-A -t 10.0.0.1:80 --check\n") != nil)
+        #expect(readError("-A -t 10.0.0.1:80\r\n-a -t 10.0.0.1:80 -r 10.0.0.2 --check tcp,rise=0\r\n")
+            == "line 2: --check: rise=0: a count from 1 to 1000")
+    }
+
+    /// What `--apply` programs, the checker reads: random tables (every kind of service and
+    /// real server) with random declarations, read by `HealthDeclarations.read` and applied
+    /// to an empty kernel, give the same services, real servers and weights; and each
+    /// declaration's `word` reads back as it.
+    @Test func theCheckerReadsTheTableApplyPrograms() throws {
+        let services = ["tcp", "http,path=/h%20x,interval=1", "none", "misc,command=/bin/true", "https,threshold=0.2"]
+        let servers = ["tcp,port=22", "none", "rise=4", "http,status=200|301"]
+        var random = ApplyTests.Random(state: 20)
+        var compared = 0
+        for round in 0..<40 {
+            var lines: [String] = []
+            for line in ApplyTests.randomTable(&random).split(separator: "\n") {
+                if line.hasPrefix("-A ") && random.chance(60) {
+                    lines.append(line + " --check " + random.pick(services))
+                } else if line.hasPrefix("-a ") && random.chance(30) {
+                    lines.append(line + " --check " + random.pick(servers))
+                } else {
+                    lines.append(String(line))
+                }
+            }
+            let text = lines.joined(separator: "\n") + "\n"
+            let backend = InMemoryBackend()
+            let applied = CLI.run(["--apply", "--allow-empty"], on: backend, stdin: text)
+            let read: HealthDeclarations
+            do throws(HealthDeclarationError) {
+                read = try HealthDeclarations.read(text: text, resolver: HostsResolver.shared)
+            } catch {
+                // `rise=4` under a service without a kind (or `none`) is refused by both.
+                #expect(applied.status == 2 && applied.stderr == error.text + "\n", "round \(round): \(text)")
+                continue
+            }
+            #expect(applied.status == 0 && applied.stderr == "", "round \(round): \(applied)\n\(text)")
+            let programmed = try backend.services().map { service in
+                try [HealthRecord.serviceText(service.key) + " " + service.scheduler]
+                    + backend.destinations(of: service).map { HealthRecord.serverText($0.address, port: $0.port) + " w\($0.weight)" }
+                    .sorted()
+            }.sorted { $0[0] < $1[0] }
+            let declared = read.services.map { service in
+                [HealthRecord.serviceText(service.service.key) + " " + service.service.scheduler]
+                    + service.servers.map { HealthRecord.serverText($0.destination.address, port: $0.destination.port)
+                        + " w\($0.destination.weight)" }.sorted()
+            }.sorted { $0[0] < $1[0] }
+            #expect(programmed == declared, "round \(round): \(text)")
+            if !declared.isEmpty { compared += 1 }
+        }
+        #expect(compared >= 20)
+        for word in services + servers + ["misc,command=/bin/a%2Cb%20c%25,shell=yes", "http,body=%3D%09x"] {
+            let declaration = try CheckDeclaration.parse(word)
+            #expect(try CheckDeclaration.parse(declaration.word) == declaration, "\(word) -> \(declaration.word)")
+        }
+        #expect(try CheckDeclaration.parse("misc,command=/bin/a%2Cb").word == "misc,command=/bin/a%2Cb")
     }
 
     // MARK: State file

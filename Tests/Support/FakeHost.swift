@@ -19,6 +19,10 @@ public final class FakeHost: Host {
     public private(set) var lockPaths: [String] = []
     /// What `runCommand` does.
     public var commands: (String) -> Int32 = { _ in 0 }
+    /// The wall clock, seconds since the epoch.
+    public var time: Double = 1_765_100_000
+    /// The processes that exist.
+    public var processes: Set<Int32> = []
 
     public init() {}
 
@@ -40,6 +44,8 @@ public final class FakeHost: Host {
     }
 
     public func runCommand(_ command: String) -> Int32 { commands(command) }
+    public func wallClock() -> Double { time }
+    public func processExists(_ pid: Int32) -> Bool { processes.contains(pid) }
 
     private final class Lock: LockFile {
         let host: FakeHost

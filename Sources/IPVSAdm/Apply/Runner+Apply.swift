@@ -8,7 +8,7 @@ extension Runner {
     private static let applyCommands: Set<Command> = [.add, .addDest, .timeout, .startDaemon]
 
     func apply(_ entry: CommandEntry) throws(Termination) -> Int32 {
-        let desired = try readDesiredTable()
+        var desired = try readDesiredTable()
         let dryRun = entry.options.contains(.dryRun)
         var scope = TableScope(items: entry.scopes)
         let record = entry.owner.map(ownerRecord)
@@ -33,6 +33,7 @@ extension Runner {
             scope.owned = owned
         }
         let current = try readTable(for: desired, scope: scope)
+        keepHealthWeights(&desired, current: current)
         if desired.entries.isEmpty && !entry.options.contains(.allowEmpty) {
             let services = current.entries.count == 1 ? "service" : "services"
             throw .process(

@@ -48,7 +48,7 @@ enum Command: Int, CaseIterable, Sendable {
                 oneOf: [.connection, .service, .timeout, .daemon],
                 allowed: [
                     .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
-                    .json, .metrics, .scope, .owner,
+                    .json, .metrics, .scope, .owner, .health,
                 ])
         case .addDest:
             OptionRule(
@@ -71,7 +71,7 @@ enum Command: Int, CaseIterable, Sendable {
         case .stopDaemon:
             OptionRule(allowed: [.syncID])
         case .save:
-            OptionRule(allowed: [.numeric, .complete, .scope, .owner])
+            OptionRule(allowed: [.numeric, .complete, .scope, .owner, .checksFrom])
         case .zero:
             OptionRule(allowed: [.service])
         case .apply:
@@ -101,7 +101,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
-    case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check
+    case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -151,6 +151,8 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .allowEmpty: "allow-empty"
         case .lockWait: "lock-wait"
         case .check: "check"
+        case .health: "health"
+        case .checksFrom: "checks-from"
         }
     }
 

@@ -206,6 +206,8 @@ let optionTable: [OptionSpec] = [
         }
         entry.lockWait = UInt32(seconds)
     },
+    OptionSpec("health", nil, column: .health),
+    OptionSpec("checks-from", nil, .required, column: .checksFrom) { entry, value, _ in entry.checksFrom = value },
     // A rules file's health check (Docs/Health.md): kept as written, checked by the reader.
     OptionSpec("check", nil, .required, column: .check) { entry, value, parser throws(Termination) in
         guard parser.readsRules else { throw .fail(CheckDeclaration.onCommandLine) }

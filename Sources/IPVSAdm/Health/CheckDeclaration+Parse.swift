@@ -98,6 +98,17 @@ extension CheckDeclaration {
         return CheckDeclaration(kind: kind, settings: settings)
     }
 
+    /// The declaration as a `--check` word: the kind, then each key with its value
+    /// percent-encoded (blanks, `,`, `%`, `=`, and bytes other than printable ASCII), so that
+    /// `parse(word)` gives it back.
+    public var word: String {
+        var items: [String] = kind.map { [$0.rawValue] } ?? []
+        for (key, value) in settings {
+            items.append(key + "=" + HealthStateFile.percentEncoded(value, alsoEscaping: UInt8(ascii: ",")))
+        }
+        return items.joined(separator: ",")
+    }
+
     /// `%XX` escapes decoded; nil for a bad escape, a NUL or invalid UTF-8.
     static func percentDecoded(_ text: Substring) -> String? {
         guard text.utf8.contains(UInt8(ascii: "%")) else {

@@ -24,9 +24,10 @@ extension HealthDeclarations {
         var position: [ServiceKey: Int] = [:]
         var number = 0
         var words = Words()
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // By bytes: "\r\n" is one Character, and a CR is a blank to -R.
+        for line in text.utf8.split(separator: 0x0a, omittingEmptySubsequences: false) {
             number += 1
-            words.bytes = Array(line.utf8)
+            words.bytes = Array(line)
             RestoreLine.split(&words)
             if words.isEmpty || words.byte(0, 0) == UInt8(ascii: "#") { continue }
             func fail(_ message: String) -> HealthDeclarationError { HealthDeclarationError(line: number, message: message) }

@@ -50,7 +50,9 @@ extension HealthStateFile {
     /// checker may add them); a record without its service, server or a known state is
     /// skipped.
     public static func decode(_ text: String) -> HealthStateFile? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).makeIterator()
+        // Lines by bytes ("\r\n" would be one Character).
+        var lines = text.utf8.split(separator: 0x0a, omittingEmptySubsequences: true).lazy
+            .map { Substring($0) }.makeIterator()
         guard let header = lines.next() else { return nil }
         var fields = header.split(separator: "\t", omittingEmptySubsequences: false)
         guard fields.first == Substring(magic) else { return nil }
@@ -125,8 +127,9 @@ extension HealthStateFile {
         return value
     }
 
-    /// Bytes other than printable ASCII, and `%` and `=`, as `%XX`.
-    static func percentEncoded(_ text: String) -> String {
+    /// Bytes other than printable ASCII, and `%`, `=` (and `extra`), as `%XX`.
+    static func percentEncoded(_ text: String, alsoEscaping extra: UInt8? = nil) -> String {
+        func needsEscape(_ byte: UInt8) -> Bool { HealthStateFile.needsEscape(byte) || byte == extra }
         guard text.utf8.contains(where: needsEscape) else { return text }
         let hex = Array("0123456789ABCDEF".utf8)
         var bytes: [UInt8] = []

@@ -14,11 +14,14 @@ struct JSONRenderer: ListingRenderer {
     private let json: JSONWriter
     private let info: IPVSInfo
     private let format: ListFormat
+    /// The health checker's state, when it has one: `checker`, and `health` per real server.
+    private let health: HealthView?
 
-    init(to sink: any OutputSink, info: IPVSInfo, format: ListFormat) {
+    init(to sink: any OutputSink, info: IPVSInfo, format: ListFormat, health: HealthView? = nil) {
         json = JSONWriter(to: sink)
         self.info = info
         self.format = format
+        self.health = health
     }
 
     func begin(_ listing: Listing) {
@@ -35,6 +38,7 @@ struct JSONRenderer: ListingRenderer {
         case .service, .services:
             json.member("version", info.versionText)
             json.member("connection_table_size", info.connectionTableSize)
+            if let health { JSONRenderer.checker(health, into: json) }
             json.key("services")
             json.beginArray()
         }
@@ -49,7 +53,7 @@ struct JSONRenderer: ListingRenderer {
     }
 
     func service(_ service: VirtualService, _ destinations: [Destination]) {
-        JSONRenderer.service(service, destinations, format: format, into: json)
+        JSONRenderer.service(service, destinations, format: format, health: health, into: json)
     }
 
     func end(_ listing: Listing) {
@@ -63,7 +67,8 @@ struct JSONRenderer: ListingRenderer {
     // MARK: - The members
 
     private static func service(
-        _ service: VirtualService, _ destinations: [Destination], format: ListFormat, into json: JSONWriter
+        _ service: VirtualService, _ destinations: [Destination], format: ListFormat, health: HealthView?,
+        into json: JSONWriter
     ) {
         json.beginObject()
         json.member("family", literal: service.key.family.name)
@@ -98,12 +103,16 @@ struct JSONRenderer: ListingRenderer {
         counters(service.stats, format: format, into: json)
         json.key("real_servers")
         json.beginArray()
-        Sorting.forEach(destinations, sorted: !format.noSort) { destination($0, format: format, into: json) }
+        // Hot path: without a checker's state, nothing is made per real server.
+        let serviceText = health.map { _ in HealthRecord.serviceText(service.key) }
+        Sorting.forEach(destinations, sorted: !format.noSort) { d in
+            destination(d, format: format, health: serviceText.flatMap { health?.record(service: $0, d) }, into: json)
+        }
         json.endArray()
         json.endObject()
     }
 
-    private static func destination(_ d: Destination, format: ListFormat, into json: JSONWriter) {
+    private static func destination(_ d: Destination, format: ListFormat, health: HealthRecord?, into json: JSONWriter) {
         json.beginObject()
         json.member("family", literal: d.address.family.name)
         json.member("address", d.address)
@@ -131,6 +140,33 @@ struct JSONRenderer: ListingRenderer {
             json.endObject()
         }
         counters(d.stats, format: format, into: json)
+        if let health { record(health, into: json) }
+        json.endObject()
+    }
+
+    /// `"checker": {"pid": ..., "heartbeat": ..., "running": ...}`: the health checker.
+    private static func checker(_ health: HealthView, into json: JSONWriter) {
+        json.key("checker")
+        json.beginObject()
+        json.member("pid", health.file.pid)
+        json.member("heartbeat", number: HealthStateFile.fixed(health.file.heartbeat, 3))
+        json.member("running", health.running)
+        json.endObject()
+    }
+
+    /// `"health": {...}`: a real server's record in the checker's state.
+    private static func record(_ r: HealthRecord, into json: JSONWriter) {
+        json.key("health")
+        json.beginObject()
+        json.member("state", r.state.rawValue)
+        json.member("since", number: HealthStateFile.fixed(r.since, 3))
+        if let checked = r.checked { json.member("checked", number: HealthStateFile.fixed(checked, 3)) }
+        if let ok = r.ok { json.member("ok", ok) }
+        if let duration = r.duration { json.member("duration", number: HealthStateFile.fixed(duration, 6)) }
+        json.member("message", r.message)
+        json.member("check", r.check)
+        json.member("declared_weight", r.declaredWeight)
+        if r.sorry { json.member("sorry", true) }
         json.endObject()
     }
 

@@ -113,6 +113,23 @@ final class JSONWriter {
         value(address)
     }
 
+    /// A member with a boolean value.
+    func member(_ name: StaticString, _ flag: Bool) {
+        key(name)
+        value(flag)
+    }
+
+    /// A member whose value is a number already written as JSON writes one (`12.250`).
+    func member(_ name: StaticString, number text: String) {
+        key(name)
+        separate()
+        var text = text
+        text.withUTF8 { bytes in
+            room(bytes.count)
+            put(bytes)
+        }
+    }
+
     /// A member whose value is an array of strings.
     func member(_ name: StaticString, strings: [String]) {
         key(name)

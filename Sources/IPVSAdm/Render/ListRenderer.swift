@@ -5,6 +5,10 @@ import IPVS
 struct ListRenderer {
     let format: ListFormat
     let resolver: any NameResolver
+    /// `--health`: three more columns per real server, from the checker's state (`health`,
+    /// nil when it has none).
+    var showsHealth = false
+    var health: HealthView? = nil
 
     var names: EndpointNames { EndpointNames(numeric: format.numeric, resolver: resolver) }
 
@@ -37,8 +41,25 @@ struct ListRenderer {
 
     // MARK: - Tables
 
-    /// The two title lines for the current format.
+    /// The two title lines for the current format, and with `--health` its columns.
     var title: String {
+        guard showsHealth else { return ipvsadmTitle }
+        var title = ipvsadmTitle
+        title.removeLast()  // its newline: the columns go on its second line
+        let lastLine = title.utf8.split(separator: 0x0a, omittingEmptySubsequences: false).last?.count ?? 0
+        title += String(repeating: " ", count: max(0, rowWidth - lastLine))
+        return title + " " + TextFormat.left("State", 9) + " " + TextFormat.left("Since", 8) + " Result\n"
+    }
+
+    /// The width of a real server's row without `--exact` (where the health columns start).
+    private var rowWidth: Int {
+        if format.stats || format.rate { return 78 }
+        if format.thresholds || format.persistentConn { return 77 }
+        return format.tunnelInfo ? 84 : 70
+    }
+
+    /// ipvsadm's two title lines for the current format.
+    private var ipvsadmTitle: String {
         let first = TextFormat.left("Prot LocalAddress:Port", 33)
         if format.stats {
             return first + " " + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"].map { TextFormat.right($0, 8) }
@@ -89,6 +110,21 @@ struct ListRenderer {
             if service.flags.contains(.onePacket) { out.append(" ops") }
         }
         out.append(byte: 0x0a)
+        // Hot path: without --health, nothing is made per real server.
+        if showsHealth {
+            let serviceText = HealthRecord.serviceText(service.key)
+            Sorting.forEach(destinations, sorted: !format.noSort) { d in
+                render(d, of: service, into: &out)
+                out.removeLast()
+                let columns = health.map { $0.columns($0.record(service: serviceText, d)) }
+                    ?? (state: "-", since: "-", result: "")
+                out.column(columns.state, left: 9)
+                out.column(columns.since, left: 8)
+                if !columns.result.isEmpty { out.append(byte: 0x20); out.append(columns.result) }
+                out.append(byte: 0x0a)
+            }
+            return
+        }
         Sorting.forEach(destinations, sorted: !format.noSort) { render($0, of: service, into: &out) }
     }
 

@@ -48,11 +48,21 @@ struct TextListing: ListingRenderer {
     private let stdout: any OutputSink
     private var out = TextBuffer()
 
-    init(format: ListFormat, resolver: any NameResolver, info: IPVSInfo, to stdout: any OutputSink) {
-        table = ListRenderer(format: format, resolver: resolver)
+    /// `--health`'s line above the table (nil without `--health`).
+    private let healthLine: String?
+
+    /// - Parameters:
+    ///   - health: with `--health`, the line above the table; `view` is the checker's state
+    ///     (nil when it has none).
+    init(
+        format: ListFormat, resolver: any NameResolver, info: IPVSInfo, to stdout: any OutputSink,
+        health: String? = nil, view: HealthView? = nil
+    ) {
+        table = ListRenderer(format: format, resolver: resolver, showsHealth: health != nil, health: view)
         connections = ConnectionRenderer(renderer: table)
         self.info = info
         self.stdout = stdout
+        healthLine = health
     }
 
     mutating func begin(_ listing: Listing) {
@@ -60,8 +70,11 @@ struct TextListing: ListingRenderer {
         case .connections: out.append(connections.header)
         case .services:
             stdout.write(InfoText.versionLine(info))
+            if let healthLine { out.append(healthLine) }
             out.append(table.title)
-        case .service: out.append(table.title)
+        case .service:
+            if let healthLine { out.append(healthLine) }
+            out.append(table.title)
         case .timeouts, .daemons: break
         }
     }

@@ -50,17 +50,45 @@ struct MetricsRenderer: ListingRenderer {
         Family(name: "ipvsadm_service_backends", type: "gauge", help: "Real servers of the service."),
     ]
 
+    /// With the health checker's state (the names are the contract's, Docs/Health.md): per
+    /// real server (`--metrics=servers`) whether it is up, when it was last checked and how
+    /// long that took; and the checker's heartbeat, so that an alert tells a dead checker from
+    /// a dead server.
+    private static let healthFamilies = [
+        Family(name: "ipvs_real_server_up", type: "gauge", help: "Whether the health checker finds the real server up (1) or down (0)."),
+        Family(name: "ipvs_health_check_timestamp_seconds", type: "gauge", help: "When the real server was last checked."),
+        Family(name: "ipvs_health_check_duration_seconds", type: "gauge", help: "How long the last check of the real server took."),
+    ]
+    private static let checkerFamily = Family(
+        name: "ipvs_health_checker_heartbeat_timestamp_seconds", type: "gauge",
+        help: "When the health checker last wrote its state.")
+
     private let families: [Family]
     /// Samples per family, collected service by service and written family by family (the
     /// format wants each family's samples together).
     private var samples: [[(labels: String, value: String)]]
+    private let health: HealthView?
+    /// Where the per-server health families start in `families`; nil without them.
+    private let healthBase: Int?
 
-    init(scope: Scope, to stdout: any OutputSink) {
+    init(scope: Scope, to stdout: any OutputSink, health: HealthView? = nil) {
         self.scope = scope
         self.stdout = stdout
-        families = MetricsRenderer.serviceFamilies
+        self.health = health
+        var families = MetricsRenderer.serviceFamilies
             + (scope == .servers ? MetricsRenderer.serverFamilies : MetricsRenderer.summedFamilies)
+        var healthBase: Int?
+        if health != nil {
+            if scope == .servers {
+                healthBase = families.count
+                families += MetricsRenderer.healthFamilies
+            }
+            families.append(MetricsRenderer.checkerFamily)
+        }
+        self.families = families
+        self.healthBase = healthBase
         samples = Array(repeating: [], count: families.count)
+        if let health { samples[families.count - 1].append(("", HealthStateFile.fixed(health.file.heartbeat, 3))) }
     }
 
     // The parser refuses --metrics with -c, --timeout and --daemon: services only.
@@ -77,12 +105,22 @@ struct MetricsRenderer: ListingRenderer {
         let base = MetricsRenderer.serviceFamilies.count
         switch scope {
         case .servers:
+            let serviceText = health.map { _ in HealthRecord.serviceText(service.key) }
             for d in destinations {
                 let labels = local + ",remote_address=\"\(d.address.text)\",remote_port=\"\(d.port)\""
                 let gauges = [String(d.activeConnections), String(d.inactiveConnections), String(d.weight)]
                 for (offset, value) in gauges.enumerated() { samples[base + offset].append((labels, value)) }
                 for (offset, value) in d.stats.totals.enumerated() {
                     samples[base + gauges.count + offset].append((labels, String(value)))
+                }
+                if let healthBase, let serviceText, let record = health?.record(service: serviceText, d) {
+                    if let up = MetricsRenderer.isUp(record) { samples[healthBase].append((labels, up ? "1" : "0")) }
+                    if let checked = record.checked {
+                        samples[healthBase + 1].append((labels, HealthStateFile.fixed(checked, 3)))
+                    }
+                    if let duration = record.duration {
+                        samples[healthBase + 2].append((labels, HealthStateFile.fixed(duration, 6)))
+                    }
                 }
             }
         case .services:
@@ -98,9 +136,21 @@ struct MetricsRenderer: ListingRenderer {
         var out = ""
         for (family, rows) in zip(families, samples) {
             out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
-            for row in rows { out += "\(family.name){\(row.labels)} \(row.value)\n" }
+            for row in rows {
+                out += row.labels.isEmpty ? "\(family.name) \(row.value)\n" : "\(family.name){\(row.labels)} \(row.value)\n"
+            }
         }
         return out
+    }
+
+    /// `ipvs_real_server_up`: up while the checker passes it (up, falling, ramping, a sorry
+    /// server), down while it fails it (down, rising, held); no sample for an unchecked one.
+    static func isUp(_ record: HealthRecord) -> Bool? {
+        switch record.state {
+        case .up, .falling, .ramping: return true
+        case .down, .rising, .held: return false
+        case .unchecked: return nil
+        }
     }
 
     /// node_exporter's labels of a virtual service: an fwmark service has an empty address,

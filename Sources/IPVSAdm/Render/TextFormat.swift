@@ -33,6 +33,9 @@ struct TextBuffer {
 
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
+    /// Takes back the last byte (a row's newline, to add columns).
+    mutating func removeLast() { bytes.removeLast() }
+
     /// Writes the bytes to `sink` and empties the buffer (keeping its storage).
     mutating func writeOut(to sink: any OutputSink) {
         sink.write(utf8: bytes)
