@@ -421,8 +421,11 @@ private final class CommandLine {
         arguments = words.map { strdup($0) } + [nil]
         var variables: [UnsafeMutablePointer<CChar>?] = []
         var index = 0
+        // The daemon's environment but its own IPVS_* and systemd's notification settings (a
+        // command is not the service's main process).
+        let dropped = ["IPVS_", "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="]
         while let entry = environ[index] {
-            if strncmp(entry, "IPVS_", 5) != 0 { variables.append(strdup(entry)) }
+            if !dropped.contains(where: { strncmp(entry, $0, strlen($0)) == 0 }) { variables.append(strdup(entry)) }
             index += 1
         }
         environment = variables + target.environment.map { strdup($0) } + [nil]
