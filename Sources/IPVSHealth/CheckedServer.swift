@@ -15,7 +15,10 @@ public final class CheckedServer {
     public let serverText: String
     /// "TCP 192.168.56.185:80 -> 192.168.56.183:80": how the log names it.
     public let label: String
-    let target: ProbeTarget?
+    private(set) var target: ProbeTarget?
+    /// The prober's cache for this server (a curl handle, a command's environment) was made for
+    /// an older declaration: dropped when its check in flight ends.
+    var staleProbe = false
 
     // The verdict.
     /// In service by the checks' account (false: down, or rising).
@@ -63,15 +66,25 @@ public final class CheckedServer {
         self.label = serviceText + " -> " + serverText
         self.up = !(spec?.startDown ?? false)
         self.since = since
-        if let spec {
-            self.target = ProbeTarget(
-                id: id, spec: spec, address: spec.address ?? destination.address, port: spec.port ?? destination.port,
-                service: service.key, server: destination.address, serverPort: destination.port,
-                forwarding: destination.forwarding,
-                environment: CheckedServer.environment(service: service.key, text: serviceText, destination: destination))
-        } else {
-            self.target = nil
-        }
+        self.target = nil
+        self.target = makeTarget(service: service)
+    }
+
+    private func makeTarget(service: VirtualService) -> ProbeTarget? {
+        guard let spec else { return nil }
+        return ProbeTarget(
+            id: id, spec: spec, address: spec.address ?? destination.address, port: spec.port ?? destination.port,
+            service: service.key, server: destination.address, serverPort: destination.port,
+            forwarding: destination.forwarding,
+            environment: CheckedServer.environment(service: service.key, text: serviceText, destination: destination))
+    }
+
+    /// A reload kept the server (same check) with another declared weight or method.
+    func redeclare(_ destination: Destination, service: VirtualService) {
+        guard destination != self.destination else { return }
+        self.destination = destination
+        target = makeTarget(service: service)
+        staleProbe = spec != nil
     }
 
     public var declaredWeight: Int32 { destination.weight }

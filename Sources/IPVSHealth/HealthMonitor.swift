@@ -102,7 +102,11 @@ public final class HealthMonitor {
                 let kernelWeight = kernelServers?[serverText]
                 if let old = kept[key], old.spec == server.check {
                     kept[key] = nil
-                    old.destination = server.destination
+                    old.redeclare(server.destination, service: declared.service)
+                    if old.staleProbe && !old.running {
+                        prober.forget(id: old.id)
+                        old.staleProbe = false
+                    }
                     old.line = server.line
                     old.kernelWeight = kernelWeight
                     if kernelWeight != nil { old.missingLogged = false }
@@ -132,7 +136,8 @@ public final class HealthMonitor {
         // The schedule: kept servers keep theirs; new ones are spread over their interval so
         // that a thousand servers do not all fire in the same millisecond.
         heap.removeAll()
-        for server in servers where server.spec != nil && !server.running && !fresh.contains(where: { $0 === server }) {
+        let freshIDs = Set(fresh.map(\.id))
+        for server in servers where server.spec != nil && !server.running && !freshIDs.contains(server.id) {
             heap.push(due: server.nextDue, id: server.id)
         }
         let count = fresh.count
@@ -268,6 +273,10 @@ public final class HealthMonitor {
         guard let server = byID[id], let spec = server.spec else { return }
         let now = clock.monotonic
         server.running = false
+        if server.staleProbe {
+            prober.forget(id: server.id)
+            server.staleProbe = false
+        }
         server.checked = clock.wall
         server.ok = result.ok
         server.duration = result.duration

@@ -39,6 +39,26 @@ private let twoServers = """
         #expect(!harness.prober.forgotten.isEmpty)
     }
 
+    @Test func aNewWeightKeepsTheStateAndRenewsTheCheck() throws {
+        let harness = try Harness(rules: twoServers)
+        harness.failing = ["10.0.1.1"]
+        try harness.start()
+        harness.run(for: 4)
+        #expect(harness.state("10.0.1.1:80") == .down)
+        let id = try #require(harness.daemon.servers.first?.id)
+        harness.setRules(twoServers.replacing("-r 10.0.1.1:80 -g -w 1", with: "-r 10.0.1.1:80 -g -w 3"))
+        harness.prober.signals = [SIGHUP]
+        harness.run(for: 0.1)
+        #expect(harness.state("10.0.1.1:80") == .down)
+        #expect(harness.daemon.servers.first?.id == id)
+        #expect(harness.daemon.servers.first?.declaredWeight == 3)
+        // The prober's cache (made with IPVS_WEIGHT=1) is dropped.
+        #expect(harness.prober.forgotten == [id])
+        harness.failing = []
+        harness.run(for: 2.5)
+        #expect(harness.weight("10.0.1.1:80") == 3)
+    }
+
     @Test func badReloadKeepsThePreviousDeclarations() throws {
         let harness = try Harness(rules: twoServers)
         try harness.start()
