@@ -76,7 +76,8 @@ public final class CheckedServer {
             id: id, spec: spec, address: spec.address ?? destination.address, port: spec.port ?? destination.port,
             service: service.key, server: destination.address, serverPort: destination.port,
             forwarding: destination.forwarding,
-            environment: CheckedServer.environment(service: service.key, text: serviceText, destination: destination))
+            environment: spec.kind == .misc
+                ? CheckedServer.environment(service: service.key, text: serviceText, destination: destination) : [])
     }
 
     /// A reload kept the server (same check) with another declared weight or method.

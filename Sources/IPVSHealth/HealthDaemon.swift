@@ -42,8 +42,12 @@ public final class HealthDaemon {
     static let heartbeatPeriod = 5.0
     /// A change the lock kept back is retried this soon.
     static let retryPeriod = 0.2
+    /// Transitions are written at most this often: a thousand servers failing within a second
+    /// (a switch down) cost five rewrites of the file, not one per turn of the loop.
+    static let writePeriod = 0.2
 
     private var nextHeartbeat = 0.0
+    private var lastWrite = -Double.infinity
     private var nextPing = 0.0
     private var writeFailureLogged = false
     private var lastStatus = ""
@@ -162,6 +166,7 @@ public final class HealthDaemon {
         pingWatchdog(now: now)
 
         var wake = min(nextHeartbeat, nextPing)
+        if monitor.changed { wake = min(wake, lastWrite + Self.writePeriod) }
         if let next = monitor.nextWake { wake = min(wake, next) }
         if monitor.kernelPending { wake = min(wake, now + Self.retryPeriod) }
         results.removeAll(keepingCapacity: true)
@@ -201,8 +206,9 @@ public final class HealthDaemon {
     }
 
     private func writeStateIfDue(now: Double) {
-        guard monitor.changed || now >= nextHeartbeat else { return }
+        guard (monitor.changed && now >= lastWrite + Self.writePeriod) || now >= nextHeartbeat else { return }
         writeState()
+        lastWrite = now
         nextHeartbeat = now + Self.heartbeatPeriod
     }
 

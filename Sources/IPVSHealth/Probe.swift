@@ -1,21 +1,22 @@
 import IPVS
 import IPVSAdm
 
-/// One server's check as a prober runs it, prepared once per server (not per check).
-public struct ProbeTarget: Sendable {
+/// One server's check as a prober runs it, prepared once per server (not per check) and handed
+/// to the prober by reference (hot path: no copy of the spec's strings and arrays per check).
+public final class ProbeTarget: Sendable {
     /// The server's identity in this run of the daemon, never reused.
-    public var id: Int
-    public var spec: CheckSpec
+    public let id: Int
+    public let spec: CheckSpec
     /// Where the check connects: the declared `address=`/`port=`, else the server's.
-    public var address: IPAddress
-    public var port: UInt16
+    public let address: IPAddress
+    public let port: UInt16
     /// The virtual service and the real server, for the path probe and misc's environment.
-    public var service: ServiceKey
-    public var server: IPAddress
-    public var serverPort: UInt16
-    public var forwarding: ForwardingMethod
-    /// `IPVS_*=...` for a misc check.
-    public var environment: [String]
+    public let service: ServiceKey
+    public let server: IPAddress
+    public let serverPort: UInt16
+    public let forwarding: ForwardingMethod
+    /// `IPVS_*=...` for a misc check (empty for the other kinds).
+    public let environment: [String]
 
     public init(
         id: Int, spec: CheckSpec, address: IPAddress, port: UInt16, service: ServiceKey, server: IPAddress,

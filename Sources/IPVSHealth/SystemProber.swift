@@ -14,7 +14,8 @@ private let signalHandler: @convention(c) (Int32) -> Void = { signal in
 }
 
 /// The real checks, all in one poll: non-blocking TCP connects, HTTP(S) through libcurl's
-/// multi interface (whose poll also waits on the connects and the signal pipe), misc commands
+/// multi interface (once there is an HTTP check, the poll is curl's, which also waits on the
+/// connects and the signal pipe; before, a plain poll), misc commands
 /// as child processes killed at their timeout. Nothing here blocks on a server: one that never
 /// answers only runs into its own timeout.
 public final class SystemProber: Prober {
@@ -34,7 +35,9 @@ public final class SystemProber: Prober {
     }
 
     private let clock: any HealthClock
-    private let multi: UnsafeMutableRawPointer
+    /// curl's multi handle, made (and curl, and so OpenSSL, initialized) at the first HTTP
+    /// check: a daemon with TCP checks only never pays for them (about 2 MB of RSS).
+    private var curl: UnsafeMutableRawPointer?
     private let signalPipeRead: Int32
     private var connects: [Connect] = []
     private var commands: [Command] = []
@@ -59,8 +62,6 @@ public final class SystemProber: Prober {
     /// Installs the handlers of `signals` (and SIGCHLD); SIGPIPE is ignored.
     public init(clock: any HealthClock, signals: [Int32] = [SIGHUP, SIGTERM, SIGINT]) {
         self.clock = clock
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        multi = curl_multi_init()!
         var fds: [Int32] = [-1, -1]
         _ = pipe(&fds)
         for fd in fds {
@@ -115,6 +116,16 @@ public final class SystemProber: Prober {
         }
     }
 
+    /// The text of each errno met, made once (hot path: a refused server fails every second).
+    private var reasons: [Int32: String] = [:]
+
+    private func reason(_ error: Int32) -> String {
+        if let text = reasons[error] { return text }
+        let text = SystemProber.reason(error)
+        reasons[error] = text
+        return text
+    }
+
     private func fail(_ id: Int, _ message: String, started: Double) {
         immediate.append((id, ProbeResult(ok: false, message: message, duration: clock.monotonic - started)))
     }
@@ -122,7 +133,7 @@ public final class SystemProber: Prober {
     private func startConnect(_ target: ProbeTarget, now: Double) {
         let family = target.address.family == .inet ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return fail(target.id, SystemProber.reason(errno), started: now) }
+        guard fd >= 0 else { return fail(target.id, reason(errno), started: now) }
         // Closed with a reset: a check leaves no TIME_WAIT behind (a thousand a second would).
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -135,11 +146,20 @@ public final class SystemProber: Prober {
         } else {
             let error = errno
             close(fd)
-            fail(target.id, SystemProber.reason(error), started: now)
+            fail(target.id, reason(error), started: now)
         }
     }
 
+    private func multi() -> UnsafeMutableRawPointer {
+        if let curl { return curl }
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        let made = curl_multi_init()!
+        curl = made
+        return made
+    }
+
     private func startTransfer(_ target: ProbeTarget, now: Double) {
+        if curl == nil { _ = multi() }
         let transfer: CurlTransfer
         if let cached = transfers[target.id] {
             transfer = cached
@@ -149,7 +169,7 @@ public final class SystemProber: Prober {
             transfers[target.id] = made
         }
         transfer.reset(now: now)
-        curl_multi_add_handle(multi, transfer.handle)
+        curl_multi_add_handle(multi(), transfer.handle)
         transfer.running = true
     }
 
@@ -214,7 +234,7 @@ public final class SystemProber: Prober {
             commands.remove(at: index)
         }
         if let transfer = transfers.removeValue(forKey: id), transfer.running {
-            curl_multi_remove_handle(multi, transfer.handle)
+            curl_multi_remove_handle(multi(), transfer.handle)
         }
         commandLines[id] = nil
         immediate.removeAll { $0.id == id }
@@ -239,11 +259,20 @@ public final class SystemProber: Prober {
         if pathsInFlight > 0, let pathProbe {
             for fd in pathProbe.descriptors { pollSet.append(curl_waitfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
-        pollSet.withUnsafeMutableBufferPointer { set in
-            _ = curl_multi_poll(multi, set.baseAddress, UInt32(set.count), milliseconds, nil)
+        if let curl {
+            pollSet.withUnsafeMutableBufferPointer { set in
+                _ = curl_multi_poll(curl, set.baseAddress, UInt32(set.count), milliseconds, nil)
+            }
+            var running: Int32 = 0
+            curl_multi_perform(curl, &running)
+        } else {
+            // curl_waitfd is struct pollfd's layout (int, short, short).
+            pollSet.withUnsafeMutableBufferPointer { set in
+                _ = set.baseAddress!.withMemoryRebound(to: pollfd.self, capacity: set.count) {
+                    poll($0, nfds_t(set.count), milliseconds)
+                }
+            }
         }
-        var running: Int32 = 0
-        curl_multi_perform(multi, &running)
         let now = clock.monotonic
 
         let first = results.count
@@ -296,14 +325,15 @@ public final class SystemProber: Prober {
     }
 
     private func collectTransfers(now: Double, into results: inout [(id: Int, result: ProbeResult)]) {
+        guard let curl else { return }
         var left: Int32 = 0
-        while let message = curl_multi_info_read(multi, &left) {
+        while let message = curl_multi_info_read(curl, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
                 let context = ipvs_curl_private(handle)
             else { continue }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
             let code = message.pointee.data.result
-            curl_multi_remove_handle(multi, handle)
+            curl_multi_remove_handle(curl, handle)
             transfer.running = false
             results.append((transfer.id, transfer.verdict(code, duration: now - transfer.started)))
         }
@@ -322,7 +352,7 @@ public final class SystemProber: Prober {
                 close(connect.fd)
                 let result = error == 0
                     ? ProbeResult(ok: true, message: "connected", duration: now - connect.started)
-                    : ProbeResult(ok: false, message: SystemProber.reason(error), duration: now - connect.started)
+                    : ProbeResult(ok: false, message: reason(error), duration: now - connect.started)
                 results.append((connect.id, result))
             } else if now >= connect.deadline {
                 close(connect.fd)
