@@ -169,4 +169,75 @@ import Testing
             #expect(results[4]?.ok == true)
         }
     }
+
+    @Test(.enabled(if: access("/usr/bin/python3", X_OK) == 0 && access("/usr/bin/openssl", X_OK) == 0))
+    func httpsWithoutVerificationAndWithHostName() throws {
+        let clock = SystemHealthClock()
+        let prober = SystemProber(clock: clock, signals: [])
+        let port = Self.listener()
+        close(port.fd)
+        let directory = "/tmp/ipvsadm-health-https-\(getpid())"
+        mkdir(directory, 0o755)
+        defer {
+            for file in ["key.pem", "cert.pem", "server.py"] { unlink(directory + "/" + file) }
+            rmdir(directory)
+        }
+        func run(_ arguments: [String]) -> pid_t {
+            var pid: pid_t = 0
+            var argv = arguments.map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            #expect(posix_spawn(&pid, argv[0]!, nil, nil, &argv, environ) == 0)
+            return pid
+        }
+        var status: Int32 = 0
+        waitpid(run([
+            "/bin/sh", "-c",
+            "/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -keyout \(directory)/key.pem -out \(directory)/cert.pem -days 1 -subj /CN=example.test 2>/dev/null",
+        ]), &status, 0)
+        let script = """
+            import http.server, ssl
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    body = ("host=" + self.headers.get("Host", "")).encode()
+                    self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+                    self.wfile.write(body)
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(("127.0.0.1", \(port.port)), H)
+            c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain("\(directory)/cert.pem", "\(directory)/key.pem")
+            s.socket = c.wrap_socket(s.socket, server_side=True)
+            s.serve_forever()
+            """
+        let fd = open(directory + "/server.py", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = script.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        let server = run(["/usr/bin/python3", directory + "/server.py"])
+        defer {
+            kill(server, SIGKILL)
+            waitpid(server, &status, 0)
+        }
+        var ready = false
+        for _ in 0..<100 where !ready {
+            var tcp = CheckSpec(kind: .tcp)
+            tcp.timeout = 1
+            prober.start(Self.target(9, tcp, port: port.port), now: clock.monotonic)
+            ready = Self.collect(prober, clock, count: 1)[9]?.ok == true
+            if !ready { usleep(100_000) }
+        }
+        #expect(ready)
+        var plain = CheckSpec(kind: .https)
+        plain.timeout = 3
+        var named = plain
+        named.host = "example.test"
+        named.body = "host=example.test"
+        var verified = plain
+        verified.verifyTLS = true
+        prober.start(Self.target(1, plain, port: port.port), now: clock.monotonic)
+        prober.start(Self.target(2, named, port: port.port), now: clock.monotonic)
+        prober.start(Self.target(3, verified, port: port.port), now: clock.monotonic)
+        let results = Self.collect(prober, clock, count: 3)
+        #expect(results[1]?.ok == true)
+        #expect(results[2]?.ok == true, "\(results[2]?.message ?? "")")
+        // A self-signed certificate fails verification.
+        #expect(results[3]?.ok == false)
+    }
 }
