@@ -110,6 +110,52 @@ private let twoServers = """
         #expect(third.weight("10.0.1.1:80") == 1)
     }
 
+    @Test func startDownWaitsForRiseSuccesses() throws {
+        let harness = try Harness(rules: """
+            -A -t 10.0.0.1:80 -s wrr --check tcp,interval=1,rise=3,start=down,threshold=1
+            -a -t 10.0.0.1:80 -r 10.0.1.1:80 -g -w 1
+            -a -t 10.0.0.1:80 -r 10.0.1.2:80 -g -w 2
+
+            """)
+        try harness.start()
+        harness.run(for: 0.1)
+        #expect(harness.weight("10.0.1.1:80") == 0)
+        #expect(harness.weight("10.0.1.2:80") == 0)
+        #expect(harness.log.filter { $0.contains("starts down (start=down), needs 3 successes") }.count == 2)
+        harness.run(for: 2.5)
+        #expect(harness.weight("10.0.1.1:80") == 1)
+        #expect(harness.weight("10.0.1.2:80") == 2)
+    }
+
+    @Test func aRestartResumesARamp() throws {
+        let rules = """
+            -A -t 10.0.0.1:80 -s wrr --check tcp,interval=1,ramp=10,rise=1,fall=1
+            -a -t 10.0.0.1:80 -r 10.0.1.1:80 -g -w 11
+            -a -t 10.0.0.1:80 -r 10.0.1.2:80 -g -w 1
+
+            """
+        let first = try Harness(rules: rules)
+        first.failing = ["10.0.1.1"]
+        try first.start()
+        first.run(for: 1.5)
+        first.failing = []
+        first.run(for: 5)
+        let weight = try #require(first.weight("10.0.1.1:80"))
+        #expect(weight > 1 && weight < 11)
+        #expect(first.state("10.0.1.1:80") == .ramping)
+        first.daemon.writeState()
+        let state = try #require(first.host.text(Harness.statePath))
+        let second = try Harness(rules: rules, kernel: rules.replacing("-w 11", with: "-w \(weight)"), state: state)
+        try second.start()
+        #expect(second.state("10.0.1.1:80") == .ramping)
+        second.run(for: 1.5)
+        let resumed = try #require(second.weight("10.0.1.1:80"))
+        #expect(resumed >= weight && resumed <= weight + 2)
+        second.run(for: 10)
+        #expect(second.weight("10.0.1.1:80") == 11)
+        #expect(second.state("10.0.1.1:80") == .up)
+    }
+
     @Test func theStateFileIsWrittenAtTransitionsAndEveryFiveSeconds() throws {
         let harness = try Harness(rules: twoServers)
         try harness.start()
