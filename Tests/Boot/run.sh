@@ -10,6 +10,7 @@
 # ipvsadm-broken-boot.service, the same unit file run in a network namespace of its own on a
 # broken rules file, failed. Checks, in order: what the boot left; `systemctl reload` with an
 # edited file, beside another program's service, and with a truncated file; the package's postinst (as on an upgrade) while the unit is active;
+# the health checker's unit (kill -9, kill -STOP and the watchdog, reload);
 # `systemctl stop` with saving enabled; `systemctl start` on a broken file. Prints "PASS name", "FAIL name" (with details),
 # "XFAIL name" for an expected failure, and ends with "N passed, N failed".
 set -uo pipefail
@@ -208,6 +209,105 @@ t_broken_start() {
     echo "$status" | grep "ipvsadm-rules: "
 }
 
+# ------------------------------------------------------------ the health checker ---------------
+# ipvsadm-health.service (the package's unit, WatchdogSec=3 by a drop-in so the test is short)
+# on /etc/ipvsadm.rules with a checked service 10.0.0.20:80: two web real servers in a network
+# namespace of their own, 10.8.0.2 serving, 10.8.0.3 dead. Then kill -9 (systemd restarts it, the
+# dead server stays at weight 0), kill -STOP (the watchdog restarts it), and `systemctl reload`
+# of ipvsadm.service (which applies the file and propagates the reload) and of the checker: the
+# dead server stays out. The last check puts the file and the table back as they were.
+H_SVC=10.0.0.20:80 H_LIVE=10.8.0.2:80 H_DEAD=10.8.0.3:80
+h_weight() { ipvsadm -Ln -t "$H_SVC" 2>/dev/null | awk -v r="$1" '$2 == r { print $4 }'; }
+h_pid() { systemctl show -p MainPID --value ipvsadm-health.service; }
+h_wait() {  # h_wait SECONDS COMMAND...: until COMMAND succeeds
+    local n=$(( $1 * 5 )); shift
+    while ! "$@"; do n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.2; done
+}
+h_settled() { [ "$(h_weight "$H_DEAD")" = 0 ] && [ "$(h_weight "$H_LIVE")" = 2 ]; }
+h_restarted() { local p; p=$(h_pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$1" ] && [ "$(unit_state ipvsadm-health.service)" = active ]; }
+h_stays_out() {  # h_stays_out SECONDS: the dead server never above 0, sampled every 0.2 s
+    local n=$(( $1 * 5 )) w
+    while [ $n -gt 0 ]; do
+        w=$(h_weight "$H_DEAD")
+        [ "$w" = 0 ] || { echo "$H_DEAD at weight '${w}'"; ipvsadm -Ln -t "$H_SVC"; return 1; }
+        n=$((n - 1)); sleep 0.2
+    done
+}
+h_journal() { journalctl -b -u ipvsadm-health.service --no-pager -o cat | tail -n "${1:-15}"; }
+
+t_health_unit() {
+    local d=/etc/systemd/system/ipvsadm-health.service.d
+    [ -f /lib/systemd/system/ipvsadm-health.service ] || { echo "the package has no ipvsadm-health.service"; return 2; }
+    # The real servers.
+    ip netns add healthrs &&
+        ip link add veth-h type veth peer name eth0 netns healthrs &&
+        ip addr add 10.8.0.1/24 dev veth-h && ip link set veth-h up &&
+        ip -n healthrs addr add 10.8.0.2/24 dev eth0 && ip -n healthrs addr add 10.8.0.3/24 dev eth0 &&
+        ip -n healthrs link set eth0 up && ip -n healthrs link set lo up &&
+        ip -n healthrs route add default via 10.8.0.1 || { echo "network set-up failed"; return 2; }
+    mkdir -p "$dir/www" && echo live >"$dir/www/index.html"
+    ip netns exec healthrs busybox httpd -p 10.8.0.2:80 -h "$dir/www" || { echo "busybox httpd failed"; return 2; }
+    # The rules file: what it had, and the checked service.
+    cp "$rules" "$dir/rules.before-health"
+    { cat "$dir/rules.before-health"
+      echo "-A -t $H_SVC -s wrr --check http,path=/,interval=1,timeout=1,rise=2,fall=2"
+      echo "-a -t $H_SVC -r $H_LIVE -m -w 2"
+      echo "-a -t $H_SVC -r $H_DEAD -m -w 3"; } >"$rules"
+    systemctl reload ipvsadm.service || { systemctl status ipvsadm.service --no-pager -l; return 1; }
+    [ "$(h_weight "$H_DEAD")" = 3 ] || { echo "the file's table was not applied"; ipvsadm -Ln; return 1; }
+    mkdir -p "$d"
+    printf '[Service]\nWatchdogSec=3\nTimeoutAbortSec=5\n' >"$d/test.conf"
+    systemctl daemon-reload
+    systemctl enable --now ipvsadm-health.service || { systemctl status ipvsadm-health.service --no-pager -l; return 1; }
+    h_wait 15 h_settled || { echo "not settled: dead $(h_weight "$H_DEAD"), live $(h_weight "$H_LIVE")"; h_journal; return 1; }
+    [ "$(unit_state ipvsadm-health.service)" = active ] || { echo "unit $(unit_state ipvsadm-health.service)"; return 1; }
+    h_journal 200 | grep -q -- "-> $H_DEAD" || { echo "no transition logged for $H_DEAD:"; h_journal; return 1; }
+}
+
+t_health_kill9() {
+    local old restarts
+    old=$(h_pid); restarts=$(systemctl show -p NRestarts --value ipvsadm-health.service)
+    [ -n "$old" ] && [ "$old" != 0 ] || { echo "no MainPID"; return 2; }
+    kill -9 "$old"
+    h_wait 15 h_restarted "$old" || { echo "not restarted: MainPID $(h_pid), $(unit_state ipvsadm-health.service)"; h_journal; return 1; }
+    h_stays_out 5 || { h_journal; return 1; }
+    [ "$(h_weight "$H_LIVE")" = 2 ] || { echo "$H_LIVE at $(h_weight "$H_LIVE")"; return 1; }
+    echo "MainPID $old -> $(h_pid), NRestarts $restarts -> $(systemctl show -p NRestarts --value ipvsadm-health.service)"
+}
+
+t_health_watchdog() {
+    local old t0
+    old=$(h_pid); t0=$(date +%s)
+    [ -n "$old" ] && [ "$old" != 0 ] || { echo "no MainPID"; return 2; }
+    kill -STOP "$old"
+    h_wait 25 h_restarted "$old" || { kill -CONT "$old" 2>/dev/null; echo "not restarted: MainPID $(h_pid)"; h_journal; return 1; }
+    journalctl -b -u ipvsadm-health.service --no-pager | grep -qi watchdog ||
+        { echo "no watchdog message in the journal:"; h_journal; return 1; }
+    h_stays_out 3 || return 1
+    echo "restarted by the watchdog $(( $(date +%s) - t0 ))s after SIGSTOP (WatchdogSec=3)"
+}
+
+t_health_reload() {
+    local pid
+    pid=$(h_pid)
+    h_wait 10 h_settled || { echo "not settled before the reload"; return 2; }
+    systemctl reload ipvsadm.service || { systemctl status ipvsadm.service --no-pager -l; return 1; }
+    h_stays_out 3 || return 1
+    systemctl reload ipvsadm-health.service || { systemctl status ipvsadm-health.service --no-pager -l; return 1; }
+    h_stays_out 4 || return 1
+    [ "$(h_pid)" = "$pid" ] || { echo "the checker was restarted by the reload ($pid -> $(h_pid))"; return 1; }
+    [ "$(h_weight "$H_LIVE")" = 2 ] || { echo "$H_LIVE at $(h_weight "$H_LIVE")"; return 1; }
+}
+
+t_health_cleanup() {   # not a check of the checker: the state the following checks expect
+    systemctl disable --now ipvsadm-health.service >/dev/null 2>&1
+    cp "$dir/rules.before-health" "$rules"
+    systemctl reload ipvsadm.service || return 1
+    ip netns pids healthrs | xargs -r kill
+    ip netns del healthrs
+    ! ipvsadm -Ln | grep -q "${H_SVC%:*}" || { echo "10.0.0.20 still in the table"; ipvsadm -Ln; return 1; }
+}
+
 # ------------------------------------------------------------------ driver ---------------------
 echo "boot-test: checks start $(cut -d' ' -f1 /proc/uptime)s after the kernel started"
 check "boot: multi-user.target reached, the system runs" t_boot_went_on
@@ -218,6 +318,11 @@ check "reload: systemctl reload applies the edited rules file" t_reload_applies
 check --expect "$RELOAD_KEEPS_COUNTERS" "reload: an unchanged service keeps its counters (no flush)" t_reload_keeps_counters
 check "reload (default scope): another program's service stays; a truncated rules file is refused, table and unit as they were" t_reload_scope_and_empty
 check "upgrade: the postinst, with systemd running and the unit active, leaves the table and the unit alone" t_postinst_upgrade_keeps_table
+check "health: ipvsadm-health.service on a rules file with checks: active, a dead server at weight 0, the live one at its weight" t_health_unit
+check "health: kill -9 of ipvsadm-health: systemd restarts it (new MainPID), the dead server stays at weight 0" t_health_kill9
+check "health: kill -STOP of ipvsadm-health: the watchdog (WatchdogSec=3) restarts it, the dead server stays at weight 0" t_health_watchdog
+check "health: systemctl reload of ipvsadm.service and of ipvsadm-health.service keeps the dead server at weight 0" t_health_reload
+check "health: the checker stopped, the file and table as before" t_health_cleanup
 check "stop: with IPVSADM_SAVE_ON_STOP=yes, systemctl stop writes the table to the rules file" t_stop_saves
 check "start: a broken rules file fails the unit, systemctl status shows the line" t_broken_start
 [ $xfailed = 0 ] || echo "($xfailed expected failure counted as passed)"

@@ -13,6 +13,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/topology.sh"
 # shellcheck source=selftest-topology.sh
 . "$here/selftest-topology.sh"
+# shellcheck source=../Health/run.sh
+. "$here/../Health/run.sh"
 
 # shellcheck source=../lib/check.sh
 . "$here/../lib/check.sh"
@@ -518,7 +520,10 @@ t_selftest_tun() {
     _selftest tun Tunnel "selftest-tun: kernel selftest topology, TUN (-i, ipip): payloads arrive intact" -i
 }
 
-DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload"
+# The health checker's scenarios (Tests/Health/run.sh) on the DR topology with rs3 and rs4 added.
+t_health() { health_tests; }
+
+DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload health"
 ALL_TESTS="$DR_TESTS nat tun selftest-dr selftest-nat selftest-tun"
 
 # --- main ------------------------------------------------------------------------------

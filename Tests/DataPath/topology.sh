@@ -33,13 +33,14 @@ LVS_RUN=${LVS_RUN:-/tmp/lvs}
 LVS_REPO=${LVS_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LVS_EXAMPLES=${LVS_EXAMPLES:-$LVS_REPO/Docs/examples}
 LVS_NAMESPACES="client director rs1 rs2 switch"
-# Namespaces some tests add to a topology (topo_add_backup); torn down with the others.
-LVS_EXTRA_NAMESPACES="backup"
+# Namespaces some tests add to a topology (topo_add_backup, topo_add_rs); torn down with the others.
+LVS_EXTRA_NAMESPACES="backup rs3 rs4"
 
 # Addresses (the example scripts default to the same DR values; pass VIP=... RIPS=... otherwise).
 DR_VIP=192.168.56.185 DR_CIP=192.168.56.10 DR_DIP=192.168.56.181
 DR_RIP1=192.168.56.183 DR_RIP2=192.168.56.184
 DR_BDIP=192.168.56.182      # the backup director (topo_add_backup)
+DR_RIP3=192.168.56.186 DR_RIP4=192.168.56.187   # more real servers (topo_add_rs)
 NAT_VIP=172.16.254.200 NAT_CIP=172.16.254.10 NAT_DIP_PUB=172.16.254.1 NAT_DIP=192.168.0.8
 NAT_RIP1=192.168.0.18 NAT_RIP2=192.168.0.28 NAT_RPORT=8080
 
@@ -168,6 +169,21 @@ topo_add_backup() {
     ip netns add backup || return 1
     ip -n backup link set lo up || return 1
     _plug backup eth0 lan "$DR_BDIP/24"
+}
+
+# topo_add_rs rs3|rs4: one more DR real server on the DR segment ($DR_RIP3, $DR_RIP4), set up
+# as rs1 and rs2 are (VIP on lo, its web server answering its name). Only the tests that want
+# three or four real servers add them; the table is theirs to change.
+topo_add_rs() {
+    local ns=$1 addr
+    case $ns in rs3) addr=$DR_RIP3 ;; rs4) addr=$DR_RIP4 ;; *) echo "topology: topo_add_rs rs3|rs4" >&2; return 1 ;; esac
+    [ "${LVS_TOPO:-}" = dr ] || { echo "topology: topo_add_rs needs topo_dr" >&2; return 1; }
+    [ -e "/run/netns/$ns" ] && return 0
+    ip netns add "$ns" || return 1
+    ip -n "$ns" link set lo up || return 1
+    _plug "$ns" eth0 lan "$addr/24" || return 1
+    VIP=$DR_VIP DEV=eth0 on "$ns" sh "$LVS_EXAMPLES/lvs_dr_rs.sh" start >/dev/null || return 1
+    _web "$ns" "$ns" 80
 }
 
 # LVS-NAT: client on "pub", real servers on "priv" behind the director (their default gateway).

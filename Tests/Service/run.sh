@@ -71,6 +71,14 @@ t_install() {
         { echo "unit ExecStart wrong"; ok=1; }
     grep -qx 'ExecReload="/usr/local/sbin/ipvsadm-rules" reload' "$DEST/usr/local/lib/systemd/system/ipvsadm.service" ||
         { echo "unit ExecReload wrong"; ok=1; }
+    # The health checker, when Scripts/build built it beside OURS.
+    if [ -x "$(dirname "$OURS")/ipvsadm-health" ]; then
+        for f in sbin/ipvsadm-health share/man/man8/ipvsadm-health.8 lib/systemd/system/ipvsadm-health.service; do
+            [ -e "$DEST/usr/local/$f" ] || { echo "missing $f"; ok=1; }
+        done
+        grep -qx 'ExecStart="/usr/local/sbin/ipvsadm-health" --rules ${IPVSADM_RULES}' \
+            "$DEST/usr/local/lib/systemd/system/ipvsadm-health.service" || { echo "health unit ExecStart wrong"; ok=1; }
+    fi
     return $ok
 }
 
