@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,6 +176,7 @@ def main():
     # Rules file, run directory and logs in the guest's own /tmp: the daemon refuses a rules
     # file it cannot prove root's (the results directory is the host's, shared over 9p).
     work = "/tmp/bench-health"
+    shutil.rmtree(work, ignore_errors=True)     # a second run in the same boot starts afresh
     run = os.path.join(work, "run")
     os.makedirs(run, exist_ok=True)
 

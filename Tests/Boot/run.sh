@@ -318,11 +318,13 @@ check "reload: systemctl reload applies the edited rules file" t_reload_applies
 check --expect "$RELOAD_KEEPS_COUNTERS" "reload: an unchanged service keeps its counters (no flush)" t_reload_keeps_counters
 check "reload (default scope): another program's service stays; a truncated rules file is refused, table and unit as they were" t_reload_scope_and_empty
 check "upgrade: the postinst, with systemd running and the unit active, leaves the table and the unit alone" t_postinst_upgrade_keeps_table
+health_start=$(date +%s)
 check "health: ipvsadm-health.service on a rules file with checks: active, a dead server at weight 0, the live one at its weight" t_health_unit
 check "health: kill -9 of ipvsadm-health: systemd restarts it (new MainPID), the dead server stays at weight 0" t_health_kill9
 check "health: kill -STOP of ipvsadm-health: the watchdog (WatchdogSec=3) restarts it, the dead server stays at weight 0" t_health_watchdog
 check "health: systemctl reload of ipvsadm.service and of ipvsadm-health.service keeps the dead server at weight 0" t_health_reload
 check "health: the checker stopped, the file and table as before" t_health_cleanup
+echo "boot-test: the health checker's checks took $(( $(date +%s) - health_start ))s"
 check "stop: with IPVSADM_SAVE_ON_STOP=yes, systemctl stop writes the table to the rules file" t_stop_saves
 check "start: a broken rules file fails the unit, systemctl status shows the line" t_broken_start
 [ $xfailed = 0 ] || echo "($xfailed expected failure counted as passed)"

@@ -152,8 +152,11 @@ h_cycle() {   # NAME DEST NS WEIGHT: stop, detect, start, recover; sets T0 TD T1
     T0=$KILLED_AT
     TD=$(wait_when "$d" zero "" 15) || { h_fail "$name" "$d still at weight $(weight_at "$d") after 15 s"; return 1; }
     sleep 1
-    T1=$(now)    # busybox httpd listens when it returns: T1 is at most its start-up early
+    # busybox httpd listens before it returns: T1, the return, is when the server surely
+    # listens (its start, STARTED, can take a second under emulation; the RESULT lines show it).
+    STARTED=$(now)
     _web "$ns" "$ns" 80 || { h_fail "$name" "could not start $ns's web server again"; return 1; }
+    T1=$(now)
     TU=$(wait_when "$d" eq "$w" 15) || { h_fail "$name" "$d at weight $(weight_at "$d"), not back to $w, 15 s after its server started"; return 1; }
 }
 t_health_stop_start() {
@@ -169,7 +172,7 @@ t_health_stop_start() {
     outside=$(( $(fails "$from" "$(now)") - inside ))
     before=$(oks "$from" "$T0")
     seq=$(changes "$R2" "$T0" "$(now)")
-    echo "RESULT health-stop-start: detect=${detect}s back=${back}s fails=$inside outside=$outside (rs2 weights: $seq)"
+    echo "RESULT health-stop-start: detect=${detect}s back=${back}s fails=$inside outside=$outside (rs2 weights: $seq; its web server took $(secs "$T1" "$STARTED")s to start)"
     if ! fle "$detect" "$(awk -v a=$H_DOWN_LIMIT -v s=$H_SLACK 'BEGIN { print a + s }')"; then
         h_fail "$name" "detected after ${detect}s"
     elif ! fle "$back" "$(awk -v a=$H_UP_LIMIT -v s=$H_SLACK 'BEGIN { print a + s }')"; then
@@ -231,9 +234,25 @@ h_keepalived_conf() {
     done
     echo "}"
 }
+# h_trials SIDE: H_TRIALS stop/start cycles of rs2 under the running checker; appends each
+# trial's failed requests, detection and return times to the SIDE_fails, SIDE_detect, SIDE_back
+# lists (SIDE: ours or k). H_LOG names the checker's log.
+H_TRIALS=${HEALTH_TRIALS:-2}
+h_trials() {
+    local side=$1 t
+    for ((t = 0; t < H_TRIALS; t++)); do
+        sleep 2
+        h_cycle "$name" "$DR_RIP2:80" rs2 1 || return 1
+        sleep 1
+        eval "${side}_fails+=\" \$(fails \"\$T0\" \"\$(now)\")\"; ${side}_detect+=\" \$(secs \"\$TD\" \"\$T0\")\"; ${side}_back+=\" \$(secs \"\$TU\" \"\$T1\")\""
+    done
+}
+sum() { awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }' <<<"$*"; }
+mean() { awk '{ for (i = 1; i <= NF; i++) s += $i } END { printf "%.1f", NF ? s / NF : 0 }' <<<"$*"; }
 t_health_vs_keepalived() {
     local name="health-vs-keepalived: the seeds' TCP_CHECK, ours and keepalived --check on the same servers and client"
-    local f=$H_D/b.rules k=$H_D/keepalived R2="$DR_RIP2:80" kpid i rip ours_fails ours_detect ours_back k_fails k_detect k_back limit
+    local f=$H_D/b.rules k=$H_D/keepalived kpid i rip limit d
+    local ours_fails="" ours_detect="" ours_back="" k_fails="" k_detect="" k_back=""
     if ! command -v keepalived >/dev/null; then fail "$name" "keepalived is not installed (Scripts/setup installs it)"; return; fi
     # The seeds' keys, in keepalived's spelling, on our --check; rise=1 as keepalived (one
     # success puts a server back); the limit is keepalived's: delay_loop + retries x delay.
@@ -244,7 +263,9 @@ t_health_vs_keepalived() {
         echo "-a -t $S_VIP -r $DR_RIP2:80 -g -w 1"
         echo "-a -t $S_VIP -r $DR_RIP3:80 -g -w 1"
     } > "$f" )
-    # keepalived: its checker process only (--check, no VRRP), its own copy of the table.
+    # keepalived: its checker process only (--check, no VRRP), its own copy of the table; ours
+    # not running.
+    h_daemon_stop
     mkdir -p "$k"
     h_keepalived_conf > "$k/keepalived.conf"
     for i in 1 2 3; do web_up "rs$i" || { fail "$name" "web server rs$i did not start"; return; }; done
@@ -257,30 +278,21 @@ t_health_vs_keepalived() {
         rip=DR_RIP$i
         wait_when "${!rip}:80" eq 1 20 >/dev/null || { H_LOG=$k/keepalived.log h_fail "$name" "keepalived did not program rs$i"; kill "$kpid"; wait "$kpid"; return; }
     done
-    sleep 2
-    H_LOG=$k/keepalived.log h_cycle "$name" "$R2" rs2 1 || { kill "$kpid"; wait "$kpid"; return; }
-    sleep 1
-    k_fails=$(fails "$T0" "$(now)"); k_detect=$(secs "$TD" "$T0"); k_back=$(secs "$TU" "$T1")
+    H_LOG=$k/keepalived.log h_trials k || { kill "$kpid"; wait "$kpid"; return; }
     kill "$kpid"; wait "$kpid" 2>/dev/null
-    echo "    keepalived: $k_fails failed requests, detected in ${k_detect}s, back in ${k_back}s (rs2: $(changes "$R2" "$T0" "$(now)"))"
     if [ -n "${HEALTH_DEBUG:-}" ]; then
-        { echo "keepalived's log:"; tail -n 40 "$k/keepalived.log"; echo "client from T0=$T0:"; awk -v a="$T0" '$1 >= a' "$H_CLIENT" | head -n 60
-          echo "weights:"; cat "$H_W" | tail -n 30; } | show
+        { echo "keepalived's log:"; tail -n 40 "$k/keepalived.log"; echo "weights:"; tail -n 30 "$H_W"; } | show
     fi
     h_start b-ours "$f" 3 || { h_fail "$name" "set-up (ours) failed"; return; }
-    sleep 2
-    h_cycle "$name" "$R2" rs2 1 || return
-    sleep 1
-    ours_fails=$(fails "$T0" "$(now)"); ours_detect=$(secs "$TD" "$T0"); ours_back=$(secs "$TU" "$T1")
+    h_trials ours || return
     h_daemon_stop
-    echo "RESULT ours fails=$ours_fails detect=${ours_detect}s back=${ours_back}s | keepalived fails=$k_fails detect=${k_detect}s back=${k_back}s (TCP_CHECK connect_timeout $K_TIMEOUT, nb_get_retry $K_RETRY, delay_before_retry $K_RETRY_DELAY, delay_loop $K_DELAY_LOOP; $H_RATE requests/s)"
-    # Measured side by side, not judged against each other (one trial each: the phase of the
-    # checks against the stop is random); ours must meet its own limit.
-    if fle "$ours_detect" "$limit.3"; then
-        pass "$name (ours: $ours_fails failed, detected in ${ours_detect}s; keepalived: $k_fails failed, ${k_detect}s; limit $limit s)"
-    else
-        h_fail "$name" "ours: $ours_fails failed, detected in ${ours_detect}s; keepalived: $k_fails, ${k_detect}s (limit $limit s)"
-    fi
+    echo "RESULT ours fails=$(sum $ours_fails) detect=$(mean $ours_detect)s | keepalived fails=$(sum $k_fails) detect=$(mean $k_detect)s ($H_TRIALS trials each, fails summed, detection averaged; ours: detect$ours_detect s, fails$ours_fails, back$ours_back s; keepalived: detect$k_detect s, fails$k_fails, back$k_back s; TCP_CHECK connect_timeout $K_TIMEOUT, nb_get_retry $K_RETRY, delay_before_retry $K_RETRY_DELAY, delay_loop $K_DELAY_LOOP; $H_RATE requests/s)"
+    # Measured side by side, not judged against each other (the phase of the checks against
+    # the stop is random); ours must meet its own limit in every trial.
+    for d in $ours_detect; do
+        fle "$d" "$limit.3" || { h_fail "$name" "ours detected after ${d}s (limit $limit s): detect$ours_detect"; return; }
+    done
+    pass "$name (ours: $(sum $ours_fails) failed, detected in$ours_detect s; keepalived: $(sum $k_fails) failed,$k_detect s; limit $limit s)"
 }
 
 # --- c. a flapping server ---------------------------------------------------------------------
