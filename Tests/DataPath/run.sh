@@ -15,6 +15,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/selftest-topology.sh"
 # shellcheck source=../Health/run.sh
 . "$here/../Health/run.sh"
+# shellcheck source=../Health/path.sh
+. "$here/../Health/path.sh"
 
 # shellcheck source=../lib/check.sh
 . "$here/../lib/check.sh"
@@ -523,8 +525,20 @@ t_selftest_tun() {
 # The health checker's scenarios (Tests/Health/run.sh) on the DR topology with rs3 and rs4 added.
 t_health() { health_tests; }
 
-DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload health"
-ALL_TESTS="$DR_TESTS nat tun selftest-dr selftest-nat selftest-tun"
+# The daemon's path check (Tests/Health/daemon-path.sh) builds its own DR topology: run as a
+# script of its own, its checks counted here.
+t_path_daemon() {
+    local out line p f
+    out=$(bash "$here/../Health/daemon-path.sh" 2>&1)
+    grep -v -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out"
+    line=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -n1)
+    if [ -z "$line" ]; then fail "path check by the daemon (Tests/Health/daemon-path.sh)" "no result line"; return; fi
+    p=${line%% passed*}; f=${line#*, }; f=${f%% failed}
+    passed=$((passed + p)); failed=$((failed + f))
+}
+
+DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload health path-dr"
+ALL_TESTS="$DR_TESTS nat tun path-tun selftest-dr selftest-nat selftest-tun path-daemon"
 
 # --- main ------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then echo "$ALL_TESTS"; exit 0; fi
