@@ -283,6 +283,29 @@ extension KeepalivedConverter {
         var alpha: Bool?
         var virtualhost: String?
 
+        /// Reads one of the settings a virtual server and a real server both take (keepalived
+        /// lets either give them); false for any other keyword. What cannot be carried over is
+        /// added to `warnings` as (line, text).
+        mutating func take(_ item: KeepalivedStatement, warnings: inout [(Int, String)]) throws(Failure) -> Bool {
+            switch item.keyword {
+            case "delay_loop": delayLoop = try Values.timer(item)
+            case "connect_timeout": connectTimeout = try Values.timer(item)
+            case "retry", "nb_get_retry": retry = try Values.integer(item, 0...999)
+            case "delay_before_retry": delayBeforeRetry = try Values.timer(item)
+            case "alpha": alpha = try Values.boolean(item)
+            case "virtualhost": virtualhost = try Values.host(item)
+            case "warmup":
+                if try Values.timer(item, warmup: true) != "0" {
+                    warnings.append((item.line, "warmup: the random delay before a first check is not supported"))
+                }
+            case "inhibit_on_failure":
+                // Ours always quiesces a failed server (weight 0): keepalived's inhibit_on_failure.
+                _ = try Values.boolean(item)
+            default: return false
+            }
+            return true
+        }
+
         /// The nearer settings over these.
         func overridden(by nearer: Inherited) -> Inherited {
             Inherited(
@@ -416,11 +439,12 @@ extension KeepalivedConverter {
             var servers: [RealServer] = []
             var serverStatements: [KeepalivedStatement] = []
 
+            var inheritedWarnings: [(Int, String)] = []
+            defer { for (line, text) in inheritedWarnings { warn(line, text) } }
             for item in block {
+                if try inherited.take(item, warnings: &inheritedWarnings) { continue }
                 let args = Array(item.arguments)
                 switch item.keyword {
-                case "delay_loop":
-                    inherited.delayLoop = try Values.timer(item)
                 case "lb_algo", "lvs_sched":
                     let name = try Values.one(item)
                     guard KeepalivedConverter.schedulers.contains(name) else {
@@ -461,8 +485,6 @@ extension KeepalivedConverter {
                     case "inet6": family = .inet6
                     default: throw Failure(line: item.line, "ip_family: inet or inet6 expected")
                     }
-                case "virtualhost":
-                    inherited.virtualhost = try Values.host(item)
                 case "sorry_server":
                     guard (1...2).contains(args.count) else {
                         throw Failure(line: item.line, "sorry_server: an address and a port expected")
@@ -472,19 +494,6 @@ extension KeepalivedConverter {
                     let port = try args.count == 2 ? Values.port(args[1], line: item.line, what: "sorry_server", zero: false) : nil
                     sorry = Values.endpoint(ip, port)
                     sorryAddress = (ip, item.line)
-                case "connect_timeout":
-                    inherited.connectTimeout = try Values.timer(item)
-                case "retry", "nb_get_retry":
-                    inherited.retry = try Values.integer(item, 0...999)
-                case "delay_before_retry":
-                    inherited.delayBeforeRetry = try Values.timer(item)
-                case "alpha":
-                    inherited.alpha = try Values.boolean(item)
-                case "warmup":
-                    if try Values.timer(item, warmup: true) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
-                case "inhibit_on_failure":
-                    // Ours always quiesces a failed server (weight 0): keepalived's inhibit_on_failure.
-                    _ = try Values.boolean(item)
                 case "real_server":
                     serverStatements.append(item)
                 case "quorum", "hysteresis", "quorum_up", "quorum_down":
@@ -672,7 +681,10 @@ extension KeepalivedConverter {
             var server = RealServer(line: line, address: ip, port: port, forwarding: forwarding)
             var inherited = Inherited()
             var checkers: [KeepalivedStatement] = []
+            var inheritedWarnings: [(Int, String)] = []
+            defer { for (line, text) in inheritedWarnings { warn(line, text) } }
             for item in statement.block ?? [] {
+                if try inherited.take(item, warnings: &inheritedWarnings) { continue }
                 switch item.keyword {
                 case "weight":
                     server.weight = Int32(try Values.integer(item, 0...Int(Int32.max)))
@@ -682,22 +694,6 @@ extension KeepalivedConverter {
                     server.upperThreshold = UInt32(try Values.integer(item, 0...Int(Int32.max)))
                 case "lthreshold":
                     server.lowerThreshold = UInt32(try Values.integer(item, 0...Int(Int32.max)))
-                case "virtualhost":
-                    inherited.virtualhost = try Values.host(item)
-                case "alpha":
-                    inherited.alpha = try Values.boolean(item)
-                case "connect_timeout":
-                    inherited.connectTimeout = try Values.timer(item)
-                case "retry", "nb_get_retry":
-                    inherited.retry = try Values.integer(item, 0...999)
-                case "delay_before_retry":
-                    inherited.delayBeforeRetry = try Values.timer(item)
-                case "delay_loop":
-                    inherited.delayLoop = try Values.timer(item)
-                case "warmup":
-                    if try Values.timer(item, warmup: true) != "0" { warn(item.line, "warmup: the random delay before a first check is not supported") }
-                case "inhibit_on_failure":
-                    _ = try Values.boolean(item)
                 case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK":
                     checkers.append(item)
                 case "SMTP_CHECK", "DNS_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
