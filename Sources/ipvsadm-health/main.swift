@@ -7,17 +7,12 @@ import ProcessStreams
 
 // ipvsadm-health: the process's streams, the real kernel, the real clock and checks, exit.
 
+// The process's streams as ipvsadm's main has them (ProcessStreams): a message is written at
+// once (one per transition at most, so a sink per message costs nothing that matters).
 func say(_ fd: Int32, _ text: String) {
-    var text = text
-    text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return }
-            offset += count
-        }
-    }
+    let sink = fd == 1 ? StandardStreams.output() : StandardStreams.error()
+    sink.write(text)
+    _ = sink.flush()
 }
 
 func log(_ line: String) { say(2, "ipvsadm-health: " + line + "\n") }
