@@ -16,6 +16,7 @@ public struct HealthCommandLine: Equatable, Sendable {
           ipvsadm-health [--rules FILE] [--netns NAME]
           ipvsadm-health --check-config [--rules FILE]
           ipvsadm-health --convert-keepalived FILE
+          ipvsadm-health --probe-path VIP:PORT REAL-SERVER dr|tun [TIMEOUT]
         Checks the real servers declared with --check in FILE (default /etc/ipvsadm.rules) and
         sets their weights: 0 after `fall` failures, the declared weight after `rise` successes.
         Logs one line per transition to standard error. See ipvsadm-health(8).
