@@ -35,8 +35,11 @@ public final class SystemProber: Prober {
     }
 
     private let clock: any HealthClock
-    /// curl's multi handle, made (and curl, and so OpenSSL, initialized) at the first HTTP
-    /// check: a daemon with TCP checks only never pays for them (about 2 MB of RSS).
+    /// libcurl, opened (dlopen) and initialized, and its multi handle made, at the first HTTP
+    /// check: a daemon with TCP checks only never maps curl and its libraries (about 4 MB of
+    /// RSS). `curlError` when it cannot be opened: every HTTP check fails with it.
+    private var curlLibrary: CurlLibrary?
+    private var curlError: String?
     private var curl: UnsafeMutableRawPointer?
     private let signalPipeRead: Int32
     private var connects: [Connect] = []
@@ -150,26 +153,30 @@ public final class SystemProber: Prober {
         }
     }
 
-    private func multi() -> UnsafeMutableRawPointer {
-        if let curl { return curl }
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        let made = curl_multi_init()!
-        curl = made
-        return made
-    }
-
     private func startTransfer(_ target: ProbeTarget, now: Double) {
-        if curl == nil { _ = multi() }
+        if curlLibrary == nil && curlError == nil {
+            do {
+                let library = try CurlLibrary()
+                curlLibrary = library
+                curl = library.functions.multi_init()
+                if curl == nil { curlError = "libcurl: cannot make a multi handle" }
+            } catch {
+                curlError = error.text
+            }
+        }
+        guard let curlLibrary, let curl else { return fail(target.id, curlError ?? "", started: now) }
         let transfer: CurlTransfer
         if let cached = transfers[target.id] {
             transfer = cached
         } else {
-            guard let made = CurlTransfer(target) else { return fail(target.id, "cannot make a curl handle", started: now) }
+            guard let made = CurlTransfer(target, library: curlLibrary) else {
+                return fail(target.id, "cannot make a curl handle", started: now)
+            }
             transfer = made
             transfers[target.id] = made
         }
         transfer.reset(now: now)
-        curl_multi_add_handle(multi(), transfer.handle)
+        _ = curlLibrary.functions.multi_add_handle(curl, transfer.handle)
         transfer.running = true
     }
 
@@ -233,8 +240,8 @@ public final class SystemProber: Prober {
             killed.append(commands[index].pid)
             commands.remove(at: index)
         }
-        if let transfer = transfers.removeValue(forKey: id), transfer.running {
-            curl_multi_remove_handle(multi(), transfer.handle)
+        if let transfer = transfers.removeValue(forKey: id), transfer.running, let curl, let curlLibrary {
+            _ = curlLibrary.functions.multi_remove_handle(curl, transfer.handle)
         }
         commandLines[id] = nil
         immediate.removeAll { $0.id == id }
@@ -259,12 +266,12 @@ public final class SystemProber: Prober {
         if pathsInFlight > 0, let pathProbe {
             for fd in pathProbe.descriptors { pollSet.append(curl_waitfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
-        if let curl {
+        if let curl, let curlLibrary {
             pollSet.withUnsafeMutableBufferPointer { set in
-                _ = curl_multi_poll(curl, set.baseAddress, UInt32(set.count), milliseconds, nil)
+                _ = curlLibrary.functions.multi_poll(curl, set.baseAddress, UInt32(set.count), milliseconds, nil)
             }
             var running: Int32 = 0
-            curl_multi_perform(curl, &running)
+            _ = curlLibrary.functions.multi_perform(curl, &running)
         } else {
             // curl_waitfd is struct pollfd's layout (int, short, short).
             pollSet.withUnsafeMutableBufferPointer { set in
@@ -325,15 +332,15 @@ public final class SystemProber: Prober {
     }
 
     private func collectTransfers(now: Double, into results: inout [(id: Int, result: ProbeResult)]) {
-        guard let curl else { return }
+        guard let curl, let curlLibrary else { return }
         var left: Int32 = 0
-        while let message = curl_multi_info_read(curl, &left) {
+        while let message = curlLibrary.functions.multi_info_read(curl, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
-                let context = ipvs_curl_private(handle)
+                let context = ipvs_curl_private(curlLibrary.table, handle)
             else { continue }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
             let code = message.pointee.data.result
-            curl_multi_remove_handle(curl, handle)
+            _ = curlLibrary.functions.multi_remove_handle(curl, handle)
             transfer.running = false
             results.append((transfer.id, transfer.verdict(code, duration: now - transfer.started)))
         }
@@ -484,6 +491,7 @@ private let keepBody: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, Un
 final class CurlTransfer {
     let id: Int
     let handle: UnsafeMutableRawPointer
+    private let library: CurlLibrary
     private let statuses: [ClosedRange<Int>]
     private let body: [UInt8]?
     private var received: [UInt8] = []
@@ -493,10 +501,11 @@ final class CurlTransfer {
     /// A body is searched within its first MiB.
     private static let bodyLimit = 1 << 20
 
-    init?(_ target: ProbeTarget) {
-        guard let handle = curl_easy_init() else { return nil }
+    init?(_ target: ProbeTarget, library: CurlLibrary) {
+        guard let handle = library.functions.easy_init() else { return nil }
         self.id = target.id
         self.handle = handle
+        self.library = library
         let spec = target.spec
         statuses = spec.statuses
         body = spec.body.map { Array($0.utf8) }
@@ -506,28 +515,29 @@ final class CurlTransfer {
         let url = (spec.kind == .https ? "https://" : "http://") + name + ":\(target.port)" + path
         // host=NAME: the Host header and SNI say NAME; the connection goes to the address
         // without asking DNS.
-        if spec.host != nil { resolve = curl_slist_append(nil, name + ":\(target.port):" + literal) }
+        if spec.host != nil { resolve = library.functions.slist_append(nil, name + ":\(target.port):" + literal) }
         let context = Unmanaged.passUnretained(self).toOpaque()
         let milliseconds = max(1, Int(spec.timeout * 1000))
-        _ = ipvs_curl_set_string(handle, CURLOPT_URL, url)
-        if let resolve { _ = ipvs_curl_set_pointer(handle, CURLOPT_RESOLVE, resolve) }
-        _ = ipvs_curl_set_long(handle, CURLOPT_TIMEOUT_MS, milliseconds)
-        _ = ipvs_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
-        _ = ipvs_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+        let table = library.table
+        _ = ipvs_curl_set_string(table, handle, CURLOPT_URL, url)
+        if let resolve { _ = ipvs_curl_set_pointer(table, handle, CURLOPT_RESOLVE, resolve) }
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_TIMEOUT_MS, milliseconds)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_NOSIGNAL, 1)
         // Each check opens its own connection, as a client would.
-        _ = ipvs_curl_set_long(handle, CURLOPT_FORBID_REUSE, 1)
-        _ = ipvs_curl_set_long(handle, CURLOPT_FRESH_CONNECT, 1)
-        _ = ipvs_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, spec.verifyTLS ? 1 : 0)
-        _ = ipvs_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, spec.verifyTLS ? 2 : 0)
-        _ = ipvs_curl_set_string(handle, CURLOPT_USERAGENT, "ipvsadm-health")
-        _ = ipvs_curl_set_pointer(handle, CURLOPT_PRIVATE, context)
-        _ = ipvs_curl_set_pointer(handle, CURLOPT_WRITEDATA, context)
-        _ = ipvs_curl_set_write_function(handle, body == nil ? discardBody : keepBody)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_FORBID_REUSE, 1)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_FRESH_CONNECT, 1)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_SSL_VERIFYPEER, spec.verifyTLS ? 1 : 0)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_SSL_VERIFYHOST, spec.verifyTLS ? 2 : 0)
+        _ = ipvs_curl_set_string(table, handle, CURLOPT_USERAGENT, "ipvsadm-health")
+        _ = ipvs_curl_set_pointer(table, handle, CURLOPT_PRIVATE, context)
+        _ = ipvs_curl_set_pointer(table, handle, CURLOPT_WRITEDATA, context)
+        _ = ipvs_curl_set_write_function(table, handle, body == nil ? discardBody : keepBody)
     }
 
     deinit {
-        curl_easy_cleanup(handle)
-        if let resolve { curl_slist_free_all(resolve) }
+        library.functions.easy_cleanup(handle)
+        if let resolve { library.functions.slist_free_all(resolve) }
     }
 
     func reset(now: Double) {
@@ -545,14 +555,14 @@ final class CurlTransfer {
             let message: String
             if code == CURLE_OPERATION_TIMEDOUT {
                 message = "timed out"
-            } else if code == CURLE_COULDNT_CONNECT, case let error = ipvs_curl_os_errno(handle), error != 0 {
+            } else if code == CURLE_COULDNT_CONNECT, case let error = ipvs_curl_os_errno(library.table, handle), error != 0 {
                 message = SystemProber.reason(Int32(error))
             } else {
-                message = String(cString: curl_easy_strerror(code))
+                message = String(cString: library.functions.easy_strerror(code)!)
             }
             return ProbeResult(ok: false, message: message, duration: duration)
         }
-        let status = ipvs_curl_response_code(handle)
+        let status = ipvs_curl_response_code(library.table, handle)
         guard statuses.contains(where: { $0.contains(status) }) else {
             return ProbeResult(ok: false, message: "status \(status)", duration: duration)
         }
@@ -570,4 +580,56 @@ final class CurlTransfer {
         }
         return false
     }
+}
+
+/// libcurl's functions (Sources/CLibCurl/curl.h), from libcurl.so.4 opened with dlopen and
+/// initialized (and OpenSSL with it) once; never closed (curl cannot be unloaded safely).
+final class CurlLibrary {
+    /// The C table, for the typed wrappers of curl's variadic calls.
+    let table: UnsafeMutablePointer<ipvs_curl_api>
+    let functions: Functions
+
+    /// The table's non-variadic entries, unwrapped once (ipvs_curl_load fills them all or fails).
+    struct Functions {
+        let multi_init: @convention(c) () -> UnsafeMutableRawPointer?
+        let multi_add_handle: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> CURLMcode
+        let multi_remove_handle: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> CURLMcode
+        let multi_poll: @convention(c) (
+            UnsafeMutableRawPointer?, UnsafeMutablePointer<curl_waitfd>?, UInt32, Int32, UnsafeMutablePointer<Int32>?
+        ) -> CURLMcode
+        let multi_perform: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> CURLMcode
+        let multi_info_read: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> UnsafeMutablePointer<CURLMsg>?
+        let easy_init: @convention(c) () -> UnsafeMutableRawPointer?
+        let easy_cleanup: @convention(c) (UnsafeMutableRawPointer?) -> Void
+        let easy_strerror: @convention(c) (CURLcode) -> UnsafePointer<CChar>?
+        let slist_append: @convention(c) (UnsafeMutablePointer<curl_slist>?, UnsafePointer<CChar>?) -> UnsafeMutablePointer<curl_slist>?
+        let slist_free_all: @convention(c) (UnsafeMutablePointer<curl_slist>?) -> Void
+    }
+
+    /// Throws "libcurl: <dlerror's text>" when the library or one of its functions is missing.
+    init() throws(CurlLibraryError) {
+        let table = UnsafeMutablePointer<ipvs_curl_api>.allocate(capacity: 1)
+        table.initialize(to: ipvs_curl_api())
+        var error = [UInt8](repeating: 0, count: 256)
+        let status = error.withUnsafeMutableBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { ipvs_curl_load(table, $0.baseAddress, $0.count) }
+        }
+        self.table = table
+        guard status == 0 else {
+            table.deallocate()
+            throw CurlLibraryError(text: "libcurl: " + String(decoding: error.prefix { $0 != 0 }, as: UTF8.self))
+        }
+        let api = table.pointee
+        functions = Functions(
+            multi_init: api.multi_init!, multi_add_handle: api.multi_add_handle!,
+            multi_remove_handle: api.multi_remove_handle!, multi_poll: api.multi_poll!,
+            multi_perform: api.multi_perform!, multi_info_read: api.multi_info_read!, easy_init: api.easy_init!,
+            easy_cleanup: api.easy_cleanup!, easy_strerror: api.easy_strerror!, slist_append: api.slist_append!,
+            slist_free_all: api.slist_free_all!)
+        _ = api.global_init!(Int(CURL_GLOBAL_DEFAULT))
+    }
+}
+
+struct CurlLibraryError: Error {
+    let text: String
 }
