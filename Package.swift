@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "CIPVSNetlink", dependencies: ["CLibNL"]),
         // curl's headers only (no pkgConfig: its flags would link libcurl, which is dlopen'ed).
         .systemLibrary(name: "CLibCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // recvmmsg for the checker (a header only: Swift's Glibc lacks it).
+        .systemLibrary(name: "CHealthSocket"),
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
@@ -37,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
         .target(
-            name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl"],
+            name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl", "CHealthSocket"],
             swiftSettings: settings),
         .executableTarget(
             name: "ipvsadm-health", dependencies: ["IPVSHealth", "IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"],

@@ -1,3 +1,4 @@
+import CHealthSocket
 import CLibCurl
 import Glibc
 import IPVS
@@ -13,7 +14,8 @@ private let signalHandler: @convention(c) (Int32) -> Void = { signal in
     errno = saved
 }
 
-/// The real checks, all in one poll: non-blocking TCP connects, HTTP(S) through libcurl's
+/// The real checks, all in one poll: TCP checks as SYNs on one raw socket (SYNProbe; `mode=connect`,
+/// IPv6, or a process without CAP_NET_RAW: non-blocking connects), HTTP(S) through libcurl's
 /// multi interface (once there is an HTTP check, the poll is curl's, which also waits on the
 /// connects and the signal pipe; before, a plain poll), misc commands
 /// as child processes killed at their timeout. Nothing here blocks on a server: one that never
@@ -59,6 +61,11 @@ public final class SystemProber: Prober {
     /// are in (the round passes only when both pass).
     private var joined: [Int: (main: ProbeResult?, path: ProbeResult?, started: Double)] = [:]
     private var pathsInFlight = 0
+    /// The TCP checks' SYN probe, opened at the first one; nil after it could not be (the
+    /// checks connect then).
+    private var synProbe: SYNProbe?
+    private var synProbeOpened = false
+    private var synFinished: [SYNProbe.Finished] = []
     private let spawnAttributes: UnsafeMutablePointer<posix_spawnattr_t>
     private let spawnActions: UnsafeMutablePointer<posix_spawn_file_actions_t>
 
@@ -134,6 +141,21 @@ public final class SystemProber: Prober {
     }
 
     private func startConnect(_ target: ProbeTarget, now: Double) {
+        if target.spec.tcpMode == .syn, target.address.family == .inet {
+            if !synProbeOpened {
+                synProbeOpened = true
+                synProbe = try? SYNProbe()
+            }
+            if let synProbe {
+                if let outcome = synProbe.send(
+                    token: target.id, to: target.address.ipv4, port: target.port, now: now,
+                    deadline: now + target.spec.timeout)
+                {
+                    immediate.append((target.id, result(outcome, duration: clock.monotonic - now)))
+                }
+                return
+            }
+        }
         let family = target.address.family == .inet ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return fail(target.id, reason(errno), started: now) }
@@ -220,6 +242,15 @@ public final class SystemProber: Prober {
         }
     }
 
+    private func result(_ outcome: SYNProbe.Outcome, duration: Double) -> ProbeResult {
+        switch outcome {
+        case .listening: return ProbeResult(ok: true, message: "SYN-ACK", duration: duration)
+        case .refused: return ProbeResult(ok: false, message: reason(ECONNREFUSED), duration: duration)
+        case .timedOut: return ProbeResult(ok: false, message: "timed out", duration: duration)
+        case .failed(let error): return ProbeResult(ok: false, message: reason(error), duration: duration)
+        }
+    }
+
     static func result(_ outcome: PathProbe.Outcome, duration: Double) -> ProbeResult {
         switch outcome {
         case .passed: return ProbeResult(ok: true, message: "passed", duration: duration)
@@ -231,6 +262,7 @@ public final class SystemProber: Prober {
 
     public func forget(id: Int) {
         if let entry = joined.removeValue(forKey: id), entry.path == nil { pathsInFlight -= 1 }
+        synProbe?.forget(id)
         if let index = connects.firstIndex(where: { $0.id == id }) {
             close(connects[index].fd)
             connects.remove(at: index)
@@ -256,12 +288,16 @@ public final class SystemProber: Prober {
         let before = clock.monotonic
         for connect in connects { limit = min(limit, connect.deadline - before) }
         for command in commands { limit = min(limit, command.deadline - before) }
+        let synInFlight = synProbe?.inFlight ?? false
+        if synInFlight, let synProbe { limit = min(limit, synProbe.nextEventTime - before) }
         // Rounded up: a wait that ends just before a deadline would spin.
         let milliseconds = Int32(min(max(limit, 0) * 1000, 60_000).rounded(.up))
 
         pollSet.removeAll(keepingCapacity: true)
         pollSet.append(curl_waitfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0))
         for connect in connects { pollSet.append(curl_waitfd(fd: connect.fd, events: Int16(POLLOUT), revents: 0)) }
+        let synIndex = pollSet.count
+        if synInFlight, let synProbe { pollSet.append(curl_waitfd(fd: synProbe.descriptor, events: Int16(POLLIN), revents: 0)) }
         let pathIndex = pollSet.count
         if pathsInFlight > 0, let pathProbe {
             for fd in pathProbe.descriptors { pollSet.append(curl_waitfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
@@ -287,6 +323,12 @@ public final class SystemProber: Prober {
         immediate.removeAll(keepingCapacity: true)
         collectTransfers(now: now, into: &results)
         collectConnects(now: now, into: &results)
+        if synInFlight, let synProbe {
+            if pollSet[synIndex].revents != 0 { synProbe.receive(into: &synFinished) }
+            synProbe.expire(now: now, into: &synFinished)
+            for (id, outcome, started) in synFinished { results.append((id, result(outcome, duration: now - started))) }
+            synFinished.removeAll(keepingCapacity: true)
+        }
         if !commands.isEmpty || !killed.isEmpty { collectCommands(now: now, into: &results) }
         if !joined.isEmpty { join(now: now, pathIndex: pathIndex, results: &results, from: first) }
         if pollSet[0].revents != 0 { readSignals(into: &signals) }
@@ -353,9 +395,13 @@ public final class SystemProber: Prober {
             let connect = connects[index]
             let events = pollSet[index + 1].revents
             if events != 0 {
+                // Writable without an error or a hang-up: connected (no getsockopt; hot path).
                 var error: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(connect.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                if events & Int16(POLLERR | POLLHUP) != 0 {
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    getsockopt(connect.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                    if error == 0 { error = ENOTCONN }
+                }
                 close(connect.fd)
                 let result = error == 0
                     ? ProbeResult(ok: true, message: "connected", duration: now - connect.started)

@@ -1,3 +1,4 @@
+import CHealthSocket
 import Glibc
 import IPVS
 
