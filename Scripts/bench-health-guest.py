@@ -98,13 +98,14 @@ def netns(ns, *cmd):
     return ["ip", "netns", "exec", ns, *cmd]
 
 
-def cpu_seconds(pids):
+def cpu_seconds(pids, field=None):
+    """utime + stime of the processes, in seconds (field 11: utime only, 12: stime only)."""
     total = 0
     for pid in pids:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])     # utime, stime (fields 14, 15)
+            total += int(fields[11]) + int(fields[12]) if field is None else int(fields[field])     # utime, stime (fields 14, 15)
         except OSError:
             pass
     return total / HZ
@@ -271,12 +272,14 @@ def main():
         if p.poll() is not None:
             log("%s exited (status %s)" % (checker, p.returncode)); ok = False; continue
         pids = [p.pid] + children(p.pid)
+        u0 = cpu_seconds(pids, 11)
         c0, (a0, s0), t0 = cpu_seconds(pids), farm.count(), time.monotonic()
         time.sleep(a.seconds)
         pids = [p.pid] + children(p.pid)
         c1, (a1, s1), t1 = cpu_seconds(pids), farm.count(), time.monotonic()
+        u1 = cpu_seconds(pids, 11)
         r = {"cpu_per_s": (c1 - c0) / (t1 - t0), "checks_per_s": (s1 - s0) / (t1 - t0),
-             "accepted_per_s": (a1 - a0) / (t1 - t0),
+             "accepted_per_s": (a1 - a0) / (t1 - t0), "user_per_s": (u1 - u0) / (t1 - t0),
              "pids": pids, "hwm_kib": {str(q): hwm_kib(q) for q in pids}}
         r["hwm_total_kib"] = sum(r["hwm_kib"].values())
         # Detection.
@@ -317,8 +320,8 @@ def main():
         r["exit_status"] = p.returncode
         results["checkers"][checker] = r
         d = r["detect"]
-        log("%s: CPU %.3f s/s, %.0f SYNs/s, %.0f connections/s accepted, peak RSS %s KiB (total %d), detection min/median/p90/max %s s (%d missed), back %s"
-            % (checker, r["cpu_per_s"], r["checks_per_s"], r["accepted_per_s"], r["hwm_kib"], r["hwm_total_kib"],
+        log("%s: CPU %.3f s/s (user %.3f), %.0f SYNs/s, %.0f connections/s accepted, peak RSS %s KiB (total %d), detection min/median/p90/max %s s (%d missed), back %s"
+            % (checker, r["cpu_per_s"], r["user_per_s"], r["checks_per_s"], r["accepted_per_s"], r["hwm_kib"], r["hwm_total_kib"],
                "/".join("-" if d[k] is None else "%.2f" % d[k] for k in ("min", "median", "p90", "max")), d["missed"], back))
     farm.p.stdin.close(); farm.p.wait()
     for fn in os.listdir(work):
