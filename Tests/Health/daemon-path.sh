@@ -49,7 +49,7 @@ report "rs1 without the VIP: weight 0, the log names the path" $? "$(cat "$work/
 [ "$(weight "$DR_RIP2")" = 1 ]
 report "rs2 untouched" $?
 ip -n rs1 addr replace "$DR_VIP/32" broadcast "$DR_VIP" dev lo label lo:0
-wait_weight "$DR_RIP1" 2 10 && grep -q -- "-> $DR_RIP1:80 up after 2 successes (connected, path passed)" "$work/log"
+wait_weight "$DR_RIP1" 2 10 && grep -q -- "-> $DR_RIP1:80 up after 2 successes (SYN-ACK, path passed)" "$work/log"
 report "rs1 with the VIP back: weight 2" $? "$(cat "$work/log"; on director ipvsadm -Ln)"
 kill $pid; wait $pid
 report "SIGTERM: exit 0" $?
