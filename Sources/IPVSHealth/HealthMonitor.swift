@@ -275,16 +275,16 @@ public final class HealthMonitor {
 
     // MARK: Results
 
-    /// A check ended: its verdict, and the service's threshold and sorry server.
-    public func complete(id: Int, result: ProbeResult) {
+    /// A check ended: its verdict, and the service's threshold and sorry server. `now` and
+    /// `wall` are the two clocks read once for a batch of results.
+    public func complete(id: Int, result: ProbeResult, now: Double, wall: Double) {
         guard let server = byID[id], let spec = server.spec else { return }
-        let now = clock.monotonic
         server.running = false
         if server.staleProbe {
             prober.forget(id: server.id)
             server.staleProbe = false
         }
-        server.checked = clock.wall
+        server.checked = wall
         server.ok = result.ok
         server.duration = result.duration
         // A changed message or count (falling, rising) waits for the heartbeat: the state file
@@ -295,18 +295,18 @@ public final class HealthMonitor {
         } else {
             server.streak += 1
             let needed = server.up ? spec.fall : spec.rise
-            if server.streak >= needed { verdict(server, up: !server.up, spec: spec, now: now) }
+            if server.streak >= needed { verdict(server, up: !server.up, spec: spec, now: now, wall: wall) }
         }
         server.nextDue = max(server.startedDue + server.interval, now)
         heap.push(due: server.nextDue, id: server.id)
     }
 
-    private func verdict(_ server: CheckedServer, up: Bool, spec: CheckSpec, now: Double) {
+    private func verdict(_ server: CheckedServer, up: Bool, spec: CheckSpec, now: Double, wall: Double) {
         let count = server.streak
         let old = server.kernelWeight
         server.up = up
         server.streak = 0
-        server.since = clock.wall
+        server.since = wall
         server.verdictChanged = now
         changed = true
         guard let entry = services.first(where: { $0.members.contains { $0 === server } }) else { return }
