@@ -68,6 +68,8 @@ struct CommandEntry {
     var check: String?
     /// `-S --checks-from FILE`: the rules file whose `--check` words the save keeps.
     var checksFrom: String?
+    /// `--sysctl`'s words: knob names to show, or NAME=VALUE to set.
+    var sysctlWords: [String] = []
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

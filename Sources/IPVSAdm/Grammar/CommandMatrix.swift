@@ -6,6 +6,7 @@ enum Command: Int, CaseIterable, Sendable {
     case timeout, startDaemon, stopDaemon, restore, save, zero
     // Ours, after ipvsadm's.
     case apply
+    case sysctl
 
     /// The name ipvsadm's messages use (`cmdnames[]`).
     var name: String {
@@ -25,6 +26,7 @@ enum Command: Int, CaseIterable, Sendable {
         case .save: "save"
         case .zero: "zero"
         case .apply: "apply"
+        case .sysctl: "sysctl"
         }
     }
 
@@ -78,6 +80,8 @@ enum Command: Int, CaseIterable, Sendable {
             OptionRule(allowed: [.dryRun, .drain, .scope, .owner, .allowEmpty, .lockWait])
         case .restore:
             OptionRule(allowed: [.lockWait])
+        case .sysctl:
+            OptionRule(allowed: [.json])
         case .flush, .timeout:
             OptionRule()
         }

@@ -213,4 +213,6 @@ let optionTable: [OptionSpec] = [
         guard parser.readsRules else { throw .fail(CheckDeclaration.onCommandLine) }
         entry.check = value
     },
+    // Positional words after it: NAME... to show, NAME=VALUE... to set (Docs/Sysctl.md).
+    OptionSpec("sysctl", nil, .none, .command(.sysctl)),
 ]
