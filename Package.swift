@@ -29,13 +29,17 @@ let package = Package(
         .target(name: "CIPVSNetlink", dependencies: ["CLibNL"]),
         .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // `--watch`'s full-screen view: ncurses, linked statically into ipvsadm like libnl.
+        .systemLibrary(name: "CNCurses", providers: [.apt(["libncurses-dev"])]),
+        .target(name: "WatchScreen", dependencies: ["IPVSAdm", "CNCurses"], swiftSettings: settings),
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
         // The process's standard streams for IPVSAdm.run, shared by main and the profile harness.
         .target(name: "ProcessStreams", dependencies: ["IPVS", "IPVSAdm"], swiftSettings: settings),
         .executableTarget(
-            name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
+            name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams", "WatchScreen"],
+            swiftSettings: settings),
         .target(
             name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl", "CSystemd"],
             swiftSettings: settings),

@@ -213,4 +213,13 @@ let optionTable: [OptionSpec] = [
         guard parser.readsRules else { throw .fail(CheckDeclaration.onCommandLine) }
         entry.check = value
     },
+    // `-L --watch[=SECONDS]` (also as the first word: `ipvsadm --watch`, see `Parser.parse`).
+    OptionSpec("watch", nil, .optional, column: .watch) { entry, value, _ throws(Termination) in
+        entry.watchSeconds = try value.map { (text) throws(Termination) in
+            guard let seconds = Double(text), seconds >= 0.1, seconds <= 86400 else {
+                throw .fail("invalid watch interval `\(text)' specified (seconds, 0.1 to 86400)")
+            }
+            return seconds
+        } ?? Runner.defaultWatchSeconds
+    },
 ]

@@ -1,0 +1,120 @@
+# `ipvsadm --watch` as a person sees it (sourced by run.sh; test name `watch`): the full-screen
+# view in tmux (send-keys to type, capture-pane to read) with a client at a known steady rate
+# against the seeds' DR set-up, then the frames for programs (plain text, NDJSON validated
+# against Docs/ipvsadm.schema.json).
+#   - the screen lists the service and both real servers; its per-second new-connection
+#     figure (exact counters over the interval) is within 10 % of the client's rate;
+#   - w sorts by weight (rs2, given the higher weight, first), a back to ipvsadm's order;
+#   - f shows one service, F all again; the view survives a resize to 80x24 (lines cut to 80,
+#     redrawn) and a service deleted under it; q ends it and gives the terminal back.
+# About 30 s of guest time.
+W_RATE=20
+W_TMUX=(tmux -L ipvsadm-watch -f /dev/null)
+w_screen() { "${W_TMUX[@]}" capture-pane -p -t w; }
+w_keys() { "${W_TMUX[@]}" send-keys -t w "$@"; }
+# w_wait_for PATTERN [TRIES]: until the screen matches (every 0.5 s); the screen in $W_SCREEN.
+w_wait_for() {
+    local i
+    for ((i = 0; i < ${2:-20}; i++)); do
+        W_SCREEN=$(w_screen 2>/dev/null) && grep -qE -- "$1" <<<"$W_SCREEN" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+# The Conn/s figure of the service's row (the service row has no weight: field 6).
+w_service_rate() { awk -v s="$DR_VIP:80" '$1 == "TCP" && $2 == s { print $6; exit }' <<<"$W_SCREEN"; }
+
+t_watch() {
+    local name="watch" bin log="$LVS_RUN/watch-client.log" stop="$LVS_RUN/watch-client.stop" cpid i
+    local rates=() r median ok
+    bin=$(readlink -f "$(command -v ipvsadm)")
+    if ! dr start; then fail "$name" "lvs_dr.sh failed"; return; fi
+    on director ipvsadm -e -t "$DR_VIP:80" -r "$DR_RIP2:80" -g -w 5
+    on director ipvsadm -A -t "$DR_VIP:8080" -s wlc
+    on director ipvsadm -a -t "$DR_VIP:8080" -r "$DR_RIP1:8080" -g -w 1
+    rm -f "$log" "$stop" "$stop.ready"
+    on client /usr/bin/python3 "$here/../Health/client.py" "$DR_VIP" 80 "$W_RATE" "$log" "$stop" & cpid=$!
+    for ((i = 0; i < 100; i++)); do [ -e "$stop.ready" ] && break; sleep 0.1; done
+
+    "${W_TMUX[@]}" kill-server 2>/dev/null
+    "${W_TMUX[@]}" new-session -d -s w -x 100 -y 30 "ip netns exec director $bin --watch=2 -n; sleep 30"
+    # The screen: both services, both real servers, and rates once two reads were made.
+    if w_wait_for "rates from exact counters over" 20 && grep -q -- "-> $DR_RIP1:80" <<<"$W_SCREEN" \
+        && grep -q -- "-> $DR_RIP2:80" <<<"$W_SCREEN" && grep -q "TCP  $DR_VIP:8080 wlc" <<<"$W_SCREEN"; then
+        pass "watch: the screen lists the services and real servers"
+    else
+        fail "watch: the screen lists the services and real servers" "screen:"; show <<<"${W_SCREEN:-}"
+    fi
+    echo "$W_SCREEN" > "$LVS_RUN/watch-screen.txt"
+    # The figure of three refreshes against the client's rate.
+    for i in 1 2 3; do
+        sleep 2
+        W_SCREEN=$(w_screen); r=$(w_service_rate); rates+=("${r:-none}")
+    done
+    median=$(printf '%s\n' "${rates[@]}" | sort -g | sed -n 2p)
+    ok=$(awk -v m="$median" -v c="$W_RATE" 'BEGIN { print (m + 0 >= 0.9 * c && m + 0 <= 1.1 * c) ? 1 : 0 }')
+    if [ "$ok" = 1 ]; then pass "watch: new connections per second ${rates[*]} (median $median) within 10 % of the client's $W_RATE/s"
+    else fail "watch: new connections per second within 10 % of the client's $W_RATE/s" "read ${rates[*]}"; show <<<"$W_SCREEN"; fi
+
+    # Sort keys: w puts rs2 (weight 5) before rs1 (weight 1); a gives ipvsadm's order back.
+    w_keys w
+    if w_wait_for "sort: weight" 10 && [ "$(grep -m1 -o -- "-> [0-9.]*:80" <<<"$W_SCREEN")" = "-> $DR_RIP2:80" ]; then
+        w_keys a
+        if w_wait_for "^ipvsadm --watch: every 2s, [^,]*$" 10 \
+            && [ "$(grep -m1 -o -- "-> [0-9.]*:80" <<<"$W_SCREEN")" = "-> $DR_RIP1:80" ]; then
+            pass "watch: w sorts by weight, a back to the address order"
+        else fail "watch: a gives the address order back" "screen:"; show <<<"$W_SCREEN"; fi
+    else fail "watch: w sorts by weight" "screen:"; show <<<"${W_SCREEN:-}"; fi
+
+    # Filter: f shows the first service only, F all again.
+    w_keys f
+    if w_wait_for "only TCP $DR_VIP:80" 10 && ! grep -q "$DR_VIP:8080" <<<"$W_SCREEN"; then
+        w_keys F
+        if w_wait_for "TCP  $DR_VIP:8080" 10; then pass "watch: f shows one service, F all"
+        else fail "watch: F shows all services again" "screen:"; show <<<"$W_SCREEN"; fi
+    else fail "watch: f shows one service" "screen:"; show <<<"${W_SCREEN:-}"; fi
+
+    # Resize to 80x24: every line within 80 columns, the table still there, the rate columns fitted.
+    "${W_TMUX[@]}" resize-window -t w -x 80 -y 24
+    sleep 1
+    if w_wait_for "Conn/s" 10 && [ "$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' <<<"$W_SCREEN")" -le 80 ] \
+        && grep -q -- "-> $DR_RIP1:80" <<<"$W_SCREEN" && [ "$(w_screen | wc -l)" -le 24 ]; then
+        pass "watch: redrawn for 80x24 after a resize"
+        echo "$W_SCREEN" > "$LVS_RUN/watch-screen-80x24.txt"
+    else fail "watch: redrawn for 80x24 after a resize" "screen:"; show <<<"${W_SCREEN:-}"; fi
+
+    # A service deleted under the view: filtered to it, it says so; F shows the rest; q quits.
+    w_keys f f
+    if w_wait_for "only TCP $DR_VIP:8080" 10; then
+        on director ipvsadm -D -t "$DR_VIP:8080"
+        if w_wait_for "TCP $DR_VIP:8080 is not in the table" 10; then
+            w_keys F
+            if w_wait_for "-> $DR_RIP2:80" 10 && ! grep -q "$DR_VIP:8080" <<<"$W_SCREEN"; then
+                pass "watch: survives a service deleted under it"
+            else fail "watch: survives a service deleted under it" "after F:"; show <<<"$W_SCREEN"; fi
+        else fail "watch: survives a service deleted under it" "screen:"; show <<<"${W_SCREEN:-}"; fi
+    else fail "watch: f f shows the second service" "screen:"; show <<<"${W_SCREEN:-}"; fi
+    w_keys q
+    # ipvsadm has ended: the pane runs `sleep 30`, the terminal given back (the view gone).
+    for ((i = 0; i < 20; i++)); do
+        [ "$("${W_TMUX[@]}" display-message -p -t w '#{pane_current_command}')" = sleep ] && break
+        sleep 0.5
+    done
+    if [ "$("${W_TMUX[@]}" display-message -p -t w '#{pane_current_command}')" = sleep ] \
+        && ! w_screen | grep -q "ipvsadm --watch"; then pass "watch: q ends the view and gives the terminal back"
+    else fail "watch: q ends the view and gives the terminal back" "screen:"; w_screen | show; fi
+    "${W_TMUX[@]}" kill-server 2>/dev/null
+
+    # Not a terminal: plain frames, and NDJSON that validates against the schema.
+    local plain
+    plain=$(on director timeout 10 "$bin" --watch=1 -n | head -n 12)
+    if grep -q "Conn/s" <<<"$plain" && grep -q "TCP  $DR_VIP:80 rr" <<<"$plain" && ! grep -q "keys:" <<<"$plain"; then
+        pass "watch: plain frames when standard output is not a terminal"
+    else fail "watch: plain frames when standard output is not a terminal" "got:"; show <<<"$plain"; fi
+    on director timeout 10 "$bin" --watch=1 --json -n | head -n 3 > "$LVS_RUN/watch.ndjson"
+    if python3 "$here/watch_frames.py" "$LVS_REPO/Docs/ipvsadm.schema.json" "$LVS_RUN/watch.ndjson" 3; then
+        pass "watch: --json frames, one per line, validate against the schema, rates from the second"
+    else fail "watch: --json frames validate against the schema" "frames:"; show < "$LVS_RUN/watch.ndjson"; fi
+    touch "$stop"; wait "$cpid" 2>/dev/null
+    echo "    client: $(wc -l < "$log") requests, $(grep -c ' ok ' "$log") answered"
+}
