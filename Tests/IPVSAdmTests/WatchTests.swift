@@ -286,4 +286,25 @@ import Testing
         let result = Self.run(["--watch"], kernel: kernel, stdout: out, terminal: { nil })
         #expect(result.status == 0 && out.text.hasPrefix("ipvsadm --watch: every 2s"))
     }
+
+    /// The checker's state: a Health column on the screen, `health` in the frames; `k` (and
+    /// `--rate`) the kernel's estimator columns.
+    @Test func healthAndKernelRates() throws {
+        let kernel = GrowingKernel(HealthListingTests.backend())
+        let host = HealthListingTests.host()
+        let out = Output(frames: 2)
+        let result = Self.run(["--watch", "-n", "--rate"], kernel: kernel, stdout: out, host: host)
+        #expect(result.status == 0 && result.err.isEmpty, "\(result.err)")
+        let lines = out.text.split(separator: "\n").map(String.init)
+        #expect(lines[0].contains("the kernel's rates (2s estimator)"))
+        #expect(lines.contains { $0.contains("CPS") && $0.contains("Health") && !$0.contains("Conn/s") })
+        #expect(lines.contains { $0.hasPrefix("  -> 10.0.1.2:80") && $0.hasSuffix("down") && $0.contains(" 77 ") })
+        #expect(lines.contains { $0.hasPrefix("  -> 10.0.1.3:80") && $0.hasSuffix("-") })
+        let json = Output(frames: 1)
+        _ = Self.run(["--watch", "-n", "--json"], kernel: GrowingKernel(HealthListingTests.backend()), stdout: json, host: host)
+        let frame = try #require(try JSONSerialization.jsonObject(with: Data(json.text.utf8)) as? [String: Any])
+        let servers = try #require(((frame["services"] as? [[String: Any]])?.first)?["real_servers"] as? [[String: Any]])
+        #expect(servers.first { $0["address"] as? String == "10.0.1.2" }?["health"] as? String == "down")
+        #expect(servers.first { $0["address"] as? String == "10.0.1.3" }?["health"] == nil)
+    }
 }
