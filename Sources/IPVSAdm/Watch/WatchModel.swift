@@ -59,6 +59,11 @@ struct WatchFrame {
     /// The health checker's state, when it has one.
     var health: HealthView?
 
+    private struct ServerKey: Hashable {
+        var address: IPAddress
+        var port: UInt16
+    }
+
     /// The frame of `current`, with rates against `previous`. Services are matched by key,
     /// real servers by address and port.
     init(previous: WatchSnapshot?, current: WatchSnapshot, health: HealthView?) {
@@ -70,8 +75,11 @@ struct WatchFrame {
         services = current.entries.map { entry in
             let old = before[entry.service.key]
             let serviceText = health.map { _ in HealthRecord.serviceText(entry.service.key) }
+            // By address and port, in one pass: a service may have thousands of real servers.
+            var oldServers: [ServerKey: Destination] = [:]
+            for d in old?.destinations ?? [] { oldServers[ServerKey(address: d.address, port: d.port)] = d }
             let servers = entry.destinations.map { d in
-                let oldServer = old?.destinations.first { $0.address == d.address && $0.port == d.port }
+                let oldServer = oldServers[ServerKey(address: d.address, port: d.port)]
                 return Server(
                     destination: d,
                     rates: oldServer.flatMap { WatchRates(from: $0.stats, to: d.stats, seconds: elapsed ?? 0) },
