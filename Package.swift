@@ -31,13 +31,17 @@ let package = Package(
         .systemLibrary(name: "CLibCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // recvmmsg for the checker (a header only: Swift's Glibc lacks it).
         .systemLibrary(name: "CHealthSocket"),
+        // `--watch`'s full-screen view: ncurses, linked statically into ipvsadm like libnl.
+        .systemLibrary(name: "CNCurses", providers: [.apt(["libncurses-dev"])]),
+        .target(name: "WatchScreen", dependencies: ["IPVSAdm", "CNCurses"], swiftSettings: settings),
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
         // The process's standard streams for IPVSAdm.run, shared by main and the profile harness.
         .target(name: "ProcessStreams", dependencies: ["IPVS", "IPVSAdm"], swiftSettings: settings),
         .executableTarget(
-            name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
+            name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams", "WatchScreen"],
+            swiftSettings: settings),
         .target(
             name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl", "CHealthSocket"],
             swiftSettings: settings),

@@ -70,6 +70,8 @@ struct CommandEntry {
     var checksFrom: String?
     /// `--sysctl`'s words: knob names to show, or NAME=VALUE to set.
     var sysctlWords: [String] = []
+    /// `--watch`: seconds between refreshes.
+    var watchSeconds: Double?
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

@@ -8,6 +8,7 @@ public enum IPVSAdm {
     ///   - program: `argv[0]`, used in messages exactly as ipvsadm uses it.
     ///   - arguments: the rest of `argv`.
     ///   - host: files, environment and the table lock (`--apply`, `-R`, `--owner`).
+    ///   - terminal: opens `--watch`'s full-screen view; nil (or a nil result) prints plain frames.
     ///   - openBackend: connects to the kernel; called once, and not at all for `-h`/`-v`.
     /// - Returns: the process exit status. Output that could not be written (a full disk, a
     ///   closed descriptor) makes it non-zero, with a message: a save that lost rules must not
@@ -16,12 +17,12 @@ public enum IPVSAdm {
     public static func run(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock = SystemClock(),
-        host: any Host = SystemHost(),
+        host: any Host = SystemHost(), terminal: (() -> (any WatchTerminal)?)? = nil,
         openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         let status = runCommand(
             program: program, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr, resolver: resolver,
-            clock: clock, host: host, openBackend: openBackend)
+            clock: clock, host: host, terminal: terminal, openBackend: openBackend)
         guard let failure = stdout.flush(), failure != .brokenPipe else { return status }
         stderr.write("Can't write standard output: \(failure.text)\n")
         _ = stderr.flush()
@@ -31,6 +32,7 @@ public enum IPVSAdm {
     private static func runCommand(
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock, host: any Host,
+        terminal: (() -> (any WatchTerminal)?)?,
         openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         var arguments = arguments
@@ -60,6 +62,7 @@ public enum IPVSAdm {
         let runner = Runner(
             program: program, backend: backend, info: info, resolver: resolver,
             stdin: stdin, stdout: stdout, stderr: stderr, clock: clock, host: host, namespace: namespace)
+        runner.openTerminal = terminal
         do {
             // No arguments at all lists the table.
             let status = try runner.process(arguments.isEmpty ? ["-L"] : arguments)

@@ -45,6 +45,11 @@ struct Parser {
             entry.daemon.state = state
         case .help: throw .process(status: 0, stdout: Usage.help(program: program))
         case .version: throw .process(status: 0, stdout: Usage.versionLine)
+        case .option(column: .watch?, let meaning):
+            // Ours: `ipvsadm --watch` is `ipvsadm -L --watch`, as `ipvsadm` alone is `-L`.
+            entry.command = .list
+            entry.options.insert(.watch)
+            try meaning(&entry, first.argument, self)
         case .option: throw .tryHelp(program)
         }
 
@@ -341,6 +346,8 @@ struct Parser {
                 || (options.containsAny([.scope, .owner]) && options.containsAny([.connection, .service, .timeout, .daemon]))
                 // Ours: the health of real servers, in the listings of services.
                 || (options.contains(.health) && options.containsAny([.connection, .timeout, .daemon]))
+                // Ours: the watch view shows services and real servers, in text or JSON.
+                || (options.contains(.watch) && options.containsAny([.connection, .timeout, .daemon, .metrics]))
             {
                 throw .fail("options conflicts in the list command")
             }

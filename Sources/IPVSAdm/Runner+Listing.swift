@@ -4,6 +4,7 @@ import IPVS
 extension Runner {
     /// `-L`: one `Listing`, in the format the command line asks for.
     func list(_ entry: CommandEntry) throws(Termination) {
+        if let seconds = entry.watchSeconds { return try watch(entry, seconds: seconds) }
         let listing = Listing(entry)
         let sorted = !entry.format.noSort
         let scope = try listingScope(entry)
@@ -141,7 +142,7 @@ extension Runner {
 
     /// What `-L` and `-S` show: `--scope`'s services and those of `--owner`'s record; the
     /// whole table without either.
-    private func listingScope(_ entry: CommandEntry) throws(Termination) -> TableScope {
+    func listingScope(_ entry: CommandEntry) throws(Termination) -> TableScope {
         var scope = TableScope(items: entry.scopes)
         if let owner = entry.owner {
             scope.owned = Set(try ownerRecord(owner).read(from: host, parser: parser))

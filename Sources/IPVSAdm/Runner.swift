@@ -18,6 +18,10 @@ final class Runner {
     let host: any Host
     /// `--netns` as given, nil for the caller's namespace: what names ownership records.
     let namespace: String?
+    /// Opens the full-screen view of `--watch` (nil: no terminal driver, plain frames).
+    var openTerminal: (() -> (any WatchTerminal)?)?
+    /// Seconds between refreshes of `--watch` without a value.
+    static let defaultWatchSeconds = 2.0
 
     init(
         program: String, backend: any IPVSBackend, info: IPVSInfo, resolver: any NameResolver,

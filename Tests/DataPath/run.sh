@@ -17,6 +17,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../Health/run.sh"
 # shellcheck source=../Health/path.sh
 . "$here/../Health/path.sh"
+# shellcheck source=watch.sh
+. "$here/watch.sh"
 
 # shellcheck source=../lib/check.sh
 . "$here/../lib/check.sh"
@@ -537,7 +539,7 @@ t_path_daemon() {
     passed=$((passed + p)); failed=$((failed + f))
 }
 
-DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload health path-dr"
+DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload health path-dr watch"
 ALL_TESTS="$DR_TESTS nat tun path-tun selftest-dr selftest-nat selftest-tun path-daemon"
 
 # --- main ------------------------------------------------------------------------------

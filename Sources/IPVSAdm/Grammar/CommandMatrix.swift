@@ -50,7 +50,7 @@ enum Command: Int, CaseIterable, Sendable {
                 oneOf: [.connection, .service, .timeout, .daemon],
                 allowed: [
                     .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
-                    .json, .metrics, .scope, .owner, .health,
+                    .json, .metrics, .scope, .owner, .health, .watch,
                 ])
         case .addDest:
             OptionRule(
@@ -106,6 +106,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
     case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
+    case watch
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -157,6 +158,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .check: "check"
         case .health: "health"
         case .checksFrom: "checks-from"
+        case .watch: "watch"
         }
     }
 

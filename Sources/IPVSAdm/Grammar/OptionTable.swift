@@ -215,4 +215,13 @@ let optionTable: [OptionSpec] = [
     },
     // Positional words after it: NAME... to show, NAME=VALUE... to set (Docs/Sysctl.md).
     OptionSpec("sysctl", nil, .none, .command(.sysctl)),
+    // `-L --watch[=SECONDS]` (also as the first word: `ipvsadm --watch`, see `Parser.parse`).
+    OptionSpec("watch", nil, .optional, column: .watch) { entry, value, _ throws(Termination) in
+        entry.watchSeconds = try value.map { (text) throws(Termination) in
+            guard let seconds = Double(text), seconds >= 0.1, seconds <= 86400 else {
+                throw .fail("invalid watch interval `\(text)' specified (seconds, 0.1 to 86400)")
+            }
+            return seconds
+        } ?? Runner.defaultWatchSeconds
+    },
 ]
