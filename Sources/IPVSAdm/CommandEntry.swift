@@ -68,6 +68,12 @@ struct CommandEntry {
     var check: String?
     /// `-S --checks-from FILE`: the rules file whose `--check` words the save keeps.
     var checksFrom: String?
+    /// `--doctor --rules FILE`, `--vip`, `--director` (Docs/Doctor.md).
+    var rulesFile: String?
+    var vips: [IPAddress] = []
+    var director: IPAddress?
+    /// `-r`'s port as written (nil: none): a `-g` line's port the kernel does not keep.
+    var destinationPortWritten: UInt16?
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

@@ -6,6 +6,7 @@ enum Command: Int, CaseIterable, Sendable {
     case timeout, startDaemon, stopDaemon, restore, save, zero
     // Ours, after ipvsadm's.
     case apply
+    case doctor
 
     /// The name ipvsadm's messages use (`cmdnames[]`).
     var name: String {
@@ -25,6 +26,7 @@ enum Command: Int, CaseIterable, Sendable {
         case .save: "save"
         case .zero: "zero"
         case .apply: "apply"
+        case .doctor: "doctor"
         }
     }
 
@@ -78,6 +80,8 @@ enum Command: Int, CaseIterable, Sendable {
             OptionRule(allowed: [.dryRun, .drain, .scope, .owner, .allowEmpty, .lockWait])
         case .restore:
             OptionRule(allowed: [.lockWait])
+        case .doctor:
+            OptionRule(allowed: [.json, .rules, .vip, .director, .forward, .server])
         case .flush, .timeout:
             OptionRule()
         }
@@ -102,6 +106,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
     case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
+    case rules, vip, director
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -153,6 +158,9 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .check: "check"
         case .health: "health"
         case .checksFrom: "checks-from"
+        case .rules: "rules"
+        case .vip: "vip"
+        case .director: "director"
         }
     }
 

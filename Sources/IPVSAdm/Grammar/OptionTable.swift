@@ -213,4 +213,13 @@ let optionTable: [OptionSpec] = [
         guard parser.readsRules else { throw .fail(CheckDeclaration.onCommandLine) }
         entry.check = value
     },
+    // `--doctor` (Docs/Doctor.md): the set-up's health, on the director or a real server.
+    OptionSpec("doctor", nil, .none, .command(.doctor)),
+    OptionSpec("rules", nil, .required, column: .rules) { entry, value, _ in entry.rulesFile = value },
+    OptionSpec("vip", nil, .required, column: .vip) { entry, value, _ throws(Termination) in
+        entry.vips = try DoctorRequest.addresses(value ?? "", option: "VIP")
+    },
+    OptionSpec("director", nil, .required, column: .director) { entry, value, _ throws(Termination) in
+        entry.director = try DoctorRequest.addresses(value ?? "", option: "director address").first
+    },
 ]
