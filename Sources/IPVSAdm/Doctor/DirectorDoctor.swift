@@ -240,7 +240,7 @@ struct DirectorDoctor {
                     + (quiesced ? " A persistent service has such a real server now." : ""),
                 fix: ["sysctl -w net.ipv4.vs.expire_quiescent_template=1"])
         }
-        if nat, conntrack == 0, reader.moduleLoaded("nf_nat") {
+        if nat, conntrack == 0, reader.moduleLoaded("nf_nat"), netfilterNATRules() {
             report.add(
                 .warning, .sysctlConntrack, "net.ipv4.vs.conntrack",
                 "Netfilter NAT is loaded but IPVS does not keep conntrack entries for its connections: NAT and"
@@ -257,6 +257,18 @@ struct DirectorDoctor {
                     fix: ["sysctl -w net.ipv4.vs.expire_nodest_conn=1"])
             }
         }
+    }
+
+    /// Whether netfilter NAT rules exist (iptables' nat table or an nft nat chain with a
+    /// masquerade, snat or dnat rule): what sees IPVS's untracked packets.
+    private func netfilterNATRules() -> Bool {
+        for command in ["iptables-save -t nat", "nft list ruleset"] {
+            guard let output = reader.host.commandOutput(command)?.lowercased() else { continue }
+            for line in output.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix(":") {
+                if line.contains("masquerade") || line.contains("snat") || line.contains("dnat") { return true }
+            }
+        }
+        return false
     }
 
     /// Connections (/proc/net/ip_vs_conn) whose real server is not in the table.
