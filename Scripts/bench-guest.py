@@ -364,7 +364,7 @@ class Bench:
         with open(batch, "w") as f:
             for i in range(services):
                 f.write("addr add %s/32 dev dummy0\n" % ip4(VIP_BASE + i + 1))
-        setup = spawn(["ip", "-batch", batch])
+        setup = spawn([shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") or "/sbin/ip", "-batch", batch])
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write("1\n")
         self.run(shape, "ours", "setup -R", [ours, "-R"], 0, stdin_path=rules, timed=False)

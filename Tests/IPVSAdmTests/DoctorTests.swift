@@ -385,8 +385,8 @@ import Testing
         host.network.interfaces[2].up = false
         host.network = NetworkFacts(interfaces: host.network.interfaces, routes: host.network.routes)
         outcome = Self.run(Self.tun, InMemoryBackend(), host)
-        #expect(Self.codes(outcome) == ["rs-tunl0-missing", "rs-vip-missing"])
-        #expect(Self.fixes(outcome) == ["ip link set dev tunl0 up", "ip link set dev tunl0 up"])
+        #expect(Self.codes(outcome) == ["rs-tunl0-missing"])
+        #expect(Self.fixes(outcome) == ["ip link set dev tunl0 up"])
         host.files["/proc/modules"] = Array("ip_vs 200704 0 - Live 0x0\n".utf8)
         host.network = NetworkFacts(interfaces: Array(host.network.interfaces.prefix(2)), routes: host.network.routes)
         outcome = Self.run(Self.tun, InMemoryBackend(), host)
