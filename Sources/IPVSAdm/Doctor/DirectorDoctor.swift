@@ -261,9 +261,13 @@ struct DirectorDoctor {
     }
 
     /// Whether netfilter NAT rules exist (iptables' nat table or an nft nat chain with a
-    /// masquerade, snat or dnat rule): what sees IPVS's untracked packets.
+    /// masquerade, snat or dnat rule): what sees IPVS's untracked packets. The tools are asked
+    /// only when a NAT table or chain type is registered at all (its module loaded).
     private func netfilterNATRules() -> Bool {
-        for command in ["iptables-save -t nat", "nft list ruleset"] {
+        var commands: [String] = []
+        if reader.moduleLoaded("iptable_nat") || reader.moduleLoaded("ip6table_nat") { commands.append("iptables-save -t nat") }
+        if reader.moduleLoaded("nft_chain_nat") { commands.append("nft list ruleset") }
+        for command in commands {
             guard let output = reader.host.commandOutput(command)?.lowercased() else { continue }
             for line in output.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix(":") {
                 if line.contains("masquerade") || line.contains("snat") || line.contains("dnat") { return true }
