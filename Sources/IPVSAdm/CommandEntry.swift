@@ -72,6 +72,8 @@ struct CommandEntry {
     var rulesFile: String?
     var vips: [IPAddress] = []
     var director: IPAddress?
+    /// `--doctor --client`: addresses of clients whose route a NAT real server is checked for.
+    var clients: [IPAddress] = []
     /// `-r`'s port as written (nil: none): a `-g` line's port the kernel does not keep.
     var destinationPortWritten: UInt16?
 

@@ -410,6 +410,24 @@ import Testing
         #expect(Self.fixes(outcome) == ["ip route replace default via 192.168.0.8"])
     }
 
+    /// `--client`: the route to the clients, not the default route, must go through the director.
+    @Test func natRouteToTheClients() {
+        let host = Self.natRealServer()
+        let toClients = Route(destination: Self.ip("172.16.254.0"), prefixLength: 24, gateway: Self.ip("192.168.0.8"), interfaceIndex: 2)
+        host.network = NetworkFacts(
+            interfaces: host.network.interfaces,
+            routes: [host.network.routes[0], toClients,
+                     Route(destination: Self.ip("0.0.0.0"), prefixLength: 0, gateway: Self.ip("192.168.0.1"), interfaceIndex: 2)])
+        let client = Self.nat + ["--client", "172.16.254.10"]
+        #expect(Self.run(client, InMemoryBackend(), host).status == 0)
+        #expect(Self.run(Self.nat, InMemoryBackend(), host).status == 1)  // the default route is not the director's
+        let outcome = Self.run(Self.nat + ["--client", "172.16.254.10,10.20.0.1"], InMemoryBackend(), host)
+        #expect(outcome.status == 1 && Self.codes(outcome) == ["rs-nat-gateway"])
+        #expect(Self.fixes(outcome) == ["ip route replace 10.20.0.1/32 via 192.168.0.8"])
+        let alone = Self.run(["--doctor", "--vip", "172.16.254.200", "-g", "--client", "1.2.3.4"], InMemoryBackend(), host)
+        #expect(alone.status == 255 && alone.stderr.contains("give both"))
+    }
+
     @Test func realServerFromARulesFile() {
         let host = Self.drRealServer()
         host.files["/etc/ipvsadm.rules"] = Array(Self.drRules.utf8)

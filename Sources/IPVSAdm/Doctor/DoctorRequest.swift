@@ -52,6 +52,9 @@ enum DoctorRequest {
         if options.contains(.vip) && entry.destination.forwarding == .masquerading && entry.director == nil {
             throw usage("-m needs --director ADDRESS (the director's address, the real servers' gateway)")
         }
+        if options.contains(.client) && !options.contains(.director) {
+            throw usage("--client names clients whose route goes through --director ADDRESS: give both")
+        }
         if options.contains(.director) && !isRealServer(entry) {
             throw usage("--director is for a real server (with --vip or --rules FILE -r ADDRESS)")
         }

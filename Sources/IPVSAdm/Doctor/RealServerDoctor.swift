@@ -6,6 +6,8 @@ struct RealServerDoctor {
     let reader: HostReader
     let targets: [(vip: IPAddress, method: ForwardingMethod)]
     let director: IPAddress?
+    /// `--client`: the clients whose route must go through the director (none: the default route).
+    var clients: [IPAddress] = []
 
     /// The arp_ignore values that keep an interface from answering for the VIP held elsewhere:
     /// 1 (target on the receiving interface), 2 (and sender on its subnet), 8 (never).
@@ -162,8 +164,25 @@ struct RealServerDoctor {
         }
     }
 
-    /// NAT: replies must go back through the director, the default route's gateway.
+    /// NAT: replies must go back through the director: the route to each `--client`, or else
+    /// the default route, must have it as gateway.
     private func checkGateway(_ director: IPAddress, _ facts: NetworkFacts, _ report: inout DoctorReport) {
+        let clients = self.clients.filter { $0.family == director.family }
+        if !clients.isEmpty {
+            let prefix = director.family == .inet6 ? "ip -6 route" : "ip route"
+            for client in clients {
+                let route = facts.route(to: client)
+                guard route?.gateway != director else { continue }
+                report.add(
+                    .error, .rsNATGateway, "route to \(client.text)",
+                    (route == nil ? "There is no route to the client" : route?.gateway == nil
+                        ? "The client is on a connected network" : "The route to the client goes through \(route!.gateway!.text)")
+                        + " where it must go through the director \(director.text): replies bypass the director, which"
+                        + " never rewrites their source back to the VIP, and the client drops them.",
+                    fix: ["\(prefix) replace \(DoctorNames.host(client)) via \(director.text)"])
+            }
+            return
+        }
         let defaults = facts.routes.filter { $0.prefixLength == 0 && $0.destination.family == director.family }
             .filter { facts.interface(index: $0.interfaceIndex)?.up ?? false }
         let current = defaults.min { $0.metric < $1.metric }

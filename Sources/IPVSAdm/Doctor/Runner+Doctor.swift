@@ -46,7 +46,9 @@ extension Runner {
         }
         let report: DoctorReport
         do throws(DoctorFailure) {
-            report = try RealServerDoctor(reader: HostReader(host: host), targets: targets, director: entry.director).examine()
+            report = try RealServerDoctor(
+                reader: HostReader(host: host), targets: targets, director: entry.director, clients: entry.clients
+            ).examine()
         } catch {
             throw doctorFailure(error)
         }

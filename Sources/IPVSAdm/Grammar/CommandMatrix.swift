@@ -81,7 +81,7 @@ enum Command: Int, CaseIterable, Sendable {
         case .restore:
             OptionRule(allowed: [.lockWait])
         case .doctor:
-            OptionRule(allowed: [.json, .rules, .vip, .director, .forward, .server])
+            OptionRule(allowed: [.json, .rules, .vip, .director, .client, .forward, .server])
         case .flush, .timeout:
             OptionRule()
         }
@@ -106,7 +106,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
     case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
-    case rules, vip, director
+    case rules, vip, director, client
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -161,6 +161,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .rules: "rules"
         case .vip: "vip"
         case .director: "director"
+        case .client: "client"
         }
     }
 

@@ -222,4 +222,7 @@ let optionTable: [OptionSpec] = [
     OptionSpec("director", nil, .required, column: .director) { entry, value, _ throws(Termination) in
         entry.director = try DoctorRequest.addresses(value ?? "", option: "director address").first
     },
+    OptionSpec("client", nil, .required, column: .client) { entry, value, _ throws(Termination) in
+        entry.clients = try DoctorRequest.addresses(value ?? "", option: "client address")
+    },
 ]
