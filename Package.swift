@@ -16,8 +16,8 @@ let package = Package(
         .executable(name: "ipvsadm-floor", targets: ["ipvsadm-floor"]),
         // Not installed: -R without a kernel, for profiling (Docs/Benchmarks.md).
         .executable(name: "ipvsadm-restore-profile", targets: ["ipvsadm-restore-profile"]),
-        // The health checker daemon (Docs/Health.md): dynamically linked, it alone needs libcurl
-        // and libsystemd.
+        // The health checker daemon (Docs/Health.md): dynamically linked; it opens libcurl
+        // (dlopen) at its first HTTP(S) check and links no other library of its own.
         .executable(name: "ipvsadm-health", targets: ["ipvsadm-health"]),
     ],
     targets: [
@@ -27,8 +27,10 @@ let package = Package(
             providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev"])]
         ),
         .target(name: "CIPVSNetlink", dependencies: ["CLibNL"]),
-        .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // curl's headers only (no pkgConfig: its flags would link libcurl, which is dlopen'ed).
+        .systemLibrary(name: "CLibCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // recvmmsg for the checker (a header only: Swift's Glibc lacks it).
+        .systemLibrary(name: "CHealthSocket"),
         .target(name: "IPVS", swiftSettings: settings),
         .target(name: "IPVSNetlink", dependencies: ["IPVS", "CIPVSNetlink"], swiftSettings: settings),
         .target(name: "IPVSAdm", dependencies: ["IPVS"], swiftSettings: settings),
@@ -37,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "ipvsadm", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"], swiftSettings: settings),
         .target(
-            name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl", "CSystemd"],
+            name: "IPVSHealth", dependencies: ["IPVS", "IPVSAdm", "IPVSNetlink", "CLibCurl", "CHealthSocket"],
             swiftSettings: settings),
         .executableTarget(
             name: "ipvsadm-health", dependencies: ["IPVSHealth", "IPVS", "IPVSAdm", "IPVSNetlink", "ProcessStreams"],

@@ -6,12 +6,14 @@
 
 A namespace "hbfarm" holds N TCP listeners (10.77.0.2, ports 20000...), each accepting and
 closing at once; a namespace "hbdir", the director, holds the table: N/100 NAT services
-(10.78.0.X:80, wrr) of up to 100 real servers each. Each checker in turn, alone, checks every
+(10.78.0.X:80, wrr) of up to 100 real servers each. Checkers: ours (its default TCP check,
+a SYN), ours-connect (the same with mode=connect), keepalived. Each in turn, alone, checks every
 real server every second (interval 1 s, timeout 1 s, three failures to go down, one success to
 come back; keepalived: delay_loop 1, connect_timeout 1, retry 2, delay_before_retry 1):
   - after W seconds of warm-up, its CPU time (utime + stime of the daemon, and for keepalived of
-    its parent and checker processes) over S seconds, per second; the connections the farm
-    accepted meanwhile, per second (both must be checking every server every second);
+    its parent and checker processes) over S seconds, per second; the SYNs the farm received
+    meanwhile, per second (a check is one SYN, connected or not: every checker must be checking
+    every server every second), and the connections it accepted;
   - its peak RSS (VmHWM; keepalived: the checker process, and parent + checker);
   - detection: K listeners closed one every 0.5 s (their times recorded by the farm), the table
     sampled every 0.1 s (/proc/net/ip_vs); each server's detection time is from its close to the
@@ -30,11 +32,26 @@ import sys
 import time
 
 FARM = r'''
-import selectors, socket, sys, time
+import ctypes, selectors, socket, struct, sys, time
 n, base = int(sys.argv[1]), int(sys.argv[2])
 sel = selectors.DefaultSelector()
 socks = {}
 accepted = 0
+syns = 0
+# The SYNs (SYN without ACK) that reach this namespace, counted on a packet socket whose kernel
+# filter drops everything else: ldb [9]; jeq #6 else drop; ldxb 4*([0]&0xf); ldb [x+13];
+# and #0x12; jeq #2 else drop; ret #64; ret #0.
+counter = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+program = [(0x30, 0, 0, 9), (0x15, 0, 5, 6), (0xb1, 0, 0, 0), (0x50, 0, 0, 13), (0x54, 0, 0, 0x12),
+           (0x15, 0, 1, 0x02), (0x06, 0, 0, 64), (0x06, 0, 0, 0)]
+code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in program))
+counter.setsockopt(socket.SOL_SOCKET, 26, struct.pack("HL", len(program), ctypes.addressof(code)))
+counter.setsockopt(socket.SOL_SOCKET, 33, 4 << 20)     # SO_RCVBUFFORCE: a second's burst
+counter.setblocking(False)
+while True:
+    try: counter.recv(64)
+    except BlockingIOError: break
+sel.register(counter, selectors.EVENT_READ, "syn")
 def listen(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -57,7 +74,12 @@ while True:
             elif cmd == "open":
                 listen(int(args[0])); print("opened", flush=True)
             elif cmd == "count":
-                print("count %d" % accepted, flush=True)
+                print("count %d %d" % (accepted, syns), flush=True)
+        elif key.data == "syn":
+            while True:
+                try: counter.recv(64)
+                except BlockingIOError: break
+                syns += 1
         else:
             try:
                 c, _ = key.fileobj.accept(); c.close(); accepted += 1
@@ -76,16 +98,33 @@ def netns(ns, *cmd):
     return ["ip", "netns", "exec", ns, *cmd]
 
 
-def cpu_seconds(pids):
+def cpu_seconds(pids, field=None):
+    """utime + stime of the processes, in seconds (field 11: utime only, 12: stime only)."""
     total = 0
     for pid in pids:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])     # utime, stime (fields 14, 15)
+            total += int(fields[11]) + int(fields[12]) if field is None else int(fields[field])     # utime, stime (fields 14, 15)
         except OSError:
             pass
     return total / HZ
+
+
+def run_seconds(pids):
+    """Time on a CPU of the processes' threads, in seconds, as the scheduler measures it at each
+    switch (/proc/PID/task/TID/schedstat, nanoseconds; the work the kernel does inline for them
+    is in it): not sampled at the tick like utime and stime, so a process woken by timers in
+    step with the tick is neither over- nor under-charged."""
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
 
 
 def hwm_kib(pid):
@@ -135,7 +174,9 @@ class Farm:
         return self.p.stdout.readline().split()
 
     def count(self):
-        return int(self.ask("count")[1])
+        """(connections accepted, SYNs received) so far."""
+        words = self.ask("count")
+        return int(words[1]), int(words[2])
 
 
 def wait_for(pred, timeout, step=0.5):
@@ -169,7 +210,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--warmup", type=float, default=10)
-    ap.add_argument("--checkers", default="ours,keepalived")
+    ap.add_argument("--checkers", default="ours,ours-connect,keepalived")
+    # inline: veth hands a packet to the peer's stack in the sender's system call, so a
+    # checker is also charged with the farm's TCP work for its checks (and the farm with the
+    # director's for the replies). threaded: each side's receive work runs in its own NAPI
+    # kernel thread (GRO on, /sys/class/net/eth0/threaded), as a NIC's interrupt takes it off
+    # the checker on a real director: a checker pays for its own system calls only.
+    ap.add_argument("--napi", choices=("inline", "threaded"), default="inline")
     a = ap.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))   # both checkers inherit it
     base, n = 20000, a.servers
@@ -190,6 +237,10 @@ def main():
     sh("ip", "-n", "hbfarm", "addr", "add", "10.77.0.2/16", "dev", "eth0")
     sh("ip", "-n", "hbdir", "link", "set", "eth0", "up")
     sh("ip", "-n", "hbfarm", "link", "set", "eth0", "up")
+    if a.napi == "threaded":
+        for ns in ("hbdir", "hbfarm"):
+            sh(*netns(ns, "ethtool", "-K", "eth0", "gro", "on"))
+            sh(*netns(ns, "sh", "-c", "echo 1 > /sys/class/net/eth0/threaded"))
     # A check connects to a new port every millisecond: the director's ephemeral ports and
     # TIME_WAIT sockets must not run out during a run.
     subprocess.run(netns("hbdir", "sysctl", "-qw", "net.ipv4.ip_local_port_range=10000 65000", "net.ipv4.tcp_tw_reuse=1"))
@@ -197,14 +248,16 @@ def main():
     ports = list(range(base, base + n))
     services = [ports[i:i + 100] for i in range(0, n, 100)]
 
-    rules = os.path.join(work, "rules")
-    with open(rules, "w") as f:
-        for i, group in enumerate(services):
-            vip = "10.78.0.%d:80" % (i + 1)
-            f.write("-A -t %s -s wrr --check tcp,interval=1,timeout=1,fall=3,rise=1,retry_interval=1\n" % vip)
-            for p in group:
-                f.write("-a -t %s -r 10.77.0.2:%d -m -w 1\n" % (vip, p))
-    os.chmod(rules, 0o600)
+    rules = {}
+    for checker, mode in (("ours", ""), ("ours-connect", ",mode=connect")):
+        rules[checker] = os.path.join(work, checker + ".rules")
+        with open(rules[checker], "w") as f:
+            for i, group in enumerate(services):
+                vip = "10.78.0.%d:80" % (i + 1)
+                f.write("-A -t %s -s wrr --check tcp,interval=1,timeout=1,fall=3,rise=1,retry_interval=1%s\n" % (vip, mode))
+                for p in group:
+                    f.write("-a -t %s -r 10.77.0.2:%d -m -w 1\n" % (vip, p))
+        os.chmod(rules[checker], 0o600)
     with open(os.path.join(work, "keepalived.conf"), "w") as f:
         f.write("global_defs {\n    router_id bench\n}\n")
         for i, group in enumerate(services):
@@ -220,7 +273,7 @@ def main():
 
     env = dict(os.environ, IPVSADM_RUN_DIR=run)
     results = {"servers": n, "services": len(services), "seconds": a.seconds, "kills": a.kills,
-               "warmup": a.warmup, "kernel": os.uname().release, "checkers": {}}
+               "warmup": a.warmup, "kernel": os.uname().release, "napi": a.napi, "checkers": {}}
     ok = True
     for checker in a.checkers.split(","):
         log("%s: %d servers in %d services" % (checker, n, len(services)))
@@ -228,10 +281,10 @@ def main():
         for fn in os.listdir(run):
             os.unlink(os.path.join(run, fn))
         errlog = open(os.path.join(work, checker + ".log"), "w")
-        if checker == "ours":
-            with open(rules) as f:
+        if checker in rules:
+            with open(rules[checker]) as f:
                 subprocess.run(netns("hbdir", a.ipvsadm, "--apply"), stdin=f, env=env, check=True)
-            p = subprocess.Popen(netns("hbdir", a.health, "--rules", rules), env=env, stderr=errlog, stdout=errlog)
+            p = subprocess.Popen(netns("hbdir", a.health, "--rules", rules[checker]), env=env, stderr=errlog, stdout=errlog)
         else:
             p = subprocess.Popen(netns("hbdir", "keepalived", "--dont-fork", "--check", "--log-console",
                                        "--use-file=" + os.path.join(work, "keepalived.conf"),
@@ -245,11 +298,15 @@ def main():
         if p.poll() is not None:
             log("%s exited (status %s)" % (checker, p.returncode)); ok = False; continue
         pids = [p.pid] + children(p.pid)
-        c0, a0, t0 = cpu_seconds(pids), farm.count(), time.monotonic()
+        u0, x0 = cpu_seconds(pids, 11), run_seconds(pids)
+        c0, (a0, s0), t0 = cpu_seconds(pids), farm.count(), time.monotonic()
         time.sleep(a.seconds)
         pids = [p.pid] + children(p.pid)
-        c1, a1, t1 = cpu_seconds(pids), farm.count(), time.monotonic()
-        r = {"cpu_per_s": (c1 - c0) / (t1 - t0), "checks_per_s": (a1 - a0) / (t1 - t0),
+        c1, (a1, s1), t1 = cpu_seconds(pids), farm.count(), time.monotonic()
+        u1, x1 = cpu_seconds(pids, 11), run_seconds(pids)
+        r = {"cpu_per_s": (c1 - c0) / (t1 - t0), "checks_per_s": (s1 - s0) / (t1 - t0),
+             "run_per_s": (x1 - x0) / (t1 - t0),
+             "accepted_per_s": (a1 - a0) / (t1 - t0), "user_per_s": (u1 - u0) / (t1 - t0),
              "pids": pids, "hwm_kib": {str(q): hwm_kib(q) for q in pids}}
         r["hwm_total_kib"] = sum(r["hwm_kib"].values())
         # Detection.
@@ -290,8 +347,8 @@ def main():
         r["exit_status"] = p.returncode
         results["checkers"][checker] = r
         d = r["detect"]
-        log("%s: CPU %.3f s/s, %.0f connections/s accepted, peak RSS %s KiB (total %d), detection min/median/p90/max %s s (%d missed), back %s"
-            % (checker, r["cpu_per_s"], r["checks_per_s"], r["hwm_kib"], r["hwm_total_kib"],
+        log("%s: CPU %.3f s/s (user %.3f, scheduler %.3f), %.0f SYNs/s, %.0f connections/s accepted, peak RSS %s KiB (total %d), detection min/median/p90/max %s s (%d missed), back %s"
+            % (checker, r["cpu_per_s"], r["user_per_s"], r["run_per_s"], r["checks_per_s"], r["accepted_per_s"], r["hwm_kib"], r["hwm_total_kib"],
                "/".join("-" if d[k] is None else "%.2f" % d[k] for k in ("min", "median", "p90", "max")), d["missed"], back))
     farm.p.stdin.close(); farm.p.wait()
     for fn in os.listdir(work):

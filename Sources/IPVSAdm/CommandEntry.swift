@@ -76,6 +76,8 @@ struct CommandEntry {
     var clients: [IPAddress] = []
     /// `-r`'s port as written (nil: none): a `-g` line's port the kernel does not keep.
     var destinationPortWritten: UInt16?
+    /// `--sysctl`'s words: knob names to show, or NAME=VALUE to set.
+    var sysctlWords: [String] = []
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

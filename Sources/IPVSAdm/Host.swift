@@ -32,6 +32,24 @@ public protocol Host: AnyObject {
     /// `--doctor`: the standard output of a shell command (its errors discarded), nil when it
     /// could not be run (not installed).
     func commandOutput(_ command: String) -> String?
+    /// The entries of a directory (`--sysctl`: /proc/sys/net/ipv4/vs), without `.` and `..`,
+    /// each with whether this process may write it (the kernel's own answer, `access(W_OK)`);
+    /// nil when the directory does not exist.
+    func directoryEntries(_ path: String) throws(Errno) -> [DirectoryEntry]?
+    /// Writes the bytes into an existing file in one `write` (a sysctl takes its value whole,
+    /// from the start of the file): the errno of the `open` or the `write` that failed.
+    func writeFile(_ path: String, contents: [UInt8]) throws(Errno)
+}
+
+/// One entry of a directory, as `Host.directoryEntries` lists it.
+public struct DirectoryEntry: Equatable, Sendable {
+    public var name: String
+    public var writable: Bool
+
+    public init(name: String, writable: Bool) {
+        self.name = name
+        self.writable = writable
+    }
 }
 
 extension Host {
@@ -120,6 +138,33 @@ public final class SystemHost: Host {
 
     public func runCommand(_ command: String) -> Int32 {
         system(command)
+    }
+
+    public func directoryEntries(_ path: String) throws(Errno) -> [DirectoryEntry]? {
+        guard let directory = opendir(path) else {
+            if Errno.current == .noSuchFileOrDirectory { return nil }
+            throw Errno.current
+        }
+        defer { closedir(directory) }
+        var entries: [DirectoryEntry] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name == "." || name == ".." { continue }
+            let writable = faccessat(AT_FDCWD, path + "/" + name, W_OK, AT_EACCESS) == 0
+            entries.append(DirectoryEntry(name: name, writable: writable))
+        }
+        return entries
+    }
+
+    public func writeFile(_ path: String, contents: [UInt8]) throws(Errno) {
+        let fd = try Errno.retryingInterrupts { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let count = try contents.withUnsafeBytes { raw in
+            Result { () throws(Errno) in try Errno.retryingInterrupts { write(fd, raw.baseAddress, raw.count) } }
+        }.get()
+        if count != contents.count { throw Errno.invalidArgument }
     }
 
     private final class FileLock: LockFile {

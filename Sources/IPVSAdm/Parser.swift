@@ -77,6 +77,10 @@ struct Parser {
             entry.timeouts.tcpFin = try Parser.timeout(leftovers.removeFirst(), minimum: 0)
             entry.timeouts.udp = try Parser.timeout(leftovers.removeFirst(), minimum: 0)
         }
+        if entry.command == .sysctl {
+            entry.sysctlWords = Array(leftovers)
+            leftovers = []
+        }
         if let extra = leftovers.first { throw .fail("unexpected argument \(extra)") }
 
         if !entry.schedulerFlags.isEmpty {

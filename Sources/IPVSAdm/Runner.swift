@@ -74,7 +74,7 @@ final class Runner {
     func modification(for entry: CommandEntry) -> Modification? {
         let service = entry.service.model
         switch entry.command {
-        case .list, .save, .restore, .apply, .doctor: return nil
+        case .list, .save, .restore, .apply, .doctor, .sysctl: return nil
         case .deleteDest where entry.drainSeconds != nil: return nil
         case .flush: return .flush
         case .add: return .addService(service)
@@ -100,6 +100,9 @@ final class Runner {
         case .apply:
             if readingStdin { throw Termination.tryHelp(program) }
             return try apply(entry)
+        case .sysctl:
+            if readingStdin { throw Termination.tryHelp(program) }
+            return try sysctl(entry)
         case .list:
             try list(entry)
         case .save:

@@ -406,7 +406,7 @@ public final class PathProbe {
         (0x06, 0, 0, 0),                                // ret #0             drop
     ]
 
-    private static func attachReplyFilter(_ descriptor: Int32) throws(Errno) {
+    static func attachReplyFilter(_ descriptor: Int32) throws(Errno) {
         // struct sock_filter: code u16, jt u8, jf u8, k u32 (host order).
         var program = [UInt8](repeating: 0, count: replyFilter.count * 8)
         for (index, instruction) in replyFilter.enumerated() {

@@ -1,3 +1,4 @@
+import CHealthSocket
 import CLibCurl
 import Glibc
 import IPVS
@@ -13,7 +14,8 @@ private let signalHandler: @convention(c) (Int32) -> Void = { signal in
     errno = saved
 }
 
-/// The real checks, all in one poll: non-blocking TCP connects, HTTP(S) through libcurl's
+/// The real checks, all in one poll: TCP checks as SYNs on one raw socket (SYNProbe; `mode=connect`,
+/// IPv6, or a process without CAP_NET_RAW: non-blocking connects), HTTP(S) through libcurl's
 /// multi interface (once there is an HTTP check, the poll is curl's, which also waits on the
 /// connects and the signal pipe; before, a plain poll), misc commands
 /// as child processes killed at their timeout. Nothing here blocks on a server: one that never
@@ -35,8 +37,11 @@ public final class SystemProber: Prober {
     }
 
     private let clock: any HealthClock
-    /// curl's multi handle, made (and curl, and so OpenSSL, initialized) at the first HTTP
-    /// check: a daemon with TCP checks only never pays for them (about 2 MB of RSS).
+    /// libcurl, opened (dlopen) and initialized, and its multi handle made, at the first HTTP
+    /// check: a daemon with TCP checks only never maps curl and its libraries (about 4 MB of
+    /// RSS). `curlError` when it cannot be opened: every HTTP check fails with it.
+    private var curlLibrary: CurlLibrary?
+    private var curlError: String?
     private var curl: UnsafeMutableRawPointer?
     private let signalPipeRead: Int32
     private var connects: [Connect] = []
@@ -56,6 +61,11 @@ public final class SystemProber: Prober {
     /// are in (the round passes only when both pass).
     private var joined: [Int: (main: ProbeResult?, path: ProbeResult?, started: Double)] = [:]
     private var pathsInFlight = 0
+    /// The TCP checks' SYN probe, opened at the first one; nil after it could not be (the
+    /// checks connect then).
+    private var synProbe: SYNProbe?
+    private var synProbeOpened = false
+    private var synFinished: [SYNProbe.Finished] = []
     private let spawnAttributes: UnsafeMutablePointer<posix_spawnattr_t>
     private let spawnActions: UnsafeMutablePointer<posix_spawn_file_actions_t>
 
@@ -131,6 +141,21 @@ public final class SystemProber: Prober {
     }
 
     private func startConnect(_ target: ProbeTarget, now: Double) {
+        if target.spec.tcpMode == .syn, target.address.family == .inet {
+            if !synProbeOpened {
+                synProbeOpened = true
+                synProbe = try? SYNProbe()
+            }
+            if let synProbe {
+                if let outcome = synProbe.send(
+                    token: target.id, to: target.address.ipv4, port: target.port, now: now,
+                    deadline: now + target.spec.timeout)
+                {
+                    immediate.append((target.id, result(outcome, duration: clock.monotonic - now)))
+                }
+                return
+            }
+        }
         let family = target.address.family == .inet ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return fail(target.id, reason(errno), started: now) }
@@ -150,26 +175,30 @@ public final class SystemProber: Prober {
         }
     }
 
-    private func multi() -> UnsafeMutableRawPointer {
-        if let curl { return curl }
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        let made = curl_multi_init()!
-        curl = made
-        return made
-    }
-
     private func startTransfer(_ target: ProbeTarget, now: Double) {
-        if curl == nil { _ = multi() }
+        if curlLibrary == nil && curlError == nil {
+            do {
+                let library = try CurlLibrary()
+                curlLibrary = library
+                curl = library.functions.multi_init()
+                if curl == nil { curlError = "libcurl: cannot make a multi handle" }
+            } catch {
+                curlError = error.text
+            }
+        }
+        guard let curlLibrary, let curl else { return fail(target.id, curlError ?? "", started: now) }
         let transfer: CurlTransfer
         if let cached = transfers[target.id] {
             transfer = cached
         } else {
-            guard let made = CurlTransfer(target) else { return fail(target.id, "cannot make a curl handle", started: now) }
+            guard let made = CurlTransfer(target, library: curlLibrary) else {
+                return fail(target.id, "cannot make a curl handle", started: now)
+            }
             transfer = made
             transfers[target.id] = made
         }
         transfer.reset(now: now)
-        curl_multi_add_handle(multi(), transfer.handle)
+        _ = curlLibrary.functions.multi_add_handle(curl, transfer.handle)
         transfer.running = true
     }
 
@@ -213,6 +242,15 @@ public final class SystemProber: Prober {
         }
     }
 
+    private func result(_ outcome: SYNProbe.Outcome, duration: Double) -> ProbeResult {
+        switch outcome {
+        case .listening: return ProbeResult(ok: true, message: "SYN-ACK", duration: duration)
+        case .refused: return ProbeResult(ok: false, message: reason(ECONNREFUSED), duration: duration)
+        case .timedOut: return ProbeResult(ok: false, message: "timed out", duration: duration)
+        case .failed(let error): return ProbeResult(ok: false, message: reason(error), duration: duration)
+        }
+    }
+
     static func result(_ outcome: PathProbe.Outcome, duration: Double) -> ProbeResult {
         switch outcome {
         case .passed: return ProbeResult(ok: true, message: "passed", duration: duration)
@@ -224,6 +262,7 @@ public final class SystemProber: Prober {
 
     public func forget(id: Int) {
         if let entry = joined.removeValue(forKey: id), entry.path == nil { pathsInFlight -= 1 }
+        synProbe?.forget(id)
         if let index = connects.firstIndex(where: { $0.id == id }) {
             close(connects[index].fd)
             connects.remove(at: index)
@@ -233,8 +272,8 @@ public final class SystemProber: Prober {
             killed.append(commands[index].pid)
             commands.remove(at: index)
         }
-        if let transfer = transfers.removeValue(forKey: id), transfer.running {
-            curl_multi_remove_handle(multi(), transfer.handle)
+        if let transfer = transfers.removeValue(forKey: id), transfer.running, let curl, let curlLibrary {
+            _ = curlLibrary.functions.multi_remove_handle(curl, transfer.handle)
         }
         commandLines[id] = nil
         immediate.removeAll { $0.id == id }
@@ -249,22 +288,26 @@ public final class SystemProber: Prober {
         let before = clock.monotonic
         for connect in connects { limit = min(limit, connect.deadline - before) }
         for command in commands { limit = min(limit, command.deadline - before) }
+        let synInFlight = synProbe?.inFlight ?? false
+        if synInFlight, let synProbe { limit = min(limit, synProbe.nextEventTime - before) }
         // Rounded up: a wait that ends just before a deadline would spin.
         let milliseconds = Int32(min(max(limit, 0) * 1000, 60_000).rounded(.up))
 
         pollSet.removeAll(keepingCapacity: true)
         pollSet.append(curl_waitfd(fd: signalPipeRead, events: Int16(POLLIN), revents: 0))
         for connect in connects { pollSet.append(curl_waitfd(fd: connect.fd, events: Int16(POLLOUT), revents: 0)) }
+        let synIndex = pollSet.count
+        if synInFlight, let synProbe { pollSet.append(curl_waitfd(fd: synProbe.descriptor, events: Int16(POLLIN), revents: 0)) }
         let pathIndex = pollSet.count
         if pathsInFlight > 0, let pathProbe {
             for fd in pathProbe.descriptors { pollSet.append(curl_waitfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
         }
-        if let curl {
+        if let curl, let curlLibrary {
             pollSet.withUnsafeMutableBufferPointer { set in
-                _ = curl_multi_poll(curl, set.baseAddress, UInt32(set.count), milliseconds, nil)
+                _ = curlLibrary.functions.multi_poll(curl, set.baseAddress, UInt32(set.count), milliseconds, nil)
             }
             var running: Int32 = 0
-            curl_multi_perform(curl, &running)
+            _ = curlLibrary.functions.multi_perform(curl, &running)
         } else {
             // curl_waitfd is struct pollfd's layout (int, short, short).
             pollSet.withUnsafeMutableBufferPointer { set in
@@ -280,6 +323,12 @@ public final class SystemProber: Prober {
         immediate.removeAll(keepingCapacity: true)
         collectTransfers(now: now, into: &results)
         collectConnects(now: now, into: &results)
+        if synInFlight, let synProbe {
+            if pollSet[synIndex].revents != 0 { synProbe.receive(into: &synFinished) }
+            synProbe.expire(now: now, into: &synFinished)
+            for (id, outcome, started) in synFinished { results.append((id, result(outcome, duration: now - started))) }
+            synFinished.removeAll(keepingCapacity: true)
+        }
         if !commands.isEmpty || !killed.isEmpty { collectCommands(now: now, into: &results) }
         if !joined.isEmpty { join(now: now, pathIndex: pathIndex, results: &results, from: first) }
         if pollSet[0].revents != 0 { readSignals(into: &signals) }
@@ -325,15 +374,15 @@ public final class SystemProber: Prober {
     }
 
     private func collectTransfers(now: Double, into results: inout [(id: Int, result: ProbeResult)]) {
-        guard let curl else { return }
+        guard let curl, let curlLibrary else { return }
         var left: Int32 = 0
-        while let message = curl_multi_info_read(curl, &left) {
+        while let message = curlLibrary.functions.multi_info_read(curl, &left) {
             guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
-                let context = ipvs_curl_private(handle)
+                let context = ipvs_curl_private(curlLibrary.table, handle)
             else { continue }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
             let code = message.pointee.data.result
-            curl_multi_remove_handle(curl, handle)
+            _ = curlLibrary.functions.multi_remove_handle(curl, handle)
             transfer.running = false
             results.append((transfer.id, transfer.verdict(code, duration: now - transfer.started)))
         }
@@ -346,9 +395,13 @@ public final class SystemProber: Prober {
             let connect = connects[index]
             let events = pollSet[index + 1].revents
             if events != 0 {
+                // Writable without an error or a hang-up: connected (no getsockopt; hot path).
                 var error: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(connect.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                if events & Int16(POLLERR | POLLHUP) != 0 {
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    getsockopt(connect.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                    if error == 0 { error = ENOTCONN }
+                }
                 close(connect.fd)
                 let result = error == 0
                     ? ProbeResult(ok: true, message: "connected", duration: now - connect.started)
@@ -484,6 +537,7 @@ private let keepBody: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, Un
 final class CurlTransfer {
     let id: Int
     let handle: UnsafeMutableRawPointer
+    private let library: CurlLibrary
     private let statuses: [ClosedRange<Int>]
     private let body: [UInt8]?
     private var received: [UInt8] = []
@@ -493,10 +547,11 @@ final class CurlTransfer {
     /// A body is searched within its first MiB.
     private static let bodyLimit = 1 << 20
 
-    init?(_ target: ProbeTarget) {
-        guard let handle = curl_easy_init() else { return nil }
+    init?(_ target: ProbeTarget, library: CurlLibrary) {
+        guard let handle = library.functions.easy_init() else { return nil }
         self.id = target.id
         self.handle = handle
+        self.library = library
         let spec = target.spec
         statuses = spec.statuses
         body = spec.body.map { Array($0.utf8) }
@@ -506,28 +561,29 @@ final class CurlTransfer {
         let url = (spec.kind == .https ? "https://" : "http://") + name + ":\(target.port)" + path
         // host=NAME: the Host header and SNI say NAME; the connection goes to the address
         // without asking DNS.
-        if spec.host != nil { resolve = curl_slist_append(nil, name + ":\(target.port):" + literal) }
+        if spec.host != nil { resolve = library.functions.slist_append(nil, name + ":\(target.port):" + literal) }
         let context = Unmanaged.passUnretained(self).toOpaque()
         let milliseconds = max(1, Int(spec.timeout * 1000))
-        _ = ipvs_curl_set_string(handle, CURLOPT_URL, url)
-        if let resolve { _ = ipvs_curl_set_pointer(handle, CURLOPT_RESOLVE, resolve) }
-        _ = ipvs_curl_set_long(handle, CURLOPT_TIMEOUT_MS, milliseconds)
-        _ = ipvs_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
-        _ = ipvs_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+        let table = library.table
+        _ = ipvs_curl_set_string(table, handle, CURLOPT_URL, url)
+        if let resolve { _ = ipvs_curl_set_pointer(table, handle, CURLOPT_RESOLVE, resolve) }
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_TIMEOUT_MS, milliseconds)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_NOSIGNAL, 1)
         // Each check opens its own connection, as a client would.
-        _ = ipvs_curl_set_long(handle, CURLOPT_FORBID_REUSE, 1)
-        _ = ipvs_curl_set_long(handle, CURLOPT_FRESH_CONNECT, 1)
-        _ = ipvs_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, spec.verifyTLS ? 1 : 0)
-        _ = ipvs_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, spec.verifyTLS ? 2 : 0)
-        _ = ipvs_curl_set_string(handle, CURLOPT_USERAGENT, "ipvsadm-health")
-        _ = ipvs_curl_set_pointer(handle, CURLOPT_PRIVATE, context)
-        _ = ipvs_curl_set_pointer(handle, CURLOPT_WRITEDATA, context)
-        _ = ipvs_curl_set_write_function(handle, body == nil ? discardBody : keepBody)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_FORBID_REUSE, 1)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_FRESH_CONNECT, 1)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_SSL_VERIFYPEER, spec.verifyTLS ? 1 : 0)
+        _ = ipvs_curl_set_long(table, handle, CURLOPT_SSL_VERIFYHOST, spec.verifyTLS ? 2 : 0)
+        _ = ipvs_curl_set_string(table, handle, CURLOPT_USERAGENT, "ipvsadm-health")
+        _ = ipvs_curl_set_pointer(table, handle, CURLOPT_PRIVATE, context)
+        _ = ipvs_curl_set_pointer(table, handle, CURLOPT_WRITEDATA, context)
+        _ = ipvs_curl_set_write_function(table, handle, body == nil ? discardBody : keepBody)
     }
 
     deinit {
-        curl_easy_cleanup(handle)
-        if let resolve { curl_slist_free_all(resolve) }
+        library.functions.easy_cleanup(handle)
+        if let resolve { library.functions.slist_free_all(resolve) }
     }
 
     func reset(now: Double) {
@@ -545,14 +601,14 @@ final class CurlTransfer {
             let message: String
             if code == CURLE_OPERATION_TIMEDOUT {
                 message = "timed out"
-            } else if code == CURLE_COULDNT_CONNECT, case let error = ipvs_curl_os_errno(handle), error != 0 {
+            } else if code == CURLE_COULDNT_CONNECT, case let error = ipvs_curl_os_errno(library.table, handle), error != 0 {
                 message = SystemProber.reason(Int32(error))
             } else {
-                message = String(cString: curl_easy_strerror(code))
+                message = String(cString: library.functions.easy_strerror(code)!)
             }
             return ProbeResult(ok: false, message: message, duration: duration)
         }
-        let status = ipvs_curl_response_code(handle)
+        let status = ipvs_curl_response_code(library.table, handle)
         guard statuses.contains(where: { $0.contains(status) }) else {
             return ProbeResult(ok: false, message: "status \(status)", duration: duration)
         }
@@ -570,4 +626,56 @@ final class CurlTransfer {
         }
         return false
     }
+}
+
+/// libcurl's functions (Sources/CLibCurl/curl.h), from libcurl.so.4 opened with dlopen and
+/// initialized (and OpenSSL with it) once; never closed (curl cannot be unloaded safely).
+final class CurlLibrary {
+    /// The C table, for the typed wrappers of curl's variadic calls.
+    let table: UnsafeMutablePointer<ipvs_curl_api>
+    let functions: Functions
+
+    /// The table's non-variadic entries, unwrapped once (ipvs_curl_load fills them all or fails).
+    struct Functions {
+        let multi_init: @convention(c) () -> UnsafeMutableRawPointer?
+        let multi_add_handle: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> CURLMcode
+        let multi_remove_handle: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> CURLMcode
+        let multi_poll: @convention(c) (
+            UnsafeMutableRawPointer?, UnsafeMutablePointer<curl_waitfd>?, UInt32, Int32, UnsafeMutablePointer<Int32>?
+        ) -> CURLMcode
+        let multi_perform: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> CURLMcode
+        let multi_info_read: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> UnsafeMutablePointer<CURLMsg>?
+        let easy_init: @convention(c) () -> UnsafeMutableRawPointer?
+        let easy_cleanup: @convention(c) (UnsafeMutableRawPointer?) -> Void
+        let easy_strerror: @convention(c) (CURLcode) -> UnsafePointer<CChar>?
+        let slist_append: @convention(c) (UnsafeMutablePointer<curl_slist>?, UnsafePointer<CChar>?) -> UnsafeMutablePointer<curl_slist>?
+        let slist_free_all: @convention(c) (UnsafeMutablePointer<curl_slist>?) -> Void
+    }
+
+    /// Throws "libcurl: <dlerror's text>" when the library or one of its functions is missing.
+    init() throws(CurlLibraryError) {
+        let table = UnsafeMutablePointer<ipvs_curl_api>.allocate(capacity: 1)
+        table.initialize(to: ipvs_curl_api())
+        var error = [UInt8](repeating: 0, count: 256)
+        let status = error.withUnsafeMutableBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { ipvs_curl_load(table, $0.baseAddress, $0.count) }
+        }
+        self.table = table
+        guard status == 0 else {
+            table.deallocate()
+            throw CurlLibraryError(text: "libcurl: " + String(decoding: error.prefix { $0 != 0 }, as: UTF8.self))
+        }
+        let api = table.pointee
+        functions = Functions(
+            multi_init: api.multi_init!, multi_add_handle: api.multi_add_handle!,
+            multi_remove_handle: api.multi_remove_handle!, multi_poll: api.multi_poll!,
+            multi_perform: api.multi_perform!, multi_info_read: api.multi_info_read!, easy_init: api.easy_init!,
+            easy_cleanup: api.easy_cleanup!, easy_strerror: api.easy_strerror!, slist_append: api.slist_append!,
+            slist_free_all: api.slist_free_all!)
+        _ = api.global_init!(Int(CURL_GLOBAL_DEFAULT))
+    }
+}
+
+struct CurlLibraryError: Error {
+    let text: String
 }

@@ -2,7 +2,7 @@
 """Feature tests in the VM, as root, in one boot (Scripts/feature-test): what ipvsadm 1.31 does
 not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 
-    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel health (default: all, in order)
+    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel health sysctl (default: all, in order)
 
 - faults: the ip_vs module absent and not loadable, modprobe's environment, no CAP_NET_ADMIN,
   output that cannot be written, a reader that closes the pipe early (runs first: the module
@@ -29,7 +29,11 @@ not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 - health: rules files with --check (issue 20): our --apply gives the table the oracle's -R
   gives of the file without them; -S --checks-from keeps every check and reads back; a server
   the health checker's state file holds out keeps its weight across --apply, and is saved at
-  its declared weight.
+  its declared weight;
+- sysctl: --sysctl (issue 22): every knob of this kernel listed with sysctl -n's value, in the
+  initial and in a child namespace and with --netns; the child's untouched knobs equal the
+  catalog's defaults; values in range set, out of range refused with nothing changed; the
+  kernel's refusal (a read-only mount) is its message.
 
 Environment: IPVSADM_UNDER_TEST (ours), FEATURE_PAIRS (random pairs, default 16),
 FEATURE_SEED. Prints PASS/FAIL per check and ends with "N passed, N failed".
@@ -755,6 +759,105 @@ def netns_tests():
 
 
 # ---------------------------------------------------------------------------------------------
+# sysctl: --sysctl (issue 22) judged by the kernel: sysctl -n and /proc/sys/net/ipv4/vs
+
+VS = "/proc/sys/net/ipv4/vs"
+
+
+def kernel_sysctls(*prefix):
+    """Every knob of this namespace (or the one `prefix`, `ip netns exec NAME`, runs in) and its
+    value as `sysctl -n` prints it, in one run of sysctl (one value a line)."""
+    names = sorted(os.listdir(VS)) if not prefix else \
+        text(t.run(list(prefix) + ["ls", VS])).split()
+    values = text(t.run(list(prefix) + ["sysctl", "-n"] + ["net.ipv4.vs." + n for n in names])).split("\n")
+    return dict(zip(names, values)) if len(values) == len(names) + 1 else {"(sysctl -n failed)": values}
+
+
+def sysctl_view(where, *netns):
+    """ours --sysctl, text and JSON, in this namespace (or --netns): every knob with sysctl -n's value."""
+    import json
+    kernel = kernel_sysctls()
+    r = ipvsadm(OURS, *netns, "--sysctl", "--json")
+    doc = json.loads(text(r)) if r.ok else {"sysctls": []}
+    ours = {e["name"]: e for e in doc["sysctls"]}
+    check("sysctl: %s: --json lists every knob of this kernel (%d) with sysctl -n's value" % (where, len(kernel)),
+          r.ok and sorted(ours) == sorted(kernel) and all(ours[n]["value"] == v for n, v in kernel.items()),
+          "%s\nkernel %r" % (transcript(r), kernel))
+    import jsonschema
+    with open(os.path.join(REPO, "Docs", "ipvsadm.schema.json")) as f:
+        errors = list(jsonschema.Draft202012Validator(json.load(f)).iter_errors(doc))
+    check("sysctl: %s: the JSON is valid against Docs/ipvsadm.schema.json" % where, r.ok and not errors,
+          "\n".join(str(e.message) for e in errors[:5]))
+    check("sysctl: %s: writable as the kernel says (access W_OK)" % where,
+          all(ours.get(n, {}).get("writable") == os.access(os.path.join(VS, n), os.W_OK) for n in kernel))
+    r = ipvsadm(OURS, *netns, "--sysctl")
+    rows = {l.split()[0]: l for l in text(r).splitlines()[1:] if l and not l.startswith(" ")}
+    check("sysctl: %s: the text view has a row per knob with its value" % where,
+          r.ok and sorted(rows) == sorted(kernel)
+          and all(rows[n][26:].startswith(v.replace("\t", " ") + " ") for n, v in kernel.items()), transcript(r))
+    return kernel, ours, text(r)
+
+
+def sysctl_tests():
+    t.load_ipvs(optional=("ip_vs_lblc", "ip_vs_lblcr"))
+    kernel, ours, _ = sysctl_view("initial namespace")
+    unknown = sorted(n for n, e in ours.items() if not e["known"])
+    check("sysctl: every knob of this kernel is in ipvsadm's catalog", not unknown, "unknown: %s" % unknown)
+    name = "ipvsadm-test-sysctl"
+    t.run(["ip", "netns", "del", name])
+    t.run(["ip", "netns", "add", name])
+    try:
+        with Fresh():
+            child, ours, view = sysctl_view("child namespace")
+            wrong = {n: (v, ours[n]["default"]) for n, v in child.items()
+                     if n in ours and ours[n].get("default") is not None and ours[n]["default"] != v}
+            check("sysctl: child namespace: an untouched knob has the catalog's default (%d with one)"
+                  % sum(1 for e in ours.values() if e.get("default") is not None), not wrong, repr(wrong))
+            globals_ = [n for n, e in ours.items() if e.get("global")]
+            check("sysctl: child namespace: the global knobs (%s) are read-only, and the view says so"
+                  % (", ".join(globals_) or "none on this kernel"),
+                  all(not ours[n]["writable"] for n in globals_) and view.count("read-only here") == len(globals_))
+            # Setting: in range, out of range; in this namespace only.
+            before = kernel_sysctls()
+            r = ipvsadm(OURS, "--sysctl", "drop_entry=3", "sync_threshold=5 60", "net.ipv4.vs.conntrack=1")
+            after = kernel_sysctls()
+            check("sysctl: set in range: sysctl -n gives the new values, ours printed them read back",
+                  r.ok and after["drop_entry"] == "3" and after["sync_threshold"] == "5\t60" and after["conntrack"] == "1"
+                  and text(r) == "net.ipv4.vs.drop_entry = 3\nnet.ipv4.vs.sync_threshold = 5 60\nnet.ipv4.vs.conntrack = 1\n"
+                  and {n: v for n, v in after.items() if n not in ("drop_entry", "sync_threshold", "conntrack")}
+                  == {n: v for n, v in before.items() if n not in ("drop_entry", "sync_threshold", "conntrack")},
+                  transcript(r))
+            for words, shown in ((["amemthresh=2048", "drop_entry=4"], "(0 to 3)"),
+                                 (["sync_threshold=60 5"], "(T P"), (["sync_ports=3"], "power of 2"),
+                                 (["snat_reroute=x"], "(0 or 1)"), (["no_such_knob=1"], "unknown IPVS sysctl")):
+                r = ipvsadm(OURS, "--sysctl", *words)
+                check("sysctl: %s is refused (%s), status 2, and changes nothing" % (" ".join(words), shown),
+                      r.returncode == 2 and shown in r.stderr.decode() and kernel_sysctls() == after, transcript(r))
+            # The kernel's own refusal: the knobs mounted read-only (EROFS), nothing changed.
+            script = "mount --bind -o ro %s %s && exec %s --sysctl drop_entry=1" % (VS, VS, OURS)
+            r = t.run(["unshare", "-m", "sh", "-c", script])
+            check("sysctl: a write the kernel refuses is its message (read-only mount), status 1, nothing changed",
+                  r.returncode == 1 and r.stderr == (b"ipvsadm: can't set net.ipv4.vs.drop_entry to `1': "
+                                                     b"Read-only file system (read-only here)\n")
+                  and kernel_sysctls() == after, transcript(r))
+        # --netns: that namespace's knobs, and a change there leaves the caller's alone.
+        home = kernel_sysctls()
+        wanted = kernel_sysctls("ip", "netns", "exec", name)
+        r = ipvsadm(OURS, "--netns", name, "--sysctl", "--json")
+        import json
+        theirs = {e["name"]: e["value"] for e in json.loads(text(r))["sysctls"]} if r.ok else {}
+        check("sysctl: --netns NAME --sysctl --json gives that namespace's values (ip netns exec sysctl -n)",
+              r.ok and theirs == wanted, transcript(r) + repr(wanted))
+        other = "0" if home["expire_nodest_conn"] != "0" else "1"
+        r = ipvsadm(OURS, "--netns", name, "--sysctl", "expire_nodest_conn=" + other)
+        there = t.run(["ip", "netns", "exec", name, "sysctl", "-n", "net.ipv4.vs.expire_nodest_conn"])
+        check("sysctl: --netns NAME --sysctl NAME=VALUE changes that namespace only",
+              r.ok and text(there).strip() == other and kernel_sysctls() == home, transcript(r))
+    finally:
+        t.run(["ip", "netns", "del", name])
+
+
+# ---------------------------------------------------------------------------------------------
 # kernel: the netlink backend's own tests (KernelTests in the package's test binary), here so
 # that they share this boot
 
@@ -778,7 +881,8 @@ def kernel_tests():
 
 
 GROUPS = {"faults": fault_tests, "apply": apply_tests, "shared": shared_tests, "atomic": atomic_tests, "save": save_tests,
-          "netns": netns_tests, "load": load_tests, "kernel": kernel_tests, "health": health_tests}
+          "netns": netns_tests, "load": load_tests, "kernel": kernel_tests, "health": health_tests,
+          "sysctl": sysctl_tests}
 
 
 def main(argv):

@@ -56,7 +56,7 @@ R
     [ "$(weight "$DR_RIP2")" = 1 ]
     report "$method: rs2 untouched" $?
     eval "$mend"
-    wait_weight "$DR_RIP1" 2 10 && grep -q -- "-> $DR_RIP1:80 up after 2 successes (connected, path passed)" "$work/log"
+    wait_weight "$DR_RIP1" 2 10 && grep -q -- "-> $DR_RIP1:80 up after 2 successes (SYN-ACK, path passed)" "$work/log"
     report "$method: rs1 back on the path: weight 2" $? "$(cat "$work/log"; on director ipvsadm -Ln)"
     kill $pid; wait $pid
     report "$method: SIGTERM: exit 0" $?

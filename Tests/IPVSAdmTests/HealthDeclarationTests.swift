@@ -124,6 +124,19 @@ import Testing
         #expect(ramped.ramp == 30 && ramped.startDown && ramped.viaVIP && ramped.address?.family == .inet6)
     }
 
+    /// `mode=`: how a TCP check asks, SYN by default; TCP checks only.
+    @Test func tcpMode() throws {
+        #expect(try CheckSpec.resolve(service: nil, server: CheckDeclaration.parse("tcp"))?.tcpMode == .syn)
+        #expect(try CheckSpec.resolve(service: nil, server: CheckDeclaration.parse("tcp,mode=connect"))?.tcpMode == .connect)
+        #expect(try CheckSpec.resolve(
+            service: CheckDeclaration.parse("tcp,mode=connect"), server: CheckDeclaration.parse("port=22"))?.tcpMode == .connect)
+        // A server's http check drops the service's TCP mode.
+        #expect(try CheckSpec.resolve(
+            service: CheckDeclaration.parse("tcp,mode=connect"), server: CheckDeclaration.parse("http"))?.kind == .http)
+        #expect(Self.parseError("tcp,mode=ack") == "--check: mode=ack: syn or connect")
+        #expect(Self.parseError("http,mode=syn") == "--check: key 'mode' does not apply to http checks")
+    }
+
     /// The declarations of the VM's feature test (Tests/Features/run.py, health), every pair.
     @Test func everyPairOfTheFeatureTestResolves() throws {
         let services = [

@@ -11,13 +11,13 @@ import Testing
     static let loopback = IPAddress(ipv4: 0x7f00_0001)
 
     /// A listening TCP socket on 127.0.0.1 and its port.
-    static func listener() -> (fd: Int32, port: UInt16) {
+    static func listener(backlog: Int32 = 16) -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(fd, 16)
+        listen(fd, backlog)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return (fd, UInt16(bigEndian: address.sin_port))
@@ -55,7 +55,7 @@ import Testing
         prober.start(Self.target(2, spec, port: closed.port), now: clock.monotonic)
         let results = Self.collect(prober, clock, count: 2)
         #expect(results[1]?.ok == true)
-        #expect(results[1]?.message == "connected")
+        #expect(results[1]?.message == "SYN-ACK")
         #expect(results[2]?.ok == false)
         #expect(results[2]?.message == "connection refused")
     }

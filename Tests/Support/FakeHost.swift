@@ -28,6 +28,15 @@ public final class FakeHost: Host {
     /// `--doctor`: what commands print (a command not here is not installed).
     public var outputs: [String: String] = [:]
 
+    /// Paths `writeFile` refuses as the kernel refuses a read-only sysctl (EACCES), and that
+    /// `directoryEntries` lists as not writable.
+    public var readOnly: Set<String> = []
+    /// What the kernel answers a write into an existing file (`--sysctl NAME=VALUE`): nil takes
+    /// it (the file then reads back the value with a newline), or an errno.
+    public var writeRule: (String, [UInt8]) -> Errno? = { _, _ in nil }
+    /// Every `writeFile`, in order.
+    public private(set) var writes: [(path: String, contents: String)] = []
+
     public init() {}
 
     public func text(_ path: String) -> String? { files[path].map { String(decoding: $0, as: UTF8.self) } }
@@ -52,6 +61,24 @@ public final class FakeHost: Host {
     public func processExists(_ pid: Int32) -> Bool { processes.contains(pid) }
     public func networkFacts() throws(Errno) -> NetworkFacts { network }
     public func commandOutput(_ command: String) -> String? { outputs[command] }
+
+    /// The files directly under `path`, as a directory of them.
+    public func directoryEntries(_ path: String) throws(Errno) -> [DirectoryEntry]? {
+        let prefix = path.hasSuffix("/") ? path : path + "/"
+        let names = files.keys.filter { $0.hasPrefix(prefix) && !$0.dropFirst(prefix.count).contains("/") }
+        if names.isEmpty { return nil }
+        return names.sorted().map { DirectoryEntry(name: String($0.dropFirst(prefix.count)), writable: !readOnly.contains($0)) }
+    }
+
+    public func writeFile(_ path: String, contents: [UInt8]) throws(Errno) {
+        writes.append((path, String(decoding: contents, as: UTF8.self)))
+        guard files[path] != nil else { throw .noSuchFileOrDirectory }
+        if readOnly.contains(path) { throw Errno(rawValue: 13) }  // EACCES
+        if let refusal = writeRule(path, contents) { throw refusal }
+        var value = contents
+        while value.last == 0x0a { value.removeLast() }
+        files[path] = value + [0x0a]
+    }
 
     private final class Lock: LockFile {
         let host: FakeHost

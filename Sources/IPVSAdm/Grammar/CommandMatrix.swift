@@ -7,6 +7,7 @@ enum Command: Int, CaseIterable, Sendable {
     // Ours, after ipvsadm's.
     case apply
     case doctor
+    case sysctl
 
     /// The name ipvsadm's messages use (`cmdnames[]`).
     var name: String {
@@ -27,6 +28,7 @@ enum Command: Int, CaseIterable, Sendable {
         case .zero: "zero"
         case .apply: "apply"
         case .doctor: "doctor"
+        case .sysctl: "sysctl"
         }
     }
 
@@ -82,6 +84,8 @@ enum Command: Int, CaseIterable, Sendable {
             OptionRule(allowed: [.lockWait])
         case .doctor:
             OptionRule(allowed: [.json, .rules, .vip, .director, .client, .forward, .server])
+        case .sysctl:
+            OptionRule(allowed: [.json])
         case .flush, .timeout:
             OptionRule()
         }

@@ -225,4 +225,6 @@ let optionTable: [OptionSpec] = [
     OptionSpec("client", nil, .required, column: .client) { entry, value, _ throws(Termination) in
         entry.clients = try DoctorRequest.addresses(value ?? "", option: "client address")
     },
+    // Positional words after it: NAME... to show, NAME=VALUE... to set (Docs/Sysctl.md).
+    OptionSpec("sysctl", nil, .none, .command(.sysctl)),
 ]

@@ -28,6 +28,7 @@ extension CheckDeclaration {
         case interval, timeout, rise, fall
         case retryInterval = "retry_interval"
         case port, address, via, ramp, start
+        case mode
         case path, status, body, host, verify
         case command, shell
         case threshold, sorry
@@ -41,6 +42,7 @@ extension CheckDeclaration {
             switch self {
             case .interval, .timeout, .rise, .fall, .retryInterval, .via, .ramp, .start: return kind != .none
             case .port, .address: return kind == .tcp || kind == .http || kind == .https
+            case .mode: return kind == .tcp
             case .path, .status, .body, .host: return kind == .http || kind == .https
             case .verify: return kind == .https
             case .command, .shell: return kind == .misc
@@ -188,6 +190,9 @@ extension CheckDeclaration {
             case .via:
                 guard value == "vip" else { throw fail("the only path is 'vip'") }
                 spec.viaVIP = true
+            case .mode:
+                guard let mode = CheckSpec.TCPMode(rawValue: value) else { throw fail("syn or connect") }
+                spec.tcpMode = mode
             case .start:
                 guard value == "up" || value == "down" else { throw fail("up or down") }
                 spec.startDown = value == "down"

@@ -40,6 +40,9 @@ public struct CheckSpec: Hashable, Sendable {
     public var port: UInt16? = nil
     public var address: IPAddress? = nil
     public var viaVIP: Bool = false
+    /// How a TCP check asks (`mode=`): a SYN and its answer (IPv4; IPv6 connects), or a connect.
+    public enum TCPMode: String, Hashable, Sendable { case syn, connect }
+    public var tcpMode: TCPMode = .syn
     public var path: String = "/"
     /// Accepted HTTP statuses (each a range).
     public var statuses: [ClosedRange<Int>] = [200...200]
