@@ -504,6 +504,13 @@ import Testing
         for advice in SysctlAdvice.all { #expect(!advice.reason.isEmpty && !advice.appliesWhen.isEmpty) }
     }
 
+    /// `--sysctl` shows the doctor's advice for the knobs it has some for.
+    @Test func sysctlViewShowsTheAdvice() {
+        #expect(Runner.sysctlAdvice("conn_reuse_mode")?.value == "0")
+        #expect(Runner.sysctlAdvice("expire_quiescent_template")?.reason.contains("matters when: a persistent service") == true)
+        #expect(Runner.sysctlAdvice("amemthresh") == nil)
+    }
+
     @Test func routeLookupTakesTheLongestPrefix() {
         let facts = NetworkFacts(
             interfaces: [Self.segment(["10.0.0.1/8"]), Self.segment(["10.1.0.1/16"], index: 3, name: "eth1")],
