@@ -23,6 +23,9 @@ in small pieces, rather than one running after the other:
        output check (oracle vs ours byte for byte; the oracle's -Sn against the rules file);
        its time only counts when the shape has no other round; then the second binary -Cs;
   startup: the empty table: `-Ln`, `-v`, and /bin/true as the cost of starting any process;
+  doctor:  (only when named in BENCH_SHAPES) `--doctor` against `-Ln` of the same correct
+           2000-service NAT table, ours only (shape_doctor; BENCH_DOCTOR_SERVICES,
+           BENCH_DOCTOR_REPEAT);
   adds:    BENCH_ADDS separate `ipvsadm -a` processes into 50 services, run by `/bin/sh -e`
            scripts, in BENCH_ADDS_CHUNKS scripts per binary, oracle and ours alternating
            (each in its own namespace); the time is the sum of the scripts.
@@ -147,7 +150,7 @@ def count_lines(path):
 # Shapes
 
 def parse_shape(name):
-    if name in ("startup", "adds"):
+    if name in ("startup", "adds", "doctor"):
         return name, 0, 0
     try:
         n, m = name.lower().split("x")
@@ -205,6 +208,7 @@ class Bench:
         self.floors = []
         self.checks = []
         self.skipped = []
+        self.doctor = {}
         self.started = time.time()
         self.meta = {
             "kernel": os.uname().release,
@@ -233,6 +237,8 @@ class Bench:
         self.meta["guest_elapsed_s"] = round(time.time() - self.started, 1)
         doc = {"meta": self.meta, "runs": self.runs, "floors": self.floors,
                "checks": self.checks, "skipped": self.skipped}
+        if self.doctor:
+            doc["doctor"] = self.doctor
         path = os.path.join(self.args.out, "results.json")
         with open(path + ".tmp", "w") as f:
             json.dump(doc, f, indent=1)
@@ -338,6 +344,82 @@ class Bench:
             self.shape_ns.enter()
             spaces[[n for n in spaces if spaces[n] is not self.shape_ns][0]].close()
         self.report_pairs(shape, [command])
+
+    # --- doctor (its own shape: BENCH_SHAPES=doctor; not in the default list) ---
+
+    def shape_doctor(self):
+        """`ipvsadm --doctor` against one `ipvsadm -Ln` of the same table, ours only, same
+        boot and namespace: BENCH_DOCTOR_SERVICES (2000) NAT services of 2 real servers each
+        (tables.bulk), made a correct set-up (every VIP an address of dummy0, ip_forward on),
+        so the doctor runs every check and prints no finding. Rounds alternate the order; the
+        first is a warm-up. The ratio is per round (doctor / -Ln), reported as the median with
+        its spread. Kept apart from the oracle comparisons (results.json "doctor")."""
+        shape = "doctor"
+        services = env_int("BENCH_DOCTOR_SERVICES", 2000)
+        rounds = env_int("BENCH_DOCTOR_REPEAT", 9)
+        ours = dict(self.binaries)["ours"]
+        rules = os.path.join(self.tmp, "doctor.rules")
+        write_rules(rules, services, 2)
+        batch = os.path.join(self.tmp, "doctor.ip")
+        with open(batch, "w") as f:
+            for i in range(services):
+                f.write("addr add %s/32 dev dummy0\n" % ip4(VIP_BASE + i + 1))
+        setup = spawn([shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") or "/sbin/ip", "-batch", batch])
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1\n")
+        self.run(shape, "ours", "setup -R", [ours, "-R"], 0, stdin_path=rules, timed=False)
+        size = self.table_size()
+        self.check(shape, "doctor table", setup["status"] == 0 and size == (services, 2 * services), table=size)
+        times = {"-Ln": [], "--doctor": []}
+        cpu = {"-Ln": [], "--doctor": []}
+        ratios = []
+        cpu_ratios = []
+        statuses = []
+        out = os.path.join(self.tmp, "doctor.out")
+        for rnd in range(rounds + 1):
+            commands = [("-Ln", [ours, "-Ln"]), ("--doctor", [ours, "--doctor"])]
+            if rnd % 2:
+                commands.reverse()
+            got = {}
+            used = {}
+            for command, argv in commands:
+                r = spawn(argv, stdout_path=out)
+                got[command] = r["wall_ms"]
+                used[command] = r["user_ms"] + r["sys_ms"]
+                if command == "--doctor":
+                    statuses.append(r["status"])
+                    if r["status"] != 0:
+                        log("  !! --doctor exit %s: %s" % (r["status"], read_text(out, 400).strip()))
+                elif r["status"] != 0:
+                    log("  !! -Ln exit %s" % r["status"])
+            if rnd == 0:
+                continue
+            for command in times:
+                times[command].append(got[command])
+                cpu[command].append(used[command])
+            ratios.append(got["--doctor"] / got["-Ln"])
+            if used["-Ln"] > 0:
+                cpu_ratios.append(used["--doctor"] / used["-Ln"])
+        self.check(shape, "--doctor clean (exit 0)", all(status == 0 for status in statuses), statuses=statuses)
+        self.run(shape, "ours", "-C", [ours, "-C"], 0, timed=False)
+        median = statistics.median(ratios)
+        self.doctor = {
+            "services": services, "real_servers": 2 * services, "rounds": len(ratios),
+            "ln_ms": times["-Ln"], "doctor_ms": times["--doctor"], "ratios": [round(r, 3) for r in ratios],
+            "ratio_median": round(median, 3), "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
+            "ln_median_ms": round(statistics.median(times["-Ln"]), 1),
+            "doctor_median_ms": round(statistics.median(times["--doctor"]), 1),
+            "ln_cpu_ms": cpu["-Ln"], "doctor_cpu_ms": cpu["--doctor"],
+            "cpu_ratio_median": round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
+        }
+        log("  doctor  %d services: -Ln %.1f ms, --doctor %.1f ms (medians of %d); ratio %.2f (min %.2f, max %.2f)"
+            % (services, self.doctor["ln_median_ms"], self.doctor["doctor_median_ms"], len(ratios), median,
+               min(ratios), max(ratios)))
+        if cpu_ratios:
+            log("  doctor  CPU (user+sys): -Ln %.1f ms, --doctor %.1f ms (medians); ratio %.2f (min %.2f, max %.2f)"
+                % (statistics.median(cpu["-Ln"]), statistics.median(cpu["--doctor"]), statistics.median(cpu_ratios),
+                   min(cpu_ratios), max(cpu_ratios)))
+        self.check(shape, "--doctor <= 2x -Ln", median <= 2.0, ratio=round(median, 3))
 
     def shape_table(self, shape, services, per_service, index):
         rules = os.path.join(self.tmp, "%s.rules" % shape)
@@ -512,6 +594,8 @@ class Bench:
                     self.shape_startup()
                 elif kind == "adds":
                     self.shape_adds()
+                elif kind == "doctor":
+                    self.shape_doctor()
                 else:
                     self.shape_table(name, n, m, index)
             finally:

@@ -68,6 +68,14 @@ struct CommandEntry {
     var check: String?
     /// `-S --checks-from FILE`: the rules file whose `--check` words the save keeps.
     var checksFrom: String?
+    /// `--doctor --rules FILE`, `--vip`, `--director` (Docs/Doctor.md).
+    var rulesFile: String?
+    var vips: [IPAddress] = []
+    var director: IPAddress?
+    /// `--doctor --client`: addresses of clients whose route a NAT real server is checked for.
+    var clients: [IPAddress] = []
+    /// `-r`'s port as written (nil: none): a `-g` line's port the kernel does not keep.
+    var destinationPortWritten: UInt16?
     /// `--sysctl`'s words: knob names to show, or NAME=VALUE to set.
     var sysctlWords: [String] = []
     /// `--watch`: seconds between refreshes.

@@ -26,6 +26,12 @@ public protocol Host: AnyObject {
     func wallClock() -> Double
     /// Whether a process with this id exists (the health checker named by its state file).
     func processExists(_ pid: Int32) -> Bool
+    /// `--doctor`: the interfaces (flags, MTU, addresses) and main-table routes of the
+    /// network namespace the process is in.
+    func networkFacts() throws(Errno) -> NetworkFacts
+    /// `--doctor`: the standard output of a shell command (its errors discarded), nil when it
+    /// could not be run (not installed).
+    func commandOutput(_ command: String) -> String?
     /// The entries of a directory (`--sysctl`: /proc/sys/net/ipv4/vs), without `.` and `..`,
     /// each with whether this process may write it (the kernel's own answer, `access(W_OK)`);
     /// nil when the directory does not exist.

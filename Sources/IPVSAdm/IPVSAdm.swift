@@ -18,11 +18,12 @@ public enum IPVSAdm {
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock = SystemClock(),
         host: any Host = SystemHost(), terminal: (() -> (any WatchTerminal)?)? = nil,
+        enterNamespace: (_ namespace: String) throws(IPVSError) -> Void = { _ in },
         openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         let status = runCommand(
             program: program, arguments: arguments, stdin: stdin, stdout: stdout, stderr: stderr, resolver: resolver,
-            clock: clock, host: host, terminal: terminal, openBackend: openBackend)
+            clock: clock, host: host, terminal: terminal, enterNamespace: enterNamespace, openBackend: openBackend)
         guard let failure = stdout.flush(), failure != .brokenPipe else { return status }
         stderr.write("Can't write standard output: \(failure.text)\n")
         _ = stderr.flush()
@@ -33,6 +34,7 @@ public enum IPVSAdm {
         program: String, arguments: [String], stdin: any InputSource, stdout: any OutputSink,
         stderr: any OutputSink, resolver: any NameResolver, clock: any Clock, host: any Host,
         terminal: (() -> (any WatchTerminal)?)?,
+        enterNamespace: (_ namespace: String) throws(IPVSError) -> Void,
         openBackend: (_ namespace: String?) throws(IPVSError) -> any IPVSBackend
     ) -> Int32 {
         var arguments = arguments
@@ -42,6 +44,31 @@ public enum IPVSAdm {
         } catch {
             return finish(error, stdout: stdout, stderr: stderr)
         }
+        // `--doctor`: its command line is checked before the kernel is reached (a real server
+        // needs no IPVS at all, and a director without IPVS is a finding).
+        var doctor: CommandEntry?
+        if isDoctor(arguments) {
+            let parser = Parser(program: program, resolver: resolver)
+            do throws(Termination) {
+                let entry = try parser.parse(Words(arguments))
+                if DoctorRequest.isRealServer(entry) {
+                    if let namespace {
+                        do throws(IPVSError) {
+                            try enterNamespace(namespace)
+                        } catch {
+                            stderr.write("Can't enter network namespace \(namespace): \(error.errno.text)\n")
+                            return 255
+                        }
+                    }
+                    return try Runner.realServerDoctor(
+                        entry, host: host, parser: Parser(program: program, resolver: resolver, readsRules: true),
+                        stdout: stdout)
+                }
+                doctor = entry
+            } catch {
+                return finish(DoctorRequest.usageStatus(error), stdout: stdout, stderr: stderr)
+            }
+        }
         let backend: any IPVSBackend
         let info: IPVSInfo
         do {
@@ -49,8 +76,9 @@ public enum IPVSAdm {
             info = try backend.info()
         } catch where error.operation == .enterNetworkNamespace {
             stderr.write("Can't enter network namespace \(namespace ?? ""): \(error.errno.text)\n")
-            return 2
+            return doctor == nil ? 2 : 255
         } catch {
+            if let doctor { return Runner.missingIPVS(error, json: doctor.options.contains(.json), stdout: stdout) }
             stderr.write("Can't initialize ipvs: \(error.message)\n"
                 + "Are you sure that IP Virtual Server is built in the kernel or as module?\n")
             return 2
@@ -125,6 +153,13 @@ public enum IPVSAdm {
         if leading != nil && later != nil { throw .fail("multiple '\(OptionBit.netns.name)' options specified") }
         arguments.removeFirst(leadingWords)
         return leading ?? later
+    }
+
+    /// Whether the command (the first option) is `--doctor`.
+    private static func isDoctor(_ arguments: [String]) -> Bool {
+        var tokens = Tokenizer(arguments)
+        guard let first = try? tokens.nextOption(), case .command(.doctor) = first.spec.role else { return false }
+        return true
     }
 
     /// Writes how the process ends and gives its status. (popt's errors after the command,

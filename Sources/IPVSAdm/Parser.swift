@@ -137,6 +137,7 @@ struct Parser {
         entry.destinationFamily = parsed.address.family
         entry.destination.address = parsed.address
         entry.destination.port = parsed.port ?? entry.service.port
+        entry.destinationPortWritten = parsed.port
     }
 
     // MARK: - Values
@@ -337,6 +338,8 @@ struct Parser {
                 throw .fail("Tunnel options conflict with forward method")
             }
             try checkTunnel(entry.destination.tunnelType, options)
+        case .doctor:
+            try DoctorRequest.check(entry)
         case .list:
             if (options.containsAny([.connection, .timeout, .daemon]) && options.containsAny([.stats, .rate, .thresholds]))
                 || (options.containsAny([.timeout, .daemon]) && options.contains(.persistentConn))

@@ -78,7 +78,7 @@ final class Runner {
     func modification(for entry: CommandEntry) -> Modification? {
         let service = entry.service.model
         switch entry.command {
-        case .list, .save, .restore, .apply, .sysctl: return nil
+        case .list, .save, .restore, .apply, .doctor, .sysctl: return nil
         case .deleteDest where entry.drainSeconds != nil: return nil
         case .flush: return .flush
         case .add: return .addService(service)
@@ -111,6 +111,9 @@ final class Runner {
             try list(entry)
         case .save:
             try save(entry)
+        case .doctor:
+            if readingStdin { throw Termination.tryHelp(program) }
+            return try doctor(entry)
         case .restore:
             if readingStdin { throw Termination.tryHelp(program) }
             let lock = try takeTableLock(wait: entry.lockWait, warnIfUnavailable: false)

@@ -45,7 +45,8 @@ public final class NetlinkBackend: IPVSBackend {
         return try connect()
     }
 
-    private static func enterNetworkNamespace(_ namespace: String) throws(IPVSError) {
+    /// Moves the process into a network namespace (a name under `/run/netns`, or a path).
+    public static func enterNetworkNamespace(_ namespace: String) throws(IPVSError) {
         let path = namespace.contains("/") ? namespace : "/run/netns/" + namespace
         do throws(Errno) {
             let descriptor = try Errno.retryingInterrupts { Glibc.open(path, O_RDONLY | O_CLOEXEC) }

@@ -23,6 +23,10 @@ public final class FakeHost: Host {
     public var time: Double = 1_765_100_000
     /// The processes that exist.
     public var processes: Set<Int32> = []
+    /// `--doctor`: the namespace's interfaces and routes.
+    public var network = NetworkFacts()
+    /// `--doctor`: what commands print (a command not here is not installed).
+    public var outputs: [String: String] = [:]
 
     /// Paths `writeFile` refuses as the kernel refuses a read-only sysctl (EACCES), and that
     /// `directoryEntries` lists as not writable.
@@ -55,6 +59,8 @@ public final class FakeHost: Host {
     public func runCommand(_ command: String) -> Int32 { commands(command) }
     public func wallClock() -> Double { time }
     public func processExists(_ pid: Int32) -> Bool { processes.contains(pid) }
+    public func networkFacts() throws(Errno) -> NetworkFacts { network }
+    public func commandOutput(_ command: String) -> String? { outputs[command] }
 
     /// The files directly under `path`, as a directory of them.
     public func directoryEntries(_ path: String) throws(Errno) -> [DirectoryEntry]? {

@@ -6,6 +6,7 @@ enum Command: Int, CaseIterable, Sendable {
     case timeout, startDaemon, stopDaemon, restore, save, zero
     // Ours, after ipvsadm's.
     case apply
+    case doctor
     case sysctl
 
     /// The name ipvsadm's messages use (`cmdnames[]`).
@@ -26,6 +27,7 @@ enum Command: Int, CaseIterable, Sendable {
         case .save: "save"
         case .zero: "zero"
         case .apply: "apply"
+        case .doctor: "doctor"
         case .sysctl: "sysctl"
         }
     }
@@ -80,6 +82,8 @@ enum Command: Int, CaseIterable, Sendable {
             OptionRule(allowed: [.dryRun, .drain, .scope, .owner, .allowEmpty, .lockWait])
         case .restore:
             OptionRule(allowed: [.lockWait])
+        case .doctor:
+            OptionRule(allowed: [.json, .rules, .vip, .director, .client, .forward, .server])
         case .sysctl:
             OptionRule(allowed: [.json])
         case .flush, .timeout:
@@ -107,6 +111,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     // Ours, after ipvsadm's: new long options only.
     case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
     case watch
+    case rules, vip, director, client
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -159,6 +164,10 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .health: "health"
         case .checksFrom: "checks-from"
         case .watch: "watch"
+        case .rules: "rules"
+        case .vip: "vip"
+        case .director: "director"
+        case .client: "client"
         }
     }
 

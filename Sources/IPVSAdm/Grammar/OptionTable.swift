@@ -213,6 +213,18 @@ let optionTable: [OptionSpec] = [
         guard parser.readsRules else { throw .fail(CheckDeclaration.onCommandLine) }
         entry.check = value
     },
+    // `--doctor` (Docs/Doctor.md): the set-up's health, on the director or a real server.
+    OptionSpec("doctor", nil, .none, .command(.doctor)),
+    OptionSpec("rules", nil, .required, column: .rules) { entry, value, _ in entry.rulesFile = value },
+    OptionSpec("vip", nil, .required, column: .vip) { entry, value, _ throws(Termination) in
+        entry.vips = try DoctorRequest.addresses(value ?? "", option: "VIP")
+    },
+    OptionSpec("director", nil, .required, column: .director) { entry, value, _ throws(Termination) in
+        entry.director = try DoctorRequest.addresses(value ?? "", option: "director address").first
+    },
+    OptionSpec("client", nil, .required, column: .client) { entry, value, _ throws(Termination) in
+        entry.clients = try DoctorRequest.addresses(value ?? "", option: "client address")
+    },
     // Positional words after it: NAME... to show, NAME=VALUE... to set (Docs/Sysctl.md).
     OptionSpec("sysctl", nil, .none, .command(.sysctl)),
     // `-L --watch[=SECONDS]` (also as the first word: `ipvsadm --watch`, see `Parser.parse`).

@@ -1,7 +1,10 @@
 /// `--sysctl`: the IPVS sysctls of the namespace (Docs/Sysctl.md).
 extension Runner {
-    /// The doctor's recommended value of a knob, by name.
-    static let sysctlAdvice: SysctlAdviceLookup = { _ in nil }  // wired to SysctlAdvice at merge
+    /// The doctor's recommended value of a knob, by name (`SysctlAdvice`), with when it matters:
+    /// the doctor reports another value only then.
+    static let sysctlAdvice: SysctlAdviceLookup = { name in
+        SysctlAdvice.advice(for: "net.ipv4.vs." + name).map { ($0.recommended, "\($0.reason) (matters when: \($0.appliesWhen))") }
+    }
 
     /// `--sysctl [NAME...]` shows them (`--json` too); `--sysctl NAME=VALUE...` sets them.
     func sysctl(_ entry: CommandEntry, advice: SysctlAdviceLookup = Runner.sysctlAdvice) throws(Termination) -> Int32 {
