@@ -364,14 +364,16 @@ class Bench:
         with open(batch, "w") as f:
             for i in range(services):
                 f.write("addr add %s/32 dev dummy0\n" % ip4(VIP_BASE + i + 1))
-        setup = spawn(["ip", "-batch", batch])
+        setup = spawn([shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") or "/sbin/ip", "-batch", batch])
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write("1\n")
         self.run(shape, "ours", "setup -R", [ours, "-R"], 0, stdin_path=rules, timed=False)
         size = self.table_size()
         self.check(shape, "doctor table", setup["status"] == 0 and size == (services, 2 * services), table=size)
         times = {"-Ln": [], "--doctor": []}
+        cpu = {"-Ln": [], "--doctor": []}
         ratios = []
+        cpu_ratios = []
         statuses = []
         out = os.path.join(self.tmp, "doctor.out")
         for rnd in range(rounds + 1):
@@ -379,9 +381,11 @@ class Bench:
             if rnd % 2:
                 commands.reverse()
             got = {}
+            used = {}
             for command, argv in commands:
                 r = spawn(argv, stdout_path=out)
                 got[command] = r["wall_ms"]
+                used[command] = r["user_ms"] + r["sys_ms"]
                 if command == "--doctor":
                     statuses.append(r["status"])
                     if r["status"] != 0:
@@ -392,7 +396,10 @@ class Bench:
                 continue
             for command in times:
                 times[command].append(got[command])
+                cpu[command].append(used[command])
             ratios.append(got["--doctor"] / got["-Ln"])
+            if used["-Ln"] > 0:
+                cpu_ratios.append(used["--doctor"] / used["-Ln"])
         self.check(shape, "--doctor clean (exit 0)", all(status == 0 for status in statuses), statuses=statuses)
         self.run(shape, "ours", "-C", [ours, "-C"], 0, timed=False)
         median = statistics.median(ratios)
@@ -402,10 +409,16 @@ class Bench:
             "ratio_median": round(median, 3), "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
             "ln_median_ms": round(statistics.median(times["-Ln"]), 1),
             "doctor_median_ms": round(statistics.median(times["--doctor"]), 1),
+            "ln_cpu_ms": cpu["-Ln"], "doctor_cpu_ms": cpu["--doctor"],
+            "cpu_ratio_median": round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
         }
         log("  doctor  %d services: -Ln %.1f ms, --doctor %.1f ms (medians of %d); ratio %.2f (min %.2f, max %.2f)"
             % (services, self.doctor["ln_median_ms"], self.doctor["doctor_median_ms"], len(ratios), median,
                min(ratios), max(ratios)))
+        if cpu_ratios:
+            log("  doctor  CPU (user+sys): -Ln %.1f ms, --doctor %.1f ms (medians); ratio %.2f (min %.2f, max %.2f)"
+                % (statistics.median(cpu["-Ln"]), statistics.median(cpu["--doctor"]), statistics.median(cpu_ratios),
+                   min(cpu_ratios), max(cpu_ratios)))
         self.check(shape, "--doctor <= 2x -Ln", median <= 2.0, ratio=round(median, 3))
 
     def shape_table(self, shape, services, per_service, index):

@@ -47,7 +47,8 @@ struct DirectorDoctor {
 
         for (service, destinations) in table {
             let key = service.key
-            let name = DoctorNames.service(key)
+            // Names are made only for a finding: most services have none.
+            var name: String { DoctorNames.service(key) }
             if key.fwmark != 0 {
                 marks[key.fwmark, default: []].append(key)
             } else if !facts.isLocal(key.address) {
@@ -86,7 +87,7 @@ struct DirectorDoctor {
             }
             for destination in destinations {
                 if facts.isLocal(destination.address) { continue }
-                let server = DoctorNames.server(key, destination)
+                var server: String { DoctorNames.server(key, destination) }
                 switch destination.forwarding {
                 case .masquerading:
                     natFamilies.insert(destination.address.family)
@@ -260,9 +261,13 @@ struct DirectorDoctor {
     }
 
     /// Whether netfilter NAT rules exist (iptables' nat table or an nft nat chain with a
-    /// masquerade, snat or dnat rule): what sees IPVS's untracked packets.
+    /// masquerade, snat or dnat rule): what sees IPVS's untracked packets. The tools are asked
+    /// only when a NAT table or chain type is registered at all (its module loaded).
     private func netfilterNATRules() -> Bool {
-        for command in ["iptables-save -t nat", "nft list ruleset"] {
+        var commands: [String] = []
+        if reader.moduleLoaded("iptable_nat") || reader.moduleLoaded("ip6table_nat") { commands.append("iptables-save -t nat") }
+        if reader.moduleLoaded("nft_chain_nat") { commands.append("nft list ruleset") }
+        for command in commands {
             guard let output = reader.host.commandOutput(command)?.lowercased() else { continue }
             for line in output.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix(":") {
                 if line.contains("masquerade") || line.contains("snat") || line.contains("dnat") { return true }
@@ -273,7 +278,7 @@ struct DirectorDoctor {
 
     /// Connections (/proc/net/ip_vs_conn) whose real server is not in the table.
     private func orphanConnections(_ table: [(VirtualService, [Destination])]) -> Int {
-        guard let text = try? backend.connectionTable() else { return 0 }
+        guard let text = try? backend.connectionTable(), text.utf8.count(where: { $0 == 0x0a }) > 1 else { return 0 }
         var servers: Set<String> = []
         for (_, destinations) in table {
             for destination in destinations { servers.insert(DoctorNames.endpoint(destination.address, destination.port)) }

@@ -69,14 +69,18 @@ public struct Route: Hashable, Sendable {
 public struct NetworkFacts: Sendable {
     public var interfaces: [NetworkInterface]
     public var routes: [Route]
-    private let localAddresses: [IPAddress: Int]
+    /// Where each address is: its interface's position and its own in that interface's list
+    /// (a director may hold thousands of VIPs: every look-up is one hash).
+    private let localAddresses: [IPAddress: (interface: Int, address: Int)]
 
     public init(interfaces: [NetworkInterface] = [], routes: [Route] = []) {
         self.interfaces = interfaces
         self.routes = routes
-        var local: [IPAddress: Int] = [:]
+        var local: [IPAddress: (interface: Int, address: Int)] = [:]
         for (position, interface) in interfaces.enumerated() {
-            for address in interface.addresses where local[address.address] == nil { local[address.address] = position }
+            for (index, address) in interface.addresses.enumerated() where local[address.address] == nil {
+                local[address.address] = (position, index)
+            }
         }
         localAddresses = local
     }
@@ -87,9 +91,8 @@ public struct NetworkFacts: Sendable {
     /// The interface that holds `address`, and the address with its prefix.
     public func holder(of address: IPAddress) -> (interface: NetworkInterface, address: InterfaceAddress)? {
         guard let position = localAddresses[address] else { return nil }
-        let interface = interfaces[position]
-        guard let held = interface.addresses.first(where: { $0.address == address }) else { return nil }
-        return (interface, held)
+        let interface = interfaces[position.interface]
+        return (interface, interface.addresses[position.address])
     }
 
     /// Whether `address` is an address of an interface that is up (the kernel keeps local

@@ -68,7 +68,8 @@ struct RealServerDoctor {
                 fix: fix)
             return
         }
-        if !interface.up {
+        // A VIP on a tunl0 that is down is rs-tunl0-missing's to report (its fix brings both back).
+        if !interface.up && !(home == "tunl0" && interface.name == "tunl0") {
             report.add(
                 .error, .rsVIPMissing, object,
                 "The VIP is on \(interface.name), which is down, so the kernel does not treat it as local and drops"
@@ -76,7 +77,7 @@ struct RealServerDoctor {
                 fix: ["ip link set dev \(interface.name) up"])
             return
         }
-        if requireQuiet && vip.family == .inet && interface.answersARP {
+        if interface.up && requireQuiet && vip.family == .inet && interface.answersARP {
             report.add(
                 .error, .rsVIPOnARPInterface, object,
                 "The VIP is on \(interface.name), which answers ARP for it: the real server claims the VIP on the"
@@ -172,8 +173,8 @@ struct RealServerDoctor {
             .error, .rsNATGateway, "default route",
             (current == nil ? "There is no default route" : current?.gateway == nil
                 ? "The default route has no gateway" : "The default route goes through \(current!.gateway!.text)")
-                + ", not the director \(director.text): replies to clients bypass the director, which never"
-                + " rewrites their source back to the VIP, and clients drop them.",
+                + " where it must go through the director \(director.text): replies to clients bypass the director,"
+                + " which never rewrites their source back to the VIP, and clients drop them.",
             fix: [current == nil ? "\(prefix) add default via \(director.text)" : "\(prefix) replace default via \(director.text)"])
     }
 }
