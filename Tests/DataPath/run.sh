@@ -19,6 +19,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../Health/path.sh"
 # shellcheck source=watch.sh
 . "$here/watch.sh"
+# shellcheck source=../Doctor/run.sh
+. "$here/../Doctor/run.sh"
 
 # shellcheck source=../lib/check.sh
 . "$here/../lib/check.sh"
@@ -539,8 +541,12 @@ t_path_daemon() {
     passed=$((passed + p)); failed=$((failed + f))
 }
 
+# `ipvsadm --doctor` judged by traffic (Tests/Doctor/run.sh): builds the DR, NAT and TUN
+# topologies itself, breaks them one fault at a time.
+t_doctor() { doctor_tests; }
+
 DR_TESTS="dr_rr stats zero conns wrr weight0 delete persist restore fwmark udp dr-port-follows-service sync-daemon-pair live-listings-match-oracle hitless-reload health path-dr watch"
-ALL_TESTS="$DR_TESTS nat tun path-tun selftest-dr selftest-nat selftest-tun path-daemon"
+ALL_TESTS="$DR_TESTS nat tun path-tun selftest-dr selftest-nat selftest-tun path-daemon doctor"
 
 # --- main ------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then echo "$ALL_TESTS"; exit 0; fi
