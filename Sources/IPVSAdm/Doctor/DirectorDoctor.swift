@@ -233,12 +233,13 @@ struct DirectorDoctor {
                     + " to be scheduled anew, and the client stalls 1 second until it retransmits.",
                 fix: ["sysctl -w net.ipv4.vs.conn_reuse_mode=0"])
         }
-        if persistent, reader.sysctl("net.ipv4.vs.expire_quiescent_template") == 0 {
+        // Only where it bites now: a persistent service with a real server at weight 0.
+        if persistent, quiesced, reader.sysctl("net.ipv4.vs.expire_quiescent_template") == 0 {
             report.add(
                 .warning, .sysctlExpireQuiescentTemplate, "net.ipv4.vs.expire_quiescent_template",
-                "Persistence templates outlive a real server's quiescing: a client keeps being sent to a real server of"
-                    + " weight 0 (taken out by a health checker) for as long as it keeps coming back."
-                    + (quiesced ? " A persistent service has such a real server now." : ""),
+                "A persistent service has a real server of weight 0 (quiesced by hand or by a health checker), and its"
+                    + " persistence templates outlive that: their clients keep being sent to it for as long as they keep"
+                    + " coming back.",
                 fix: ["sysctl -w net.ipv4.vs.expire_quiescent_template=1"])
         }
         if nat, conntrack == 0, reader.moduleLoaded("nf_nat"), netfilterNATRules() {
@@ -276,7 +277,9 @@ struct DirectorDoctor {
         return false
     }
 
-    /// Connections (/proc/net/ip_vs_conn) whose real server is not in the table.
+    /// Connections (/proc/net/ip_vs_conn) whose real server is not in the table and whose
+    /// client may still send: not persistence templates (NONE), TIME_WAIT or CLOSE, which only
+    /// wait to expire (every `-d` leaves some, and they harm no one).
     private func orphanConnections(_ table: [(VirtualService, [Destination])]) -> Int {
         guard let text = try? backend.connectionTable(), text.utf8.count(where: { $0 == 0x0a }) > 1 else { return 0 }
         var servers: Set<String> = []
@@ -286,7 +289,8 @@ struct DirectorDoctor {
         var count = 0
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
-            guard fields.count >= 7, let port = UInt16(fields[6], radix: 16) else { continue }
+            guard fields.count >= 8, let port = UInt16(fields[6], radix: 16) else { continue }
+            if fields[7] == "NONE" || fields[7] == "TIME_WAIT" || fields[7] == "CLOSE" { continue }
             let field = String(fields[5])
             let address: IPAddress?
             if field.count == 8, let value = UInt32(field, radix: 16) {

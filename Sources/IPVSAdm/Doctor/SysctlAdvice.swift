@@ -28,7 +28,7 @@ public struct SysctlAdvice: Sendable {
             name: "net.ipv4.vs.expire_quiescent_template", recommended: "1",
             reason: "with 0, a persistence template keeps sending its client to a real server of weight 0"
                 + " (quiesced by a health checker or by hand) for as long as the client keeps coming",
-            appliesWhen: "a persistent service", code: .sysctlExpireQuiescentTemplate),
+            appliesWhen: "a persistent service has a real server of weight 0", code: .sysctlExpireQuiescentTemplate),
         SysctlAdvice(
             name: "net.ipv4.vs.conntrack", recommended: "1",
             reason: "with 0, IPVS connections are not tracked, so netfilter NAT rules and conntrack state matches"
