@@ -27,24 +27,9 @@ struct DoctorRules {
         }
         guard let bytes else { throw DoctorRequest.usage("cannot read rules file \(path): \(Errno.noSuchFileOrDirectory.text)") }
         var rules = DoctorRules(path: path)
-        var number = 0
-        var words = Words()
-        for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false) {
-            number += 1
-            words.bytes = Array(line)
-            RestoreLine.split(&words)
-            if words.isEmpty || words.byte(0, 0) == UInt8(ascii: "#") { continue }
-            let entry: CommandEntry
-            do throws(Termination) {
-                entry = try parser.parse(words)
-            } catch {
-                let message: String
-                switch error {
-                case .line(let text): message = text
-                case .process(_, _, let err): message = err.isEmpty ? "not a line of a rules file" : String(err.dropLast())
-                }
-                throw DoctorRequest.usage("\(path) line \(number): \(message)")
-            }
+        try RulesFileLines.forEach(bytes, parser: parser, refused: { number, message in
+            DoctorRequest.usage("\(path) line \(number): \(message)")
+        }) { (number, entry, words) throws(Termination) in
             switch entry.command {
             case .add:
                 rules.services.append(entry.service.model)
@@ -53,7 +38,7 @@ struct DoctorRules {
                     service: entry.service.model, destination: entry.destinationModel,
                     portWritten: entry.destinationPortWritten, word: realServerWord(words), line: number))
             default:
-                continue
+                break
             }
         }
         return rules

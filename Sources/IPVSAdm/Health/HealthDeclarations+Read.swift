@@ -22,25 +22,10 @@ extension HealthDeclarations {
         var checks = CheckReader()
         var services: [Service] = []
         var position: [ServiceKey: Int] = [:]
-        var number = 0
-        var words = Words()
         // By bytes: "\r\n" is one Character, and a CR is a blank to -R.
-        for line in text.utf8.split(separator: 0x0a, omittingEmptySubsequences: false) {
-            number += 1
-            words.bytes = Array(line)
-            RestoreLine.split(&words)
-            if words.isEmpty || words.byte(0, 0) == UInt8(ascii: "#") { continue }
+        try RulesFileLines.forEach(text.utf8, parser: parser, refused: { HealthDeclarationError(line: $0, message: $1) }) {
+            (number, entry, _) throws(HealthDeclarationError) in
             func fail(_ message: String) -> HealthDeclarationError { HealthDeclarationError(line: number, message: message) }
-            let entry: CommandEntry
-            do throws(Termination) {
-                entry = try parser.parse(words)
-            } catch {
-                switch error {
-                case .line(let message): throw fail(message)
-                case .process(_, _, let err):
-                    throw fail(err.isEmpty ? "not a line of a rules file" : String(err.dropLast()))
-                }
-            }
             switch entry.command {
             case .add:
                 let service = entry.service.model
@@ -67,10 +52,10 @@ extension HealthDeclarations {
                     throw fail(error.message)
                 }
                 let check = try checks.server(of: service.key, entry.check, line: number)
-                guard let index = position[service.key] else { continue }
+                guard let index = position[service.key] else { return }
                 services[index].servers.append(Server(destination: destination, check: check, line: number))
             default:
-                continue
+                break
             }
         }
         return HealthDeclarations(services: services)

@@ -29,23 +29,8 @@ extension Runner {
         let parser = rulesParser
         var reader = CheckReader()
         var checks = SavedChecks()
-        var words = Words()
-        var number = 0
-        for line in bytes.split(separator: 0x0a, omittingEmptySubsequences: false) {
-            number += 1
-            words.bytes = Array(line)
-            RestoreLine.split(&words)
-            if words.isEmpty || words.byte(0, 0) == UInt8(ascii: "#") { continue }
-            let entry: CommandEntry
-            do throws(Termination) {
-                entry = try parser.parse(words)
-            } catch {
-                switch error {
-                case .line(let message): throw fail("line \(number): \(message)")
-                case .process(_, _, let err):
-                    throw fail("line \(number): " + (err.isEmpty ? "not a line of a rules file" : String(err.dropLast())))
-                }
-            }
+        try RulesFileLines.forEach(bytes, parser: parser, refused: { number, message in fail("line \(number): \(message)") }) {
+            (number, entry, _) throws(Termination) in
             do throws(HealthDeclarationError) {
                 try reader.read(entry, line: number)
             } catch {

@@ -178,7 +178,7 @@ struct JSONRenderer: ListingRenderer {
     }
 
     /// `"name": {"connections": ..., "packets_in": ..., ...}`.
-    private static func counterObject(_ name: StaticString, _ counters: Statistics.Counters, into json: JSONWriter) {
+    static func counterObject(_ name: StaticString, _ counters: Statistics.Counters, into json: JSONWriter) {
         json.key(name)
         json.beginObject()
         json.member("connections", counters.connections)

@@ -164,7 +164,7 @@ enum WatchJSON {
     /// `stats` (the exact totals), `rates` (per second between the two reads, null on the
     /// first frame or after a counter went down), `kernel_rates` (the kernel's estimator).
     private static func counters(_ stats: Statistics, _ rates: WatchRates?, into json: JSONWriter) {
-        object("stats", stats.totals, into: json)
+        JSONRenderer.counterObject("stats", stats.totals, into: json)
         if let rates {
             json.key("rates")
             json.beginObject()
@@ -177,17 +177,6 @@ enum WatchJSON {
         } else {
             json.member("rates", number: "null")
         }
-        object("kernel_rates", stats.rates, into: json)
-    }
-
-    private static func object(_ name: StaticString, _ counters: Statistics.Counters, into json: JSONWriter) {
-        json.key(name)
-        json.beginObject()
-        json.member("connections", counters.connections)
-        json.member("packets_in", counters.inPackets)
-        json.member("packets_out", counters.outPackets)
-        json.member("bytes_in", counters.inBytes)
-        json.member("bytes_out", counters.outBytes)
-        json.endObject()
+        JSONRenderer.counterObject("kernel_rates", stats.rates, into: json)
     }
 }
