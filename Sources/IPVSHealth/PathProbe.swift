@@ -338,12 +338,17 @@ public final class PathProbe {
         }
     }
 
-    /// The source address the kernel would use towards `destination` (a connected UDP socket's
-    /// own address), for a route that names none.
+    /// The source address the kernel would use towards `destination`, for a route that names none.
     private func sourceAddress(towards destination: UInt32) -> UInt32? {
         let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
+        return PathProbe.sourceAddress(descriptor, towards: destination)
+    }
+
+    /// The source address the kernel routes from towards `destination`: the UDP socket
+    /// `descriptor` connected there (no packet is sent), then its own address; nil with errno set.
+    static func sourceAddress(_ descriptor: Int32, towards destination: UInt32) -> UInt32? {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(9).bigEndian

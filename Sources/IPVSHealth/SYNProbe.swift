@@ -230,18 +230,7 @@ final class SYNProbe {
     /// The source address the kernel routes from towards `destination` (errno set when none).
     private func source(towards destination: UInt32) -> UInt32? {
         if let known = sources[destination] { return known }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(9).bigEndian
-        address.sin_addr.s_addr = destination.bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(routeSocket, $0, length) == 0 && getsockname(routeSocket, $0, &length) == 0
-            }
-        }
-        guard ok else { return nil }
-        let source = UInt32(bigEndian: address.sin_addr.s_addr)
+        guard let source = PathProbe.sourceAddress(routeSocket, towards: destination) else { return nil }
         sources[destination] = source
         return source
     }
