@@ -68,6 +68,8 @@ struct CommandEntry {
     var check: String?
     /// `-S --checks-from FILE`: the rules file whose `--check` words the save keeps.
     var checksFrom: String?
+    /// `-Lc`'s filters (`--conn-service`, `--conn-server`, `--conn-state`, `--conn-client`).
+    var connectionFilter = ConnectionFilter()
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

@@ -337,6 +337,9 @@ struct Parser {
                 || (options.containsAny([.scope, .owner]) && options.containsAny([.connection, .service, .timeout, .daemon]))
                 // Ours: the health of real servers, in the listings of services.
                 || (options.contains(.health) && options.containsAny([.connection, .timeout, .daemon]))
+                // Ours: the connection views are of -c; the summary has no persistence columns.
+                || (options.containsAny(OptionBit.connectionViews) && !options.contains(.connection))
+                || (options.contains(.connSummary) && options.contains(.persistentConn))
             {
                 throw .fail("options conflicts in the list command")
             }

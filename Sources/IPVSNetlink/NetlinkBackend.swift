@@ -214,6 +214,11 @@ public final class NetlinkBackend: IPVSBackend {
         String(decoding: try WholeFile.read("/proc/net/ip_vs_conn"), as: UTF8.self)
     }
 
+    /// `/proc/net/ip_vs_conn`, block by block (the kernel fills at most a page per `read`).
+    public func readConnectionTable(_ body: (UnsafeRawBufferPointer) -> Void) throws(Errno) {
+        try WholeFile.forEachBlock("/proc/net/ip_vs_conn", body)
+    }
+
     /// The floor of a listing, for the benchmark (`ipvsadm-floor`): the requests of `-Ln`
     /// (the services dump, then one destinations dump per service) back to back on this
     /// socket, the replies received but not decoded beyond the service keys, nothing

@@ -49,6 +49,7 @@ enum Command: Int, CaseIterable, Sendable {
                 allowed: [
                     .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
                     .json, .metrics, .scope, .owner, .health,
+                    .connService, .connServer, .connState, .connClient, .connSummary,
                 ])
         case .addDest:
             OptionRule(
@@ -102,6 +103,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case tunPort, tunNoCsum, tunCsum, tunRemCsum
     // Ours, after ipvsadm's: new long options only.
     case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
+    case connService, connServer, connState, connClient, connSummary
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -153,6 +155,11 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .check: "check"
         case .health: "health"
         case .checksFrom: "checks-from"
+        case .connService: "conn-service"
+        case .connServer: "conn-server"
+        case .connState: "conn-state"
+        case .connClient: "conn-client"
+        case .connSummary: "conn-summary"
         }
     }
 
@@ -161,6 +168,9 @@ enum OptionBit: Int, CaseIterable, Sendable {
 
     /// Ours: what every command takes (`--netns` chooses the kernel the command talks to).
     static let takenByEveryCommand: OptionSet64 = [.netns]
+
+    /// Ours: `-Lc`'s filters and summary.
+    static let connectionViews: OptionSet64 = [.connService, .connServer, .connState, .connClient, .connSummary]
 }
 
 /// A set of option bits.
