@@ -894,6 +894,16 @@ def conn_tests():
                    for g in summary["groups"]}
         except (ValueError, KeyError, TypeError):
             summary, got = None, None
+        import json
+        import jsonschema
+        validator = jsonschema.Draft202012Validator(json.load(open(os.path.join(REPO, "Docs", "ipvsadm.schema.json"))))
+        for options in (["--conn-summary"], ["--conn-state", "UDP"]):
+            r = ipvsadm(OURS, "-Lc", "--json", *options)
+            try:
+                errors = [e.message for e in validator.iter_errors(json.loads(text(r)))]
+            except ValueError as e:
+                errors = [str(e)]
+            check("conns: -Lc --json %s validates against the schema" % " ".join(options), not errors, "\n".join(errors[:5]))
         check("conns: --json --conn-summary of one service counts the oracle's lines",
               got == {k: v for k, v in counted.items() if k[1] == "10.1.0.2:53"}
               and summary["connections"] == sum(v for k, v in counted.items() if k[1] == "10.1.0.2:53"),
