@@ -94,7 +94,8 @@ struct ConnectionFilter: Equatable {
     func matches(_ c: ConnectionLine) -> Bool {
         if let service, !service.matches(c.virtual, c.virtualPort) { return false }
         if let server, !server.matches(c.destination, c.destinationPort) { return false }
-        if let state, c.state.uppercased() != state { return false }
+        // The kernel names its states in capitals: compared as they are first.
+        if let state, c.state != state && c.state.uppercased() != state { return false }
         if let client, !client.contains(c.client) { return false }
         return true
     }
