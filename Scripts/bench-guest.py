@@ -26,6 +26,8 @@ in small pieces, rather than one running after the other:
   doctor:  (only when named in BENCH_SHAPES) `--doctor` against `-Ln` of the same correct
            2000-service NAT table, ours only (shape_doctor; BENCH_DOCTOR_SERVICES,
            BENCH_DOCTOR_REPEAT);
+  connsN:  the connection listing with N connections in the table (connection_shape below;
+           not in the default shapes: BENCH_SHAPES=conns50000,conns200000);
   adds:    BENCH_ADDS separate `ipvsadm -a` processes into 50 services, run by `/bin/sh -e`
            scripts, in BENCH_ADDS_CHUNKS scripts per binary, oracle and ours alternating
            (each in its own namespace); the time is the sum of the scripts.
@@ -152,6 +154,8 @@ def count_lines(path):
 def parse_shape(name):
     if name in ("startup", "adds", "doctor"):
         return name, 0, 0
+    if re.fullmatch(r"conns\d+", name):
+        return "conns", int(name[5:]), 0
     try:
         n, m = name.lower().split("x")
         n, m = int(n), int(m)
@@ -596,6 +600,8 @@ class Bench:
                     self.shape_adds()
                 elif kind == "doctor":
                     self.shape_doctor()
+                elif kind == "conns":
+                    connection_shape(self, name, n)
                 else:
                     self.shape_table(name, n, m, index)
             finally:
@@ -610,6 +616,152 @@ class Bench:
         log("bench: done in %.0f s; %d checks, %d failed; %d commands failed"
             % (time.time() - self.started, len(self.checks), len(bad), len(failed)))
         return 1 if bad or failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The connection listing (connsN): N UDP connections, made by sending one datagram per
+# connection from a raw socket (source 10.50.x.1, ports 1024-61023) to two UDP services
+# 10.1.0.1:53 and 10.1.0.2:53 of 4 real servers each (172.17.0.1-4, -m; the dummy interface
+# swallows what IPVS forwards), with a UDP timeout of 7200 s so the table holds still. Then,
+# the commands taking turns in an order that rotates each round: `cat /proc/net/ip_vs_conn`
+# (the floor: the kernel's text and nothing else), the oracle's -Lnc, ours -Lnc, -Lnc --json,
+# a filtered listing (--conn-server 172.17.0.1:53, an eighth of the lines) and the summary
+# (--conn-summary). Round 0 keeps the outputs for the checks (ours -Lnc is the oracle's, the
+# expiry column aside; the filtered listing is the oracle's lines of that real server; the
+# summary's counts are those of the oracle's lines); BENCH_CONN_REPEAT (default 3) rounds are
+# timed after it, BENCH_CONN_LARGE_REPEAT (default 0) above 100,000 connections (0: round 0 is
+# the measurement: the kernel's text of the table costs time
+# quadratic in its size, each read() walking the table from its start to its position). Peak RSS by GNU time in every run. Written to DIR/conns.json (runs and checks) and
+# summarized in the log: best of the timed rounds, the spread (max-min)/min as the noise.
+
+CONN_VIPS = ["10.1.0.1", "10.1.0.2"]
+CONN_SERVERS = ["172.17.0.%d" % i for i in range(1, 5)]
+CONN_FILTER = "172.17.0.1:53"
+
+
+def fill_connections(n):
+    """Sends n UDP datagrams of distinct (source address, port) to the services."""
+    import socket
+    import struct
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    vips = [socket.inet_aton(v) for v in CONN_VIPS]
+    udp_len = 8 + 4
+    for i in range(n):
+        src = struct.pack("!I", (10 << 24) | (50 << 16) | ((i // 60000) << 8) | 1)
+        dst = vips[i % len(vips)]
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0, 64, 17, 0, src, dst)
+        sock.sendto(header + struct.pack("!HHHH", 1024 + i % 60000, 53, udp_len, 0) + b"ping",
+                    (CONN_VIPS[i % len(vips)], 0))
+    sock.close()
+
+
+def conn_rows(path, expire=False):
+    """The rows of a -Lnc listing (after its two header lines), without the expiry column."""
+    with open(path) as f:
+        lines = f.read().splitlines()[2:]
+    return [l.split() if expire else l.split()[:1] + l.split()[2:] for l in lines]
+
+
+def connection_shape(bench, shape, n):
+    oracle = dict(bench.binaries)["oracle"]
+    ours = dict(bench.binaries)["ours"]
+    rules = "".join("-A -u %s:53 -s rr\n" % v + "".join("-a -u %s:53 -r %s:53 -m\n" % (v, r) for r in CONN_SERVERS)
+                    for v in CONN_VIPS)
+    rules_path = os.path.join(bench.tmp, "conn-rules")
+    with open(rules_path, "w") as f:
+        f.write(rules + "--set 0 0 7200\n")
+    r = spawn([oracle, "-R"], stdin_path=rules_path)
+    if r["status"] != 0:
+        raise RuntimeError("the oracle's -R of the connection shape failed")
+    t0 = time.time()
+    fill_connections(n)
+    count_path = os.path.join(bench.tmp, "conn-count")
+    spawn(["/bin/cat", "/proc/net/ip_vs_conn"], stdout_path=count_path)
+    have = count_lines(count_path) - 1
+    log("  %d connections made in %.0f s (%d asked)" % (have, time.time() - t0, n))
+    runs, checks = [], []
+    commands = [
+        ("floor", "cat", ["/bin/cat", "/proc/net/ip_vs_conn"]),
+        ("oracle", "-Lnc", [oracle, "-Lnc"]),
+        ("ours", "-Lnc", [ours, "-Lnc"]),
+        ("ours", "-Lnc --json", [ours, "-Lnc", "--json"]),
+        ("ours", "filtered", [ours, "-Lnc", "--conn-server", CONN_FILTER]),
+        ("ours", "summary", [ours, "-Lnc", "--conn-summary"]),
+    ]
+    repeat = env_int("BENCH_CONN_REPEAT", 3) if n <= 100000 else env_int("BENCH_CONN_LARGE_REPEAT", 0)
+    outputs = {}
+    for rnd in range(repeat + 1):
+        k = rnd % len(commands)
+        for binary, command, argv in commands[k:] + commands[:k]:
+            out = os.path.join(bench.tmp, "conn-%s-%s" % (binary, command.replace(" ", ""))) if rnd == 0 else "/dev/null"
+            err = os.path.join(bench.tmp, "conn-err")
+            res = spawn(argv, stdout_path=out, stderr_path=err, measure_rss=True)
+            res.update({"shape": shape, "binary": binary, "command": command, "round": rnd,
+                        "timed": rnd > 0 or repeat == 0,
+                        "connections": have})
+            if res["status"] != 0:
+                res["stderr"] = read_text(err, 500)
+                log("  !! %s %s %s: exit %s: %s" % (shape, binary, command, res["status"], res["stderr"][:200]))
+            runs.append(res)
+            if rnd == 0:
+                outputs[(binary, command)] = out
+            log("    round %d %-6s %-12s %9.1f ms  rss %6.1f MB" % (rnd, binary, command, res["wall_ms"],
+                                                                    (res.get("maxrss_kb") or 0) / 1024))
+
+    def check(what, ok, **details):
+        checks.append({"shape": shape, "command": what, "ok": bool(ok), **details})
+        bench.checks.append(checks[-1])
+        log("  check   %-26s %s" % (what, "ok" if ok else "MISMATCH " + json.dumps(details)[:300]))
+
+    theirs = conn_rows(outputs[("oracle", "-Lnc")])
+    check("connections listed", len(theirs) == have, oracle=len(theirs), table=have)
+    check("ours -Lnc = oracle -Lnc", conn_rows(outputs[("ours", "-Lnc")]) == theirs)
+    check("filtered = oracle's lines", conn_rows(outputs[("ours", "filtered")]) == [r for r in theirs if r[4] == CONN_FILTER])
+    with open(outputs[("ours", "-Lnc --json")]) as f:
+        document = json.load(f)
+    check("--json holds them all", len(document["connections"]) == have)
+    counted = {}
+    for r in theirs:
+        key = (r[0], r[3], r[4], r[1])
+        counted[key] = counted.get(key, 0) + 1
+    summary = {}
+    with open(outputs[("ours", "summary")]) as f:
+        for line in f.read().splitlines()[2:]:
+            w = line.split()
+            summary[(w[0], w[1], w[2], w[3])] = int(w[4])
+    check("summary = oracle's counts", summary == counted, groups=len(summary))
+
+    results = {"shape": shape, "connections": have, "repeat": repeat, "rows": []}
+    floor = None
+    for binary, command, _ in commands:
+        timed = [x for x in runs if x["binary"] == binary and x["command"] == command and x["timed"] and x["status"] == 0]
+        if not timed:
+            continue
+        walls = [x["wall_ms"] for x in timed]
+        best = min(walls)
+        row = {"binary": binary, "command": command, "best_ms": best, "max_ms": max(walls),
+               "spread": (max(walls) - best) / best if best else 0,
+               "cpu_ms": min(x["user_ms"] + x["sys_ms"] for x in timed),
+               "peak_rss_kb": max((x.get("maxrss_kb") or 0) for x in timed)}
+        if binary == "floor":
+            floor = best
+        results["rows"].append(row)
+    oracle_best = next((r["best_ms"] for r in results["rows"] if r["binary"] == "oracle"), None)
+    for row in results["rows"]:
+        row["x_floor"] = row["best_ms"] / floor if floor else None
+        row["x_oracle"] = row["best_ms"] / oracle_best if oracle_best else None
+        log("  %-9s %-7s %-12s best %9.1f ms  spread %4.0f%%  %5.2fx floor  %5.2fx oracle  rss %6.1f MB"
+            % (shape, row["binary"], row["command"], row["best_ms"], 100 * row["spread"], row["x_floor"] or 0,
+               row["x_oracle"] or 0, row["peak_rss_kb"] / 1024))
+    path = os.path.join(bench.args.out, "conns.json")
+    previous = []
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+    with open(path, "w") as f:
+        json.dump(previous + [{"results": results, "runs": runs, "checks": checks}], f, indent=1)
+    # The table goes with the namespace; the oracle flushes the services first.
+    spawn([oracle, "-C"])
 
 
 def main():

@@ -26,9 +26,20 @@ public protocol IPVSBackend: AnyObject {
     /// The connection table in `/proc/net/ip_vs_conn`'s text format (there is no netlink
     /// request for it; ipvsadm reads the same file, per network namespace).
     func connectionTable() throws(Errno) -> String
+
+    /// The same table, handed to `body` block by block as it is read (never held whole; a
+    /// block may end mid-line). Fails with the errno of the open only: a failed read ends the
+    /// table there, as a short file would (ipvsadm's `fgets` loop).
+    func readConnectionTable(_ body: (UnsafeRawBufferPointer) -> Void) throws(Errno)
 }
 
 extension IPVSBackend {
+    /// The table of `connectionTable()`, in one block.
+    public func readConnectionTable(_ body: (UnsafeRawBufferPointer) -> Void) throws(Errno) {
+        var table = try connectionTable()
+        table.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+
     public func perform(_ modifications: [Modification]) -> [IPVSError?] {
         var results: [IPVSError?] = []
         results.reserveCapacity(modifications.count)

@@ -243,6 +243,21 @@ public final class InMemoryBackend: IPVSBackend {
             + connectionLines.map { $0 + "\n" }.joined()
     }
 
+    /// The most bytes `readConnectionTable` hands over at once (a file read in blocks).
+    public var connectionBlockSize = Int.max
+
+    public func readConnectionTable(_ body: (UnsafeRawBufferPointer) -> Void) throws(Errno) {
+        var table = try connectionTable()
+        table.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                let end = start + min(connectionBlockSize, bytes.count - start)
+                body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<end])))
+                start = end
+            }
+        }
+    }
+
     public func daemons() throws(IPVSError) -> [SyncDaemon] {
         return runningDaemons
     }

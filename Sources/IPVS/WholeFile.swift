@@ -17,4 +17,21 @@ public enum WholeFile {
             bytes.append(contentsOf: chunk[0..<count])
         }
     }
+
+    /// The file handed to `body` in blocks of up to `blockSize` bytes, as they are read: only
+    /// the errno of the `open` is thrown; a `read` that fails ends the file there.
+    public static func forEachBlock(
+        _ path: String, blockSize: Int = 1 << 16, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws(Errno) {
+        let descriptor = try Errno.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(descriptor) }
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 16)
+        defer { block.deallocate() }
+        while true {
+            guard let count = try? Errno.retryingInterrupts({ Glibc.read(descriptor, block.baseAddress, block.count) }),
+                count > 0
+            else { return }
+            body(UnsafeRawBufferPointer(rebasing: block[0..<count]))
+        }
+    }
 }

@@ -80,6 +80,8 @@ struct CommandEntry {
     var sysctlWords: [String] = []
     /// `--watch`: seconds between refreshes.
     var watchSeconds: Double?
+    /// `-Lc`'s filters (`--conn-service`, `--conn-server`, `--conn-state`, `--conn-client`).
+    var connectionFilter = ConnectionFilter()
 
     /// The real server as the kernel takes it: the address in the family `-r` gave.
     var destinationModel: Destination {

@@ -351,6 +351,9 @@ struct Parser {
                 || (options.contains(.health) && options.containsAny([.connection, .timeout, .daemon]))
                 // Ours: the watch view shows services and real servers, in text or JSON.
                 || (options.contains(.watch) && options.containsAny([.connection, .timeout, .daemon, .metrics]))
+                // Ours: the connection views are of -c; the summary has no persistence columns.
+                || (options.containsAny(OptionBit.connectionViews) && !options.contains(.connection))
+                || (options.contains(.connSummary) && options.contains(.persistentConn))
             {
                 throw .fail("options conflicts in the list command")
             }

@@ -13,17 +13,17 @@ extension Runner {
             // The checker's state whenever it has one (no file: one failed open).
             let health = listing.hasServices ? readHealthState() : nil
             var json = JSONRenderer(to: stdout, info: info, format: entry.format, health: health)
-            try list(listing, sorted: sorted, scope: scope, with: &json)
+            try list(listing, sorted: sorted, scope: scope, filter: entry.connectionFilter, with: &json)
         } else if let metricsScope = entry.metrics {
             var metrics = MetricsRenderer(scope: metricsScope, to: stdout, health: readHealthState())
-            try list(listing, sorted: sorted, scope: scope, with: &metrics)
+            try list(listing, sorted: sorted, scope: scope, filter: entry.connectionFilter, with: &metrics)
         } else {
             // The text listing reads the state only when asked (ipvsadm's listings unchanged).
             let health = showsHealth ? readHealthState() : nil
             var text = TextListing(
                 format: entry.format, resolver: resolver, info: info, to: stdout,
                 health: showsHealth ? healthLine(health) : nil, view: health)
-            try list(listing, sorted: sorted, scope: scope, with: &text)
+            try list(listing, sorted: sorted, scope: scope, filter: entry.connectionFilter, with: &text)
         }
     }
 
@@ -42,20 +42,12 @@ extension Runner {
     /// format shows of a listing cut short (`abandon`). The status is 1, with the kernel's
     /// message where ipvsadm prints one.
     private func list<Renderer: ListingRenderer>(
-        _ listing: Listing, sorted: Bool, scope: TableScope, with renderer: inout Renderer
+        _ listing: Listing, sorted: Bool, scope: TableScope, filter: ConnectionFilter = ConnectionFilter(),
+        with renderer: inout Renderer
     ) throws(Termination) {
         switch listing {
-        case .connections:
-            let lines = try connectionLines()
-            renderer.begin(listing)
-            for line in lines {
-                // ipvsadm ends silently on a line with no field at all (sscanf returns EOF).
-                guard let connection = ConnectionLine(line) else {
-                    renderer.abandon(listing)
-                    throw .process(status: 1)
-                }
-                renderer.connection(connection)
-            }
+        case .connections, .connectionSummary:
+            try listConnections(listing, filter: filter, with: &renderer)
         case .timeouts:
             guard let timeouts = try? backend.timeouts() else { throw .process(status: 1) }
             renderer.begin(listing)
@@ -160,15 +152,49 @@ extension Runner {
         }
     }
 
-    /// The lines of `/proc/net/ip_vs_conn` after its header, as ipvsadm reads them (see
-    /// `ConnectionLine.pieces`), or its failure.
-    private func connectionLines() throws(Termination) -> [Substring] {
-        guard let table = try? backend.connectionTable() else {
+    /// `-c`: `/proc/net/ip_vs_conn` read block by block and cut into the pieces ipvsadm's
+    /// `fgets` reads (`PieceCutter`); after the header, each piece is a connection, listed if
+    /// `filter` selects it (or counted, for the summary), and never held. ipvsadm ends silently,
+    /// status 1, at a piece with no field at all (sscanf returns EOF).
+    private func listConnections<Renderer: ListingRenderer>(
+        _ listing: Listing, filter: ConnectionFilter, with renderer: inout Renderer
+    ) throws(Termination) {
+        var cutter = PieceCutter()
+        var header = false
+        var ended = false
+        var summary = ConnectionSummary()
+        let counts = listing == .connectionSummary
+        let filters = !filter.isEmpty
+        func take(_ piece: UnsafeRawBufferPointer) {
+            guard header else {
+                header = true
+                renderer.begin(listing)
+                return
+            }
+            guard !ended else { return }
+            guard let connection = ConnectionLine(bytes: piece) else {
+                ended = true
+                return
+            }
+            if filters && !filter.matches(connection) { return }
+            if counts {
+                summary.add(connection)
+            } else {
+                renderer.connection(connection)
+            }
+        }
+        do {
+            try backend.readConnectionTable { cutter.feed($0, take) }
+        } catch {
             throw .process(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
         }
-        let lines = ConnectionLine.pieces(table)
-        guard !lines.isEmpty else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
-        return Array(lines.dropFirst())
+        cutter.finish(take)
+        guard header else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
+        if ended {
+            renderer.abandon(listing)
+            throw .process(status: 1)
+        }
+        if counts { renderer.connectionSummary(summary) }
     }
 }
 
@@ -177,7 +203,7 @@ extension Listing {
     var hasServices: Bool {
         switch self {
         case .service, .services: return true
-        case .connections, .timeouts, .daemons: return false
+        case .connections, .connectionSummary, .timeouts, .daemons: return false
         }
     }
 
@@ -185,7 +211,7 @@ extension Listing {
     init(_ entry: CommandEntry) {
         let options = entry.options
         if options.contains(.connection) {
-            self = .connections
+            self = options.contains(.connSummary) ? .connectionSummary : .connections
         } else if options.contains(.service) {
             self = .service(entry.service.key)
         } else if options.contains(.timeout) {

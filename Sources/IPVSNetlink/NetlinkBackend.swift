@@ -215,6 +215,14 @@ public final class NetlinkBackend: IPVSBackend {
         String(decoding: try WholeFile.read("/proc/net/ip_vs_conn"), as: UTF8.self)
     }
 
+    /// `/proc/net/ip_vs_conn`, block by block. The kernel returns at most a page per `read`
+    /// and walks its connection table from the start to the read's position for each one, so
+    /// the size of the reads changes nothing above a page (measured in the VM: 1 MiB reads,
+    /// the same time and peak RSS as 64 KiB ones).
+    public func readConnectionTable(_ body: (UnsafeRawBufferPointer) -> Void) throws(Errno) {
+        try WholeFile.forEachBlock("/proc/net/ip_vs_conn", body)
+    }
+
     /// The floor of a listing, for the benchmark (`ipvsadm-floor`): the requests of `-Ln`
     /// (the services dump, then one destinations dump per service) back to back on this
     /// socket, the replies received but not decoded beyond the service keys, nothing

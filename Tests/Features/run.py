@@ -2,7 +2,7 @@
 """Feature tests in the VM, as root, in one boot (Scripts/feature-test): what ipvsadm 1.31 does
 not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
 
-    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel health sysctl (default: all, in order)
+    run.py [GROUP...]      groups: faults apply shared atomic save netns load kernel health sysctl conns (default: all, in order)
 
 - faults: the ip_vs module absent and not loadable, modprobe's environment, no CAP_NET_ADMIN,
   output that cannot be written, a reader that closes the pipe early (runs first: the module
@@ -34,6 +34,9 @@ not do, judged by the oracle (/sbin/ipvsadm) on the real kernel.
   initial and in a child namespace and with --netns; the child's untouched knobs equal the
   catalog's defaults; values in range set, out of range refused with nothing changed; the
   kernel's refusal (a read-only mount) is its message.
+- conns: -Lc's views on real connections (UDP datagrams and TCP SYNs from a raw socket to two
+  services): each filter, alone and combined, lists the oracle's -Lnc lines that match it (text
+  and --json), and --conn-summary's counts are those of the oracle's lines.
 
 Environment: IPVSADM_UNDER_TEST (ours), FEATURE_PAIRS (random pairs, default 16),
 FEATURE_SEED. Prints PASS/FAIL per check and ends with "N passed, N failed".
@@ -880,9 +883,141 @@ def kernel_tests():
           r.ok and ran and "passed" in ran[-1], out[-3000:])
 
 
+# ---------------------------------------------------------------------------------------------
+# conns: the connection views (--conn-service, --conn-server, --conn-state, --conn-client,
+# --conn-summary), judged by the oracle's -Lnc of the same table
+
+def raw_packets(count, proto, vip, port, first_client):
+    """`count` packets from a raw socket to vip:port, each from its own client address and port
+    (UDP datagrams, or TCP SYNs with a correct checksum): one connection each."""
+    import socket
+    import struct
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    dst = socket.inet_aton(vip)
+
+    def checksum(data):
+        data += b"\0" * (len(data) % 2)
+        total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+        while total >> 16:
+            total = (total & 0xffff) + (total >> 16)
+        return ~total & 0xffff
+
+    for i in range(count):
+        src = struct.pack("!I", first_client + i // 7)
+        sport = 20000 + i
+        if proto == "udp":
+            body = struct.pack("!HHHH", sport, port, 12, 0) + b"ping"
+        else:
+            header = struct.pack("!HHIIBBHHH", sport, port, i, 0, 5 << 4, 0x02, 65535, 0, 0)
+            pseudo = src + dst + struct.pack("!BBH", 0, 6, len(header))
+            body = header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
+        packet = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 0, 0, 64,
+                             17 if proto == "udp" else 6, 0, src, dst) + body
+        sock.sendto(packet, (vip, 0))
+    sock.close()
+
+
+def conn_tests():
+    with Fresh():
+        rules = ("-A -t 10.1.0.1:80 -s rr\n" + "".join("-a -t 10.1.0.1:80 -r 172.17.0.%d:8080 -m\n" % i for i in (1, 2, 3))
+                 + "-A -u 10.1.0.2:53 -s rr\n" + "".join("-a -u 10.1.0.2:53 -r 172.17.0.%d:53 -m\n" % i for i in (1, 4))
+                 + "--set 0 0 600\n")
+        ok, why = load_with_oracle(rules)
+        check("conns: the oracle loads the services", ok, why)
+        raw_packets(150, "tcp", "10.1.0.1", 80, (10 << 24) | (50 << 16) | 1)
+        raw_packets(120, "udp", "10.1.0.2", 53, (10 << 24) | (60 << 16) | 1)
+        raw_packets(40, "udp", "10.1.0.2", 53, (10 << 24) | (50 << 16) | 200)
+
+        def rows(r):
+            """-Lnc's rows without the expiry (it counts down between two listings)."""
+            return [l.split()[:1] + l.split()[2:] for l in text(r).splitlines()[2:]]
+
+        theirs = rows(ipvsadm(ORACLE, "-Lnc"))
+        states = {r[1] for r in theirs}
+        check("conns: the table has connections in two states or more (%d, %s)" % (len(theirs), sorted(states)),
+              len(theirs) >= 300 and len(states) >= 2)
+
+        def client_in(prefix, length):
+            def match(row):
+                address = row[2].rsplit(":", 1)[0]
+                value = int.from_bytes(bytes(int(x) for x in address.split(".")), "big")
+                base = int.from_bytes(bytes(int(x) for x in prefix.split(".")), "big")
+                mask = (0xffffffff << (32 - length)) & 0xffffffff
+                return value & mask == base & mask
+            return match
+
+        tcp_state = next(iter(sorted(states - {"UDP"})), "SYN_RECV")
+        cases = [
+            (["--conn-service", "10.1.0.2:53"], lambda r: r[3] == "10.1.0.2:53"),
+            (["--conn-service", "10.1.0.1"], lambda r: r[3].startswith("10.1.0.1:")),
+            (["--conn-server", "172.17.0.1:53"], lambda r: r[4] == "172.17.0.1:53"),
+            (["--conn-server", "172.17.0.1"], lambda r: r[4].startswith("172.17.0.1:")),
+            (["--conn-state", tcp_state.lower()], lambda r: r[1] == tcp_state),
+            (["--conn-state", "UDP"], lambda r: r[1] == "UDP"),
+            (["--conn-client", "10.50.0.0/16"], client_in("10.50.0.0", 16)),
+            (["--conn-client", "10.50.0.3"], client_in("10.50.0.3", 32)),
+            (["--conn-client", "10.50.0.0/29"], client_in("10.50.0.0", 29)),
+            (["--conn-client", "10.50.0.0/16", "--conn-state", "UDP", "--conn-server", "172.17.0.4"],
+             lambda r: client_in("10.50.0.0", 16)(r) and r[1] == "UDP" and r[4].startswith("172.17.0.4:")),
+        ]
+        for options, match in cases:
+            ours = ipvsadm(OURS, "-Lnc", *options)
+            want = [r for r in theirs if match(r)]
+            check("conns: -Lnc %s lists the oracle's lines that match (%d of %d)"
+                  % (" ".join(options), len(want), len(theirs)),
+                  ours.ok and not ours.stderr and rows(ours) == want and 0 < len(want) < len(theirs), transcript(ours))
+            document = ipvsadm(OURS, "-Lc", "--json", *options)
+            try:
+                listed = __import__("json").loads(text(document))["connections"]
+            except (ValueError, KeyError):
+                listed = None
+            check("conns: -Lc --json %s holds the same connections" % " ".join(options),
+                  listed is not None and len(listed) == len(want)
+                  and sorted("%s:%d" % (c["destination"]["address"], c["destination"]["port"]) for c in listed)
+                  == sorted(r[4] for r in want), transcript(document)[:2000])
+
+        counted = {}
+        for r in theirs:
+            key = (r[0], r[3], r[4], r[1])
+            counted[key] = counted.get(key, 0) + 1
+        summary = ipvsadm(OURS, "-Lnc", "--conn-summary")
+        groups = {}
+        for line in text(summary).splitlines()[2:]:
+            w = line.split()
+            groups[(w[0], w[1], w[2], w[3])] = int(w[4])
+        check("conns: --conn-summary counts the oracle's lines (%d groups)" % len(counted),
+              summary.ok and groups == counted
+              and text(summary).startswith("IPVS connection summary: %d connections in %d groups\n"
+                                           % (len(theirs), len(counted))), transcript(summary))
+        document = ipvsadm(OURS, "-Lc", "--json", "--conn-summary", "--conn-service", "10.1.0.2:53")
+        try:
+            summary = __import__("json").loads(text(document))["connection_summary"]
+            got = {(g["protocol"].upper(), "%s:%d" % (g["virtual"]["address"], g["virtual"]["port"]),
+                    "%s:%d" % (g["destination"]["address"], g["destination"]["port"]), g["state"]): g["connections"]
+                   for g in summary["groups"]}
+        except (ValueError, KeyError, TypeError):
+            summary, got = None, None
+        import json
+        import jsonschema
+        validator = jsonschema.Draft202012Validator(json.load(open(os.path.join(REPO, "Docs", "ipvsadm.schema.json"))))
+        for options in (["--conn-summary"], ["--conn-state", "UDP"]):
+            r = ipvsadm(OURS, "-Lc", "--json", *options)
+            try:
+                errors = [e.message for e in validator.iter_errors(json.loads(text(r)))]
+            except ValueError as e:
+                errors = [str(e)]
+            check("conns: -Lc --json %s validates against the schema" % " ".join(options), not errors, "\n".join(errors[:5]))
+        check("conns: --json --conn-summary of one service counts the oracle's lines",
+              got == {k: v for k, v in counted.items() if k[1] == "10.1.0.2:53"}
+              and summary["connections"] == sum(v for k, v in counted.items() if k[1] == "10.1.0.2:53"),
+              transcript(document)[:2000])
+        ipvsadm(ORACLE, "-C")
+
+
 GROUPS = {"faults": fault_tests, "apply": apply_tests, "shared": shared_tests, "atomic": atomic_tests, "save": save_tests,
           "netns": netns_tests, "load": load_tests, "kernel": kernel_tests, "health": health_tests,
-          "sysctl": sysctl_tests}
+          "sysctl": sysctl_tests,
+          "conns": conn_tests}
 
 
 def main(argv):

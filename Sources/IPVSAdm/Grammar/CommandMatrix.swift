@@ -53,6 +53,7 @@ enum Command: Int, CaseIterable, Sendable {
                 allowed: [
                     .numeric, .stats, .rate, .thresholds, .persistentConn, .nosort, .syncID, .exact, .tunInfo,
                     .json, .metrics, .scope, .owner, .health, .watch,
+                    .connService, .connServer, .connState, .connClient, .connSummary,
                 ])
         case .addDest:
             OptionRule(
@@ -112,6 +113,7 @@ enum OptionBit: Int, CaseIterable, Sendable {
     case complete, dryRun, drain, json, metrics, netns, scope, owner, allowEmpty, lockWait, check, health, checksFrom
     case watch
     case rules, vip, director, client
+    case connService, connServer, connState, connClient, connSummary
 
     /// The name ipvsadm's messages use (`optnames[]`), and ours.
     var name: String {
@@ -168,6 +170,11 @@ enum OptionBit: Int, CaseIterable, Sendable {
         case .vip: "vip"
         case .director: "director"
         case .client: "client"
+        case .connService: "conn-service"
+        case .connServer: "conn-server"
+        case .connState: "conn-state"
+        case .connClient: "conn-client"
+        case .connSummary: "conn-summary"
         }
     }
 
@@ -176,6 +183,9 @@ enum OptionBit: Int, CaseIterable, Sendable {
 
     /// Ours: what every command takes (`--netns` chooses the kernel the command talks to).
     static let takenByEveryCommand: OptionSet64 = [.netns]
+
+    /// Ours: `-Lc`'s filters and summary.
+    static let connectionViews: OptionSet64 = [.connService, .connServer, .connState, .connClient, .connSummary]
 }
 
 /// A set of option bits.

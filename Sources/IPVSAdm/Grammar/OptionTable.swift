@@ -236,4 +236,31 @@ let optionTable: [OptionSpec] = [
             return seconds
         } ?? Runner.defaultWatchSeconds
     },
+    // `-Lc`'s views (Docs/JSON.md, "Connection views"): filters, and counts instead of lines.
+    OptionSpec("conn-service", nil, .required, column: .connService) { entry, value, _ throws(Termination) in
+        guard let endpoint = ConnectionFilter.endpoint(value ?? "") else {
+            throw .fail("illegal connection service address[:port] `\(value ?? "")' specified")
+        }
+        entry.connectionFilter.service = endpoint
+    },
+    OptionSpec("conn-server", nil, .required, column: .connServer) { entry, value, _ throws(Termination) in
+        guard let endpoint = ConnectionFilter.endpoint(value ?? "") else {
+            throw .fail("illegal connection real server address[:port] `\(value ?? "")' specified")
+        }
+        entry.connectionFilter.server = endpoint
+    },
+    OptionSpec("conn-state", nil, .required, column: .connState) { entry, value, _ throws(Termination) in
+        let state = (value ?? "").uppercased()
+        guard !state.isEmpty, state.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw .fail("illegal connection state `\(value ?? "")' specified")
+        }
+        entry.connectionFilter.state = state
+    },
+    OptionSpec("conn-client", nil, .required, column: .connClient) { entry, value, _ throws(Termination) in
+        guard let prefix = ConnectionFilter.prefix(value ?? "") else {
+            throw .fail("illegal connection client prefix `\(value ?? "")' specified")
+        }
+        entry.connectionFilter.client = prefix
+    },
+    OptionSpec("conn-summary", nil, column: .connSummary),
 ]

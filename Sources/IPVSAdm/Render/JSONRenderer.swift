@@ -30,6 +30,8 @@ struct JSONRenderer: ListingRenderer {
         case .connections:
             json.key("connections")
             json.beginArray()
+        case .connectionSummary:
+            break
         case .timeouts:
             break
         case .daemons:
@@ -46,6 +48,30 @@ struct JSONRenderer: ListingRenderer {
 
     func connection(_ connection: ConnectionLine) { JSONRenderer.connection(connection, into: json) }
 
+    /// `"connection_summary": {"connections": ..., "groups": [...]}`.
+    func connectionSummary(_ summary: ConnectionSummary) {
+        json.key("connection_summary")
+        json.beginObject()
+        json.member("connections", summary.total)
+        json.key("groups")
+        json.beginArray()
+        for (group, counts) in summary.sorted {
+            json.beginObject()
+            json.member(
+                "protocol",
+                group.proto == IPProtocolNumber(rawValue: 0) ? group.protocolText.lowercased() : JSONRenderer.protocolName(group.proto))
+            JSONRenderer.endpoint("virtual", group.virtual, group.virtualPort, into: json)
+            JSONRenderer.endpoint("destination", group.destination, group.destinationPort, into: json)
+            json.member("state", group.state)
+            json.member("connections", counts.connections)
+            json.member("expires_soonest", counts.soonest)
+            json.member("expires_latest", counts.latest)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+    }
+
     func timeouts(_ timeouts: Timeouts) { JSONRenderer.timeouts(timeouts, into: json) }
 
     func daemons(_ daemons: [SyncDaemon]) {
@@ -57,7 +83,7 @@ struct JSONRenderer: ListingRenderer {
     }
 
     func end(_ listing: Listing) {
-        if listing != .timeouts { json.endArray() }
+        if listing != .timeouts && listing != .connectionSummary { json.endArray() }
         json.endObject()
         json.finish()
     }

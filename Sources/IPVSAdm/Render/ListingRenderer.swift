@@ -3,8 +3,10 @@ import IPVS
 /// What `-L` lists. One of five, decided once from the command line (the matrix lets `-c`,
 /// a service, `--timeout` and `--daemon` come one at a time), whatever the format.
 enum Listing: Equatable {
-    /// `-c`: the kernel's connection table.
+    /// `-c`: the kernel's connection table (with `--conn-*` filters, the lines they select).
     case connections
+    /// `-c --conn-summary`: the connections counted in groups (`ConnectionSummary`).
+    case connectionSummary
     /// `--timeout`.
     case timeouts
     /// `--daemon`: the running sync daemons.
@@ -28,6 +30,8 @@ protocol ListingRenderer {
     /// else is.
     mutating func begin(_ listing: Listing)
     mutating func connection(_ connection: ConnectionLine)
+    /// `.connectionSummary`'s one item, once the table is read.
+    mutating func connectionSummary(_ summary: ConnectionSummary)
     mutating func timeouts(_ timeouts: Timeouts)
     mutating func daemons(_ daemons: [SyncDaemon])
     /// One service and its real servers, in the kernel's order (the renderer sorts them).
@@ -36,6 +40,10 @@ protocol ListingRenderer {
     mutating func end(_ listing: Listing)
     /// The kernel failed after `begin`: what the format shows of a listing cut short.
     mutating func abandon(_ listing: Listing)
+}
+
+extension ListingRenderer {
+    mutating func connectionSummary(_ summary: ConnectionSummary) {}
 }
 
 /// The text listings, as ipvsadm prints them: the `-L` tables (`ListRenderer`), `-c`
@@ -68,6 +76,7 @@ struct TextListing: ListingRenderer {
     mutating func begin(_ listing: Listing) {
         switch listing {
         case .connections: out.append(connections.header)
+        case .connectionSummary: break
         case .services:
             stdout.write(InfoText.versionLine(info))
             if let healthLine { out.append(healthLine) }
@@ -80,7 +89,13 @@ struct TextListing: ListingRenderer {
     }
 
     mutating func connection(_ connection: ConnectionLine) {
-        out.append(connections.row(connection))
+        connections.append(connection, into: &out)
+        out.writeOutIfLarge(to: stdout)
+    }
+
+    mutating func connectionSummary(_ summary: ConnectionSummary) {
+        connections.append(summary, into: &out)
+        out.writeOutIfLarge(to: stdout)
     }
 
     mutating func timeouts(_ timeouts: Timeouts) { out.append(InfoText.timeoutLine(timeouts)) }

@@ -1,0 +1,197 @@
+import Glibc
+import IPVS
+
+/// `/proc/net/ip_vs_conn` cut as ipvsadm's `fgets` into a 256-byte buffer reads it: a line with
+/// its newline, or 255 bytes of a longer one, at a time (each then read as a line of its own).
+/// Fed block by block as the file is read; only a piece cut by a block's end is copied.
+struct PieceCutter {
+    private var carry: [UInt8] = []
+
+    static let pieceLimit = 255
+
+    /// Hands `body` every piece that `block` completes.
+    mutating func feed(_ block: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard let base = block.baseAddress else { return }
+        var start = 0
+        let total = block.count
+        if !carry.isEmpty {
+            while start < total && carry.count < PieceCutter.pieceLimit {
+                let byte = block[start]
+                carry.append(byte)
+                start += 1
+                if byte == 0x0a { break }
+            }
+            guard carry.last == 0x0a || carry.count == PieceCutter.pieceLimit else { return }
+            carry.withUnsafeBytes(body)
+            carry.removeAll(keepingCapacity: true)
+        }
+        while start < total {
+            let limit = min(total, start + PieceCutter.pieceLimit)
+            if let newline = memchr(base + start, 0x0a, limit - start) {
+                let end = base.distance(to: UnsafeRawPointer(newline)) + 1
+                body(UnsafeRawBufferPointer(rebasing: block[start..<end]))
+                start = end
+            } else if limit - start == PieceCutter.pieceLimit {
+                body(UnsafeRawBufferPointer(rebasing: block[start..<limit]))
+                start = limit
+            } else {
+                carry.reserveCapacity(PieceCutter.pieceLimit)
+                carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<total]))
+                start = total
+            }
+        }
+    }
+
+    /// The last piece, when the file does not end with a newline.
+    mutating func finish(_ body: (UnsafeRawBufferPointer) -> Void) {
+        guard !carry.isEmpty else { return }
+        carry.withUnsafeBytes(body)
+        carry.removeAll()
+    }
+}
+
+/// `-Lc`'s selection (`--conn-service`, `--conn-server`, `--conn-state`, `--conn-client`):
+/// a connection is listed when it matches every filter given. Read one line at a time, so a
+/// filtered listing holds no more than an unfiltered one.
+struct ConnectionFilter: Equatable {
+    /// An address, and a port unless any port matches.
+    struct Endpoint: Equatable {
+        var address: IPAddress
+        var port: UInt16?
+
+        func matches(_ other: IPAddress, _ otherPort: UInt16) -> Bool {
+            other == address && (port.map { $0 == otherPort } ?? true)
+        }
+    }
+
+    /// An address prefix: the first `length` bits of `address`.
+    struct Prefix: Equatable {
+        var address: IPAddress
+        var length: Int
+
+        func contains(_ other: IPAddress) -> Bool {
+            guard other.family == address.family else { return false }
+            let (high, low) = Prefix.masks(length)
+            return other.high & high == address.high & high && other.low & low == address.low & low
+        }
+
+        /// The masks of the first `length` of 128 bits (an IPv4 address is the top 32 of `high`).
+        private static func masks(_ shown: Int) -> (UInt64, UInt64) {
+            let high: UInt64 = shown >= 64 ? .max : (shown <= 0 ? 0 : ~(UInt64.max >> UInt64(shown)))
+            let low: UInt64 = shown >= 128 ? .max : (shown <= 64 ? 0 : ~(UInt64.max >> UInt64(shown - 64)))
+            return (high, low)
+        }
+    }
+
+    var service: Endpoint?
+    var server: Endpoint?
+    /// Compared without regard to case (`established` is `ESTABLISHED`).
+    var state: String?
+    var client: Prefix?
+
+    var isEmpty: Bool { service == nil && server == nil && state == nil && client == nil }
+
+    func matches(_ c: ConnectionLine) -> Bool {
+        if let service, !service.matches(c.virtual, c.virtualPort) { return false }
+        if let server, !server.matches(c.destination, c.destinationPort) { return false }
+        // The kernel names its states in capitals: compared as they are first.
+        if let state, c.state != state && c.state.uppercased() != state { return false }
+        if let client, !client.contains(c.client) { return false }
+        return true
+    }
+
+    /// `ADDR`, `ADDR:PORT`, `[ADDR6]`, `[ADDR6]:PORT` or `ADDR6`, numeric (port 0…65535).
+    static func endpoint(_ text: String) -> Endpoint? {
+        var host = Substring(text)
+        var port: UInt16?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let value = UInt16(rest.dropFirst()) else { return nil }
+                port = value
+            }
+            guard let v6 = IPAddress.parse(String(host), with: IPAddress.parseIPv6) else { return nil }
+            return Endpoint(address: v6, port: port)
+        }
+        if let v6 = IPAddress.parse(text, with: IPAddress.parseIPv6) { return Endpoint(address: v6, port: nil) }
+        if let colon = host.firstIndex(of: ":") {
+            guard let value = UInt16(host[host.index(after: colon)...]) else { return nil }
+            port = value
+            host = host[..<colon]
+        }
+        guard let v4 = IPAddress.parse(String(host), with: IPAddress.parseIPv4Strict) else { return nil }
+        return Endpoint(address: v4, port: port)
+    }
+
+    /// `ADDR/LENGTH` or `ADDR` (the whole address), IPv4 or IPv6, numeric.
+    static func prefix(_ text: String) -> Prefix? {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let host = String(parts[0])
+        guard let address = IPAddress.parse(host, with: IPAddress.parseIPv4Strict)
+            ?? IPAddress.parse(host, with: IPAddress.parseIPv6)
+        else { return nil }
+        let bits = address.family == .inet ? 32 : 128
+        guard parts.count == 2 else { return Prefix(address: address, length: bits) }
+        guard let length = Int(parts[1]), (0...bits).contains(length) else { return nil }
+        return Prefix(address: address, length: length)
+    }
+}
+
+/// `-Lc --conn-summary`: the connections counted by service, real server and state, with the
+/// soonest and latest expiry of each group. The table is read once and only the groups are
+/// held (as many as services × real servers × states, whatever the number of connections).
+struct ConnectionSummary {
+    struct Group: Hashable {
+        var protocolText: String
+        var proto: IPProtocolNumber
+        var virtual: IPAddress
+        var virtualPort: UInt16
+        var destination: IPAddress
+        var destinationPort: UInt16
+        var state: String
+    }
+
+    struct Counts {
+        var connections: Int
+        /// Seconds left, soonest and latest, as the kernel printed them.
+        var soonest: Int32
+        var latest: Int32
+    }
+
+    private(set) var groups: [Group: Counts] = [:]
+    private(set) var total = 0
+
+    mutating func add(_ c: ConnectionLine) {
+        total += 1
+        let group = Group(
+            protocolText: c.protocolText, proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort,
+            destination: c.destination, destinationPort: c.destinationPort, state: c.state)
+        if var counts = groups[group] {
+            counts.connections += 1
+            counts.soonest = min(counts.soonest, c.expires)
+            counts.latest = max(counts.latest, c.expires)
+            groups[group] = counts
+        } else {
+            groups[group] = Counts(connections: 1, soonest: c.expires, latest: c.expires)
+        }
+    }
+
+    /// The groups by protocol, virtual address and port, real server, then state.
+    var sorted: [(Group, Counts)] {
+        groups.sorted { a, b in
+            let (x, y) = (a.key, b.key)
+            if x.protocolText != y.protocolText { return x.protocolText < y.protocolText }
+            if x.virtual != y.virtual { return ConnectionSummary.before(x.virtual, y.virtual) }
+            if x.virtualPort != y.virtualPort { return x.virtualPort < y.virtualPort }
+            if x.destination != y.destination { return ConnectionSummary.before(x.destination, y.destination) }
+            if x.destinationPort != y.destinationPort { return x.destinationPort < y.destinationPort }
+            return x.state < y.state
+        }.map { ($0.key, $0.value) }
+    }
+
+    private static func before(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        (a.family.rawValue, a.high, a.low) < (b.family.rawValue, b.high, b.low)
+    }
+}
