@@ -254,6 +254,20 @@ import Testing
         #expect(Self.run(["--doctor"], backend, host).status == 0)
     }
 
+    @Test func syncDaemonOfTheRulesFileNotRunning() {
+        let host = Self.drDirector()
+        var interfaces = host.network.interfaces
+        interfaces.append(NetworkInterface(name: "dummy0", index: 9, up: true, noARP: true))
+        host.network = NetworkFacts(interfaces: interfaces, routes: host.network.routes)
+        let daemon = "--start-daemon master --mcast-interface dummy0 --syncid 3\n"
+        host.files["/etc/ipvsadm.rules"] = Array((Self.drRules + daemon).utf8)
+        let outcome = Self.run(["--doctor", "--rules", "/etc/ipvsadm.rules"], ApplyTests.loaded(Self.drRules), host)
+        #expect(outcome.status == 1 && Self.codes(outcome) == ["sync-daemon-not-running"])
+        #expect(Self.fixes(outcome) == ["ipvsadm --start-daemon master --mcast-interface dummy0 --syncid 3"])
+        let running = ApplyTests.loaded(Self.drRules + daemon)
+        #expect(Self.run(["--doctor", "--rules", "/etc/ipvsadm.rules"], running, host).status == 0)
+    }
+
     @Test func firewallMarkNobodySets() {
         let rules = "-A -f 7 -s rr\n-a -f 7 -r 192.168.56.183 -g\n"
         let host = Self.drDirector()

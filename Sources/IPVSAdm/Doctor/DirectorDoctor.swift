@@ -169,7 +169,7 @@ struct DirectorDoctor {
                     : ["ip link set dev \(daemon.interface) up"])
         }
         if !marks.isEmpty { checkMarks(marks, facts, &report) }
-        if let rules { checkRules(rules, &report) }
+        if let rules { checkRules(rules, running: daemons, &report) }
         return report
     }
 
@@ -339,7 +339,15 @@ struct DirectorDoctor {
     }
 
     /// What only the rules file says: schedulers the kernel lacks, `-g`/`-i` ports it ignores.
-    private func checkRules(_ rules: DoctorRules, _ report: inout DoctorReport) {
+    private func checkRules(_ rules: DoctorRules, running: [SyncDaemon], _ report: inout DoctorReport) {
+        // The daemons the file starts, by state (the kernel runs one master and one backup).
+        for daemon in rules.daemons where !running.contains(where: { $0.state == daemon.state }) {
+            report.add(
+                .error, .syncDaemonNotRunning, "sync daemon \(daemon.state.name) (syncid \(daemon.syncID))",
+                "\(rules.path) starts a \(daemon.state.name) sync daemon on \(daemon.interface), but none runs: no"
+                    + " connection state is exchanged, and a fail-over drops every connection.",
+                fix: ["ipvsadm --start-daemon \(daemon.state.name) --mcast-interface \(daemon.interface) --syncid \(daemon.syncID)"])
+        }
         var schedulers: [String] = []
         for service in rules.services where service.scheduler != "none" && !schedulers.contains(service.scheduler) {
             schedulers.append(service.scheduler)

@@ -15,6 +15,8 @@ struct DoctorRules {
     let path: String
     var services: [VirtualService] = []
     var servers: [Server] = []
+    /// The sync daemons its `--start-daemon` lines start.
+    var daemons: [SyncDaemon] = []
 
     /// Reads the file through the host, each line with the parser of `-R` (comments and blank
     /// lines skipped, other commands ignored). A missing file or a bad line is a usage error.
@@ -37,6 +39,8 @@ struct DoctorRules {
                 rules.servers.append(Server(
                     service: entry.service.model, destination: entry.destinationModel,
                     portWritten: entry.destinationPortWritten, word: realServerWord(words), line: number))
+            case .startDaemon:
+                rules.daemons.append(entry.daemon)
             default:
                 break
             }

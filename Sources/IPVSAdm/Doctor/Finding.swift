@@ -24,6 +24,7 @@ public enum DoctorCode: String, CaseIterable, Sendable {
     case sysctlExpireQuiescentTemplate = "sysctl-expire-quiescent-template"
     case sysctlConntrack = "sysctl-conntrack"
     case syncInterfaceDown = "sync-interface-down"
+    case syncDaemonNotRunning = "sync-daemon-not-running"
     case persistenceOverTCPTimeout = "persistence-over-tcp-timeout"
     case noLiveRealServer = "no-live-real-server"
     // A real server.
