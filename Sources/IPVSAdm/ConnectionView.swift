@@ -158,6 +158,12 @@ struct ConnectionSummary {
         /// Seconds left, soonest and latest, as the kernel printed them.
         var soonest: Int32
         var latest: Int32
+
+        mutating func count(_ expires: Int32) {
+            connections += 1
+            soonest = min(soonest, expires)
+            latest = max(latest, expires)
+        }
     }
 
     private(set) var groups: [Group: Counts] = [:]
@@ -168,14 +174,8 @@ struct ConnectionSummary {
         let group = Group(
             protocolText: c.protocolText, proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort,
             destination: c.destination, destinationPort: c.destinationPort, state: c.state)
-        if var counts = groups[group] {
-            counts.connections += 1
-            counts.soonest = min(counts.soonest, c.expires)
-            counts.latest = max(counts.latest, c.expires)
-            groups[group] = counts
-        } else {
-            groups[group] = Counts(connections: 1, soonest: c.expires, latest: c.expires)
-        }
+        // Hot path (every connection): one hash of the group, the counts changed in place.
+        groups[group, default: Counts(connections: 0, soonest: c.expires, latest: c.expires)].count(c.expires)
     }
 
     /// The groups by protocol, virtual address and port, real server, then state.
