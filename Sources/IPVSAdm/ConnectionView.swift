@@ -166,29 +166,60 @@ struct ConnectionSummary {
         }
     }
 
-    private(set) var groups: [Group: Counts] = [:]
+    /// A group as a key without strings (hot path: hashed once per connection): the state
+    /// by its index in `states`, the protocol by its number.
+    private struct Key: Hashable {
+        var proto: IPProtocolNumber
+        var virtual: IPAddress
+        var virtualPort: UInt16
+        var destination: IPAddress
+        var destinationPort: UInt16
+        var state: Int
+    }
+
+    private var index: [Key: Int] = [:]
+    private var states: [String] = []
+    private var found: [(Group, Counts)] = []
     private(set) var total = 0
+
+    /// The groups found, in the order they were first met.
+    var groups: [(Group, Counts)] { found }
 
     mutating func add(_ c: ConnectionLine) {
         total += 1
-        let group = Group(
-            protocolText: c.protocolText, proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort,
-            destination: c.destination, destinationPort: c.destinationPort, state: c.state)
-        // Hot path (every connection): one hash of the group, the counts changed in place.
-        groups[group, default: Counts(connections: 0, soonest: c.expires, latest: c.expires)].count(c.expires)
+        // A dozen states at most: a linear search of small strings.
+        let state: Int
+        if let known = states.firstIndex(of: c.state) {
+            state = known
+        } else {
+            state = states.count
+            states.append(c.state)
+        }
+        let key = Key(
+            proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort, destination: c.destination,
+            destinationPort: c.destinationPort, state: state)
+        if let at = index[key] {
+            found[at].1.count(c.expires)
+        } else {
+            index[key] = found.count
+            let group = Group(
+                protocolText: c.protocolText, proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort,
+                destination: c.destination, destinationPort: c.destinationPort, state: c.state)
+            found.append((group, Counts(connections: 1, soonest: c.expires, latest: c.expires)))
+        }
     }
 
     /// The groups by protocol, virtual address and port, real server, then state.
     var sorted: [(Group, Counts)] {
-        groups.sorted { a, b in
-            let (x, y) = (a.key, b.key)
+        found.sorted { a, b in
+            let (x, y) = (a.0, b.0)
             if x.protocolText != y.protocolText { return x.protocolText < y.protocolText }
             if x.virtual != y.virtual { return ConnectionSummary.before(x.virtual, y.virtual) }
             if x.virtualPort != y.virtualPort { return x.virtualPort < y.virtualPort }
             if x.destination != y.destination { return ConnectionSummary.before(x.destination, y.destination) }
             if x.destinationPort != y.destinationPort { return x.destinationPort < y.destinationPort }
             return x.state < y.state
-        }.map { ($0.key, $0.value) }
+        }
     }
 
     private static func before(_ a: IPAddress, _ b: IPAddress) -> Bool {
