@@ -22,7 +22,7 @@
 #
 # DOCTOR_TESTS (topologies: dr tun nat) and DOCTOR_CASES (finding codes) run a part: Scripts/test
 # runs the DR topology's correct set-up and three faults (the budget of the test command); the
-# whole table is `Scripts/datapath-test --ours doctor` (about 10 minutes on an idle machine).
+# whole table is `Scripts/datapath-test --ours doctor` (about 3.5 minutes on an idle machine).
 #
 # A traffic check sends its requests at once (curl --parallel, a new connection each, rr gives
 # two to each real server), so a failing check costs one timeout, not one per request.
