@@ -97,15 +97,7 @@ struct JSONRenderer: ListingRenderer {
         into json: JSONWriter
     ) {
         json.beginObject()
-        json.member("family", literal: service.key.family.name)
-        switch service.key {
-        case .firewallMark(let mark, _):
-            json.member("fwmark", mark)
-        case .address(let proto, let address, let port):
-            json.member("protocol", protocolName(proto))
-            json.member("address", address)
-            json.member("port", port)
-        }
+        serviceKeyMembers(service.key, into: json)
         json.member("scheduler", service.scheduler)
         // Most services have no named flag (the kernel's own "hashed" is not one): no array made.
         if service.flags.isDisjoint(with: JSONRenderer.namedFlags) {
@@ -138,8 +130,22 @@ struct JSONRenderer: ListingRenderer {
         json.endObject()
     }
 
-    private static func destination(_ d: Destination, format: ListFormat, health: HealthRecord?, into json: JSONWriter) {
-        json.beginObject()
+    /// A service's `family` and `fwmark`, or `protocol`, `address` and `port` (the listing's and
+    /// `--watch`'s frames).
+    static func serviceKeyMembers(_ key: ServiceKey, into json: JSONWriter) {
+        json.member("family", literal: key.family.name)
+        switch key {
+        case .firewallMark(let mark, _):
+            json.member("fwmark", mark)
+        case .address(let proto, let address, let port):
+            json.member("protocol", protocolName(proto))
+            json.member("address", address)
+            json.member("port", port)
+        }
+    }
+
+    /// A real server's members every listing has: address, forwarding, weight, connections.
+    static func destinationMembers(_ d: Destination, into json: JSONWriter) {
         json.member("family", literal: d.address.family.name)
         json.member("address", d.address)
         json.member("port", d.port)
@@ -147,6 +153,11 @@ struct JSONRenderer: ListingRenderer {
         json.member("weight", d.weight)
         json.member("active_connections", d.activeConnections)
         json.member("inactive_connections", d.inactiveConnections)
+    }
+
+    private static func destination(_ d: Destination, format: ListFormat, health: HealthRecord?, into json: JSONWriter) {
+        json.beginObject()
+        destinationMembers(d, into: json)
         if format.thresholds {
             json.member("upper_threshold", d.upperThreshold)
             json.member("lower_threshold", d.lowerThreshold)

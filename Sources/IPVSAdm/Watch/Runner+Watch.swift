@@ -124,15 +124,7 @@ enum WatchJSON {
         json.beginArray()
         for service in state.arranged(frame) {
             json.beginObject()
-            json.member("family", literal: service.service.key.family.name)
-            switch service.service.key {
-            case .firewallMark(let mark, _):
-                json.member("fwmark", mark)
-            case .address(let proto, let address, let port):
-                json.member("protocol", proto.name ?? String(proto.rawValue))
-                json.member("address", address)
-                json.member("port", port)
-            }
+            JSONRenderer.serviceKeyMembers(service.service.key, into: json)
             json.member("scheduler", service.service.scheduler)
             json.member("active_connections", service.activeConnections)
             json.member("inactive_connections", service.inactiveConnections)
@@ -142,13 +134,7 @@ enum WatchJSON {
             for server in service.servers {
                 let d = server.destination
                 json.beginObject()
-                json.member("family", literal: d.address.family.name)
-                json.member("address", d.address)
-                json.member("port", d.port)
-                json.member("forwarding", d.forwarding.name ?? String(d.forwarding.rawValue))
-                json.member("weight", d.weight)
-                json.member("active_connections", d.activeConnections)
-                json.member("inactive_connections", d.inactiveConnections)
+                JSONRenderer.destinationMembers(d, into: json)
                 counters(d.stats, server.rates, into: json)
                 if let record = server.health { json.member("health", record.sorry ? "sorry" : record.state.rawValue) }
                 json.endObject()
