@@ -386,19 +386,15 @@ enum DoctorFailure: Error {
 
 extension DoctorRules {
     /// `word` as a basic regular expression of sed matching itself.
-    static func sedPattern(_ word: String) -> String {
-        var result = ""
-        for character in word {
-            if "\\/.[]*^$&".contains(character) { result.append("\\") }
-            result.append(character)
-        }
-        return result
-    }
+    static func sedPattern(_ word: String) -> String { escaped(word, "\\/.[]*^$&") }
 
-    static func sedReplacement(_ word: String) -> String {
+    /// `word` as the replacement of sed's `s` command.
+    static func sedReplacement(_ word: String) -> String { escaped(word, "\\/&") }
+
+    private static func escaped(_ word: String, _ specials: String) -> String {
         var result = ""
         for character in word {
-            if "\\/&".contains(character) { result.append("\\") }
+            if specials.contains(character) { result.append("\\") }
             result.append(character)
         }
         return result
