@@ -114,17 +114,21 @@ enum RouteDump {
             mtu: mtu)
     }
 
+    /// AF_INET (2) and AF_INET6 (10), the families read; nil for any other.
+    private static func family(_ byte: UInt8) -> AddressFamily? {
+        switch byte {
+        case 2: .inet
+        case 10: .inet6
+        default: nil
+        }
+    }
+
     /// RTM_NEWADDR: `ifaddrmsg` (8 bytes), then IFA_ADDRESS (1) and IFA_LOCAL (2): an IPv4
     /// address is IFA_LOCAL (IFA_ADDRESS is the peer's on point-to-point links).
     static func address(_ message: ArraySlice<UInt8>) -> (Int32, InterfaceAddress)? {
         let base = message.startIndex
         guard message.count >= 8 else { return nil }
-        let family: AddressFamily
-        switch message[base] {
-        case 2: family = .inet
-        case 10: family = .inet6
-        default: return nil
-        }
+        guard let family = family(message[base]) else { return nil }
         let prefix = Int(message[base + 1])
         let index = Int32(bitPattern: get32(message, base + 4))
         var address: IPAddress?
@@ -143,12 +147,7 @@ enum RouteDump {
     static func route(_ message: ArraySlice<UInt8>) -> Route? {
         let base = message.startIndex
         guard message.count >= 12 else { return nil }
-        let family: AddressFamily
-        switch message[base] {
-        case 2: family = .inet
-        case 10: family = .inet6
-        default: return nil
-        }
+        guard let family = family(message[base]) else { return nil }
         let prefix = Int(message[base + 1])
         var table = UInt32(message[base + 4])
         guard message[base + 7] == 1 else { return nil }  // RTN_UNICAST
