@@ -54,9 +54,10 @@ t_watch() {
     # capture).
     local t0 t1 client_rate rate_screen round steady
     # A round is judged only if the client was steady through it (every 2 s of its log within
-    # 20 % of the busiest): a guest starved by a loaded host stalls the client, and then its
-    # rate is no known rate. Up to three rounds.
-    for round in 1 2 3; do
+    # 20 % of the busiest; the log has each request's time just before its connect): a guest
+    # starved by a loaded host stalls the client's threads, and then its rate is no known rate.
+    # Up to four rounds.
+    for round in 1 2 3 4; do
         rates=()
         t0=$(date +%s.%N)
         for i in 1 2 3 4 5; do

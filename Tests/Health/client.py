@@ -9,8 +9,9 @@ STOPFILE exists. STOPFILE.ready appears once a request got its answer. Each requ
 line to LOG when it ends:
     START ok BODY MS        (BODY: the answer's first body line, the real server's name)
     START fail REASON MS    (REASON: refused, reset, timeout, status, other)
-START is the wall-clock time (time.time(), the clock the other logs of the test use) at which
-the connection was opened; MS how long it took. A request not answered within 2 s is a timeout.
+START is the wall-clock time (time.time(), the clock the other logs of the test use) read in
+the request's thread just before its connect (not when the request was scheduled: in a starved
+guest a thread can start late, and the SYN leaves then); MS how long it took. A request not answered within 2 s is a timeout.
 """
 import os
 import socket
@@ -24,8 +25,9 @@ lock = threading.Lock()
 ready = False
 
 
-def one(start):
+def one():
     global ready
+    start = time.time()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(2)
     outcome, detail = "fail", "other"
@@ -64,7 +66,7 @@ def one(start):
 period = 1.0 / rate
 next_at = time.monotonic()
 while not os.path.exists(stop):
-    threading.Thread(target=one, args=(time.time(),), daemon=True).start()
+    threading.Thread(target=one, daemon=True).start()
     next_at += period
     delay = next_at - time.monotonic()
     if delay > 0:
