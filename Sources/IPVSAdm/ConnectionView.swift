@@ -9,8 +9,8 @@ struct PieceCutter {
 
     static let pieceLimit = 255
 
-    /// Hands `body` every piece that `block` completes.
-    mutating func feed(_ block: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+    /// Hands `taker` every piece that `block` completes.
+    mutating func feed(_ block: UnsafeRawBufferPointer, into taker: inout some PieceTaker) {
         guard let base = block.baseAddress else { return }
         var start = 0
         let total = block.count
@@ -22,17 +22,17 @@ struct PieceCutter {
                 if byte == 0x0a { break }
             }
             guard carry.last == 0x0a || carry.count == PieceCutter.pieceLimit else { return }
-            carry.withUnsafeBytes(body)
+            carry.withUnsafeBytes { taker.take($0) }
             carry.removeAll(keepingCapacity: true)
         }
         while start < total {
             let limit = min(total, start + PieceCutter.pieceLimit)
             if let newline = memchr(base + start, 0x0a, limit - start) {
                 let end = base.distance(to: UnsafeRawPointer(newline)) + 1
-                body(UnsafeRawBufferPointer(rebasing: block[start..<end]))
+                taker.take(UnsafeRawBufferPointer(rebasing: block[start..<end]))
                 start = end
             } else if limit - start == PieceCutter.pieceLimit {
-                body(UnsafeRawBufferPointer(rebasing: block[start..<limit]))
+                taker.take(UnsafeRawBufferPointer(rebasing: block[start..<limit]))
                 start = limit
             } else {
                 carry.reserveCapacity(PieceCutter.pieceLimit)
@@ -43,11 +43,16 @@ struct PieceCutter {
     }
 
     /// The last piece, when the file does not end with a newline.
-    mutating func finish(_ body: (UnsafeRawBufferPointer) -> Void) {
+    mutating func finish(into taker: inout some PieceTaker) {
         guard !carry.isEmpty else { return }
-        carry.withUnsafeBytes(body)
+        carry.withUnsafeBytes { taker.take($0) }
         carry.removeAll()
     }
+}
+
+/// What takes the pieces `PieceCutter` cuts, one at a time.
+protocol PieceTaker {
+    mutating func take(_ piece: UnsafeRawBufferPointer)
 }
 
 /// `-Lc`'s selection (`--conn-service`, `--conn-server`, `--conn-state`, `--conn-client`):
@@ -94,8 +99,11 @@ struct ConnectionFilter: Equatable {
     func matches(_ c: ConnectionLine) -> Bool {
         if let service, !service.matches(c.virtual, c.virtualPort) { return false }
         if let server, !server.matches(c.destination, c.destinationPort) { return false }
-        // The kernel names its states in capitals: compared as they are first.
-        if let state, c.state != state && c.state.uppercased() != state { return false }
+        // The kernel names its states in capitals: compared as they are first, uppercased only
+        // when there is a letter that could change.
+        if let state, c.state != state && (!c.state.utf8.contains { ($0 >= 0x61 && $0 <= 0x7a) || $0 >= 0x80 } || c.state.uppercased() != state) {
+            return false
+        }
         if let client, !client.contains(c.client) { return false }
         return true
     }
@@ -166,18 +174,33 @@ struct ConnectionSummary {
         }
     }
 
-    /// A group as a key without strings (hot path: hashed once per connection): the state
+    /// A group as a key without strings (hot path: looked up once per connection): the state
     /// by its index in `states`, the protocol by its number.
-    private struct Key: Hashable {
+    private struct Key: Equatable {
         var proto: IPProtocolNumber
         var virtual: IPAddress
         var virtualPort: UInt16
         var destination: IPAddress
         var destinationPort: UInt16
         var state: Int
+
+        /// A multiplicative mix of the fields: the table below is this summary's own, so the
+        /// hash needs to spread groups, not to resist chosen input (a few thousand groups at most).
+        var hash: UInt64 {
+            var h = virtual.high ^ (virtual.low &* 0x9e37_79b9_7f4a_7c15)
+            h = (h ^ destination.high) &* 0x9e37_79b9_7f4a_7c15
+            h = (h ^ destination.low) &* 0xc2b2_ae3d_27d4_eb4f
+            h ^= UInt64(virtualPort) << 48 | UInt64(destinationPort) << 32 | UInt64(proto.rawValue) << 16
+                | UInt64(truncatingIfNeeded: state)
+            h ^= UInt64(virtual.family.rawValue) << 40 ^ UInt64(destination.family.rawValue) << 56
+            return (h ^ (h >> 29)) &* 0xbf58_476d_1ce4_e5b9
+        }
     }
 
-    private var index: [Key: Int] = [:]
+    /// Open addressing over `found`: each slot the index of a group plus one, 0 when empty;
+    /// kept at most half full.
+    private var slots = [Int](repeating: 0, count: 64)
+    private var keys: [Key] = []
     private var states: [String] = []
     private var found: [(Group, Counts)] = []
     private(set) var total = 0
@@ -198,14 +221,33 @@ struct ConnectionSummary {
         let key = Key(
             proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort, destination: c.destination,
             destinationPort: c.destinationPort, state: state)
-        if let at = index[key] {
-            found[at].1.count(c.expires)
-        } else {
-            index[key] = found.count
-            let group = Group(
-                protocolText: c.protocolText, proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort,
-                destination: c.destination, destinationPort: c.destinationPort, state: c.state)
-            found.append((group, Counts(connections: 1, soonest: c.expires, latest: c.expires)))
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: key.hash >> 7) & mask
+        while slots[slot] != 0 {
+            let at = slots[slot] - 1
+            if keys[at] == key {
+                found[at].1.count(c.expires)
+                return
+            }
+            slot = (slot + 1) & mask
+        }
+        slots[slot] = found.count + 1
+        keys.append(key)
+        let group = Group(
+            protocolText: c.protocolText, proto: c.proto, virtual: c.virtual, virtualPort: c.virtualPort,
+            destination: c.destination, destinationPort: c.destinationPort, state: c.state)
+        found.append((group, Counts(connections: 1, soonest: c.expires, latest: c.expires)))
+        if found.count * 2 > slots.count { grow() }
+    }
+
+    /// Twice the slots, every group placed again.
+    private mutating func grow() {
+        slots = [Int](repeating: 0, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (at, key) in keys.enumerated() {
+            var slot = Int(truncatingIfNeeded: key.hash >> 7) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = at + 1
         }
     }
 

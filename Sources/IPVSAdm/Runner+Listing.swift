@@ -160,41 +160,63 @@ extension Runner {
         _ listing: Listing, filter: ConnectionFilter, with renderer: inout Renderer
     ) throws(Termination) {
         var cutter = PieceCutter()
-        var header = false
-        var ended = false
-        var summary = ConnectionSummary()
-        let counts = listing == .connectionSummary
-        let filters = !filter.isEmpty
-        func take(_ piece: UnsafeRawBufferPointer) {
-            guard header else {
-                header = true
-                renderer.begin(listing)
-                return
-            }
-            guard !ended else { return }
-            guard let connection = ConnectionLine(bytes: piece) else {
-                ended = true
-                return
-            }
-            if filters && !filter.matches(connection) { return }
-            if counts {
-                summary.add(connection)
-            } else {
-                renderer.connection(connection)
-            }
-        }
+        var reading = ConnectionReading(renderer: renderer, listing: listing, filter: filter)
         do {
-            try backend.readConnectionTable { cutter.feed($0, take) }
+            try backend.readConnectionTable { cutter.feed($0, into: &reading) }
         } catch {
             throw .process(status: 1, stderr: "cannot open file /proc/net/ip_vs_conn\n")
         }
-        cutter.finish(take)
-        guard header else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
-        if ended {
+        cutter.finish(into: &reading)
+        renderer = reading.renderer
+        guard reading.header else { throw .process(status: 1, stderr: "unexpected input from /proc/net/ip_vs_conn\n") }
+        if reading.ended {
             renderer.abandon(listing)
             throw .process(status: 1)
         }
-        if counts { renderer.connectionSummary(summary) }
+        if reading.counts { renderer.connectionSummary(reading.summary) }
+    }
+}
+
+/// `-c`'s work on each piece of the table: the first is the header (the listing begins),
+/// each after it a connection, read, then listed if `filter` selects it (or counted, for the
+/// summary) and never held. A piece with no field at all ends the listing (ipvsadm's `sscanf`
+/// returns EOF there): what follows is not read.
+private struct ConnectionReading<Renderer: ListingRenderer>: PieceTaker {
+    var renderer: Renderer
+    let listing: Listing
+    let filter: ConnectionFilter
+    let filters: Bool
+    let counts: Bool
+    var header = false
+    var ended = false
+    var summary = ConnectionSummary()
+    var texts = ConnectionTexts()
+
+    init(renderer: Renderer, listing: Listing, filter: ConnectionFilter) {
+        self.renderer = renderer
+        self.listing = listing
+        self.filter = filter
+        filters = !filter.isEmpty
+        counts = listing == .connectionSummary
+    }
+
+    mutating func take(_ piece: UnsafeRawBufferPointer) {
+        guard header else {
+            header = true
+            renderer.begin(listing)
+            return
+        }
+        guard !ended else { return }
+        guard let connection = ConnectionLine(bytes: piece, texts: &texts) else {
+            ended = true
+            return
+        }
+        if filters && !filter.matches(connection) { return }
+        if counts {
+            summary.add(connection)
+        } else {
+            renderer.connection(connection)
+        }
     }
 }
 

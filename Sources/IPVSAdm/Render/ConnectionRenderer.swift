@@ -67,10 +67,11 @@ struct ConnectionLine {
 
     /// A piece of the file as `PieceCutter` hands it over. The kernel's own lines (ASCII,
     /// eleven or fewer words, addresses as 8 hexadecimal digits or IPv6 text, ports as
-    /// hexadecimal, the expiry as decimal digits) are read from the bytes directly; anything
-    /// else is read as `init(_:)` reads text, so both read every piece the same way.
-    init?(bytes: UnsafeRawBufferPointer) {
-        if let fast = ConnectionLine.kernelLine(bytes) {
+    /// hexadecimal, the expiry as decimal digits) are read from the bytes directly, their
+    /// repeated words (protocol, state, engine) taken from `texts`; anything else is read as
+    /// `init(_:)` reads text, so both read every piece the same way.
+    init?(bytes: UnsafeRawBufferPointer, texts: inout ConnectionTexts) {
+        if let fast = ConnectionLine.kernelLine(bytes, &texts) {
             self = fast
         } else {
             self.init(Substring(String(decoding: bytes, as: UTF8.self)))
@@ -78,12 +79,12 @@ struct ConnectionLine {
     }
 
     private init(
-        protocolText: String, client: IPAddress, clientPort: UInt16, virtual: IPAddress, virtualPort: UInt16,
-        destination: IPAddress, destinationPort: UInt16, state: String, expires: Int32, engine: String,
-        engineData: String, matched: Int
+        protocolText: String, proto: IPProtocolNumber, client: IPAddress, clientPort: UInt16, virtual: IPAddress,
+        virtualPort: UInt16, destination: IPAddress, destinationPort: UInt16, state: String, expires: Int32,
+        engine: String, engineData: String, matched: Int
     ) {
         self.protocolText = protocolText
-        proto = IPProtocolNumber(kernelName: protocolText) ?? IPProtocolNumber(rawValue: 0)
+        self.proto = proto
         self.client = client
         self.clientPort = clientPort
         self.virtual = virtual
@@ -97,61 +98,131 @@ struct ConnectionLine {
         self.matched = matched
     }
 
-    /// The fast reading of a line in the kernel's format, nil for any other.
-    private static func kernelLine(_ bytes: UnsafeRawBufferPointer) -> ConnectionLine? {
-        // Word boundaries of up to 11 words; ASCII without NUL only.
-        var starts: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var ends = starts
-        var count = 0
-        var index = 0
-        let total = bytes.count
-        withUnsafeMutableBytes(of: &starts) { startBuffer in
-            withUnsafeMutableBytes(of: &ends) { endBuffer in
-                let startWords = startBuffer.bindMemory(to: Int.self)
-                let endWords = endBuffer.bindMemory(to: Int.self)
-                while index < total {
-                    let byte = bytes[index]
-                    if byte == 0x20 || (byte >= 0x09 && byte <= 0x0d) { index += 1; continue }
-                    if byte == 0 || byte >= 0x80 { count = -1; return }
-                    let start = index
-                    while index < total {
-                        let b = bytes[index]
-                        if b == 0x20 || (b >= 0x09 && b <= 0x0d) { break }
-                        if b == 0 || b >= 0x80 { count = -1; return }
-                        index += 1
-                    }
-                    if count < 11 {
-                        startWords[count] = start
-                        endWords[count] = index
-                        count += 1
-                    }
-                }
-            }
+    /// The fast reading of a line in the kernel's format, nil for any other. Hot path (once per
+    /// connection of tables of hundreds of thousands): one pass over the bytes, no closure, no
+    /// string made for a word the table repeats.
+    private static func kernelLine(_ bytes: UnsafeRawBufferPointer, _ texts: inout ConnectionTexts) -> ConnectionLine? {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        var words = WordCursor(base: base, end: bytes.count)
+        func word(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
         }
-        guard count >= 9 else { return nil }
-        return withUnsafeBytes(of: starts) { startBuffer in
-            withUnsafeBytes(of: ends) { endBuffer -> ConnectionLine? in
-                let startWords = startBuffer.bindMemory(to: Int.self)
-                let endWords = endBuffer.bindMemory(to: Int.self)
-                func word(_ i: Int) -> UnsafeRawBufferPointer {
-                    UnsafeRawBufferPointer(rebasing: bytes[startWords[i]..<endWords[i]])
-                }
-                guard let client = address(word(1)), let virtual = address(word(3)), client.family == virtual.family,
-                    let destination = address(word(5)), destination.family == client.family,
-                    let clientPort = port(word(2)), let virtualPort = port(word(4)), let destinationPort = port(word(6)),
-                    let expires = seconds(word(8))
-                else { return nil }
-                func text(_ i: Int) -> String { i < count ? String(decoding: word(i), as: UTF8.self) : "" }
-                return ConnectionLine(
-                    protocolText: text(0), client: client, clientPort: clientPort, virtual: virtual,
-                    virtualPort: virtualPort, destination: destination, destinationPort: destinationPort,
-                    state: text(7), expires: expires, engine: text(9), engineData: text(10), matched: count)
+        guard let w0 = words.next() else { return nil }
+        let client: IPAddress, clientPort: UInt16, virtual: IPAddress, virtualPort: UInt16
+        let destination: IPAddress, destinationPort: UInt16
+        if let fixed = fixedIPv4(base, at: words.at, end: bytes.count) {
+            (client, clientPort, virtual, virtualPort, destination, destinationPort) = fixed
+            words.at += 42
+        } else {
+            guard let w1 = words.next(), let w2 = words.next(), let w3 = words.next(), let w4 = words.next(),
+                let w5 = words.next(), let w6 = words.next(),
+                let c = address(word(w1)), let v = address(word(w3)), c.family == v.family,
+                let d = address(word(w5)), d.family == c.family,
+                let cp = port(word(w2)), let vp = port(word(w4)), let dp = port(word(w6))
+            else { return nil }
+            (client, clientPort, virtual, virtualPort, destination, destinationPort) = (c, cp, v, vp, d, dp)
+        }
+        guard let w7 = words.next(), let w8 = words.next(), let expires = seconds(word(w8)) else { return nil }
+        let w9 = words.next()
+        let w10 = w9 == nil ? nil : words.next()
+        guard words.restIsClean() else { return nil }
+        let protocolText = texts.text(word(w0))
+        return ConnectionLine(
+            protocolText: protocolText, proto: ConnectionLine.protocolNumber(word(w0)), client: client,
+            clientPort: clientPort, virtual: virtual, virtualPort: virtualPort, destination: destination,
+            destinationPort: destinationPort, state: texts.text(word(w7)), expires: expires,
+            engine: w9.map { texts.text(word($0)) } ?? "",
+            engineData: w10.map { String(decoding: word($0), as: UTF8.self) } ?? "",
+            matched: w10 != nil ? 11 : (w9 != nil ? 10 : 9))
+    }
+
+    /// The six words after the protocol as the kernel prints an IPv4 connection
+    /// (`" %08X %04X %08X %04X %08X %04X"`, 42 bytes from `at`, then white space): the ends
+    /// and their ports, read where they must be; nil when the bytes are not exactly that (the
+    /// words are then read one by one, with the same result for the same words).
+    private static func fixedIPv4(
+        _ base: UnsafePointer<UInt8>, at: Int, end: Int
+    ) -> (IPAddress, UInt16, IPAddress, UInt16, IPAddress, UInt16)? {
+        guard at + 42 < end, WordCursor.isSpace(base[at + 42]) else { return nil }
+        let p = base + at
+        guard p[0] == 0x20, p[9] == 0x20, p[14] == 0x20, p[23] == 0x20, p[28] == 0x20, p[37] == 0x20,
+            let client = hex(p + 1, 8), let clientPort = hex(p + 10, 4), let virtual = hex(p + 15, 8),
+            let virtualPort = hex(p + 24, 4), let destination = hex(p + 29, 8), let destinationPort = hex(p + 38, 4)
+        else { return nil }
+        return (
+            IPAddress(ipv4: client), UInt16(truncatingIfNeeded: clientPort), IPAddress(ipv4: virtual),
+            UInt16(truncatingIfNeeded: virtualPort), IPAddress(ipv4: destination), UInt16(truncatingIfNeeded: destinationPort)
+        )
+    }
+
+    /// `count` (at most 8) hexadecimal digits at `p`.
+    @inline(__always) private static func hex(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
+        var value: UInt32 = 0
+        for index in 0..<count {
+            let byte = p[index]
+            let decimal = byte &- 0x30
+            let letter = (byte | 0x20) &- 0x61  // a-f and A-F
+            let digit: UInt8
+            if decimal < 10 {
+                digit = decimal
+            } else if letter < 6 {
+                digit = letter &+ 10
+            } else {
+                return nil
             }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    /// `IPProtocolNumber(kernelName:)` of a word's bytes.
+    private static func protocolNumber(_ word: UnsafeBufferPointer<UInt8>) -> IPProtocolNumber {
+        switch (word.count, word.first) {
+        case (3, 0x54) where word[1] == 0x43 && word[2] == 0x50: return .tcp  // TCP
+        case (3, 0x55) where word[1] == 0x44 && word[2] == 0x50: return .udp  // UDP
+        case (4, 0x53) where word[1] == 0x43 && word[2] == 0x54 && word[3] == 0x50: return .sctp  // SCTP
+        default: return IPProtocolNumber(rawValue: 0)
+        }
+    }
+
+    /// The words of a piece, as `sscanf`'s `%s` finds them (separated by isspace's white
+    /// space), and whether every byte so far is ASCII other than NUL (the fast reading's
+    /// condition).
+    private struct WordCursor {
+        let base: UnsafePointer<UInt8>
+        let end: Int
+        var at = 0
+        var clean = true
+
+        @inline(__always) static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte &- 0x09 < 5 }
+
+        /// The next word's range, nil at the end of the piece.
+        mutating func next() -> Range<Int>? {
+            while at < end && WordCursor.isSpace(base[at]) { at += 1 }
+            guard at < end else { return nil }
+            let start = at
+            while at < end {
+                let byte = base[at]
+                if WordCursor.isSpace(byte) { break }
+                if byte == 0 || byte >= 0x80 { clean = false }
+                at += 1
+            }
+            return start..<at
+        }
+
+        /// Whether the words read and the rest of the piece are ASCII without NUL.
+        mutating func restIsClean() -> Bool {
+            while clean && at < end {
+                let byte = base[at]
+                if byte == 0 || byte >= 0x80 { clean = false }
+                at += 1
+            }
+            return clean
         }
     }
 
     /// 8 hexadecimal digits (the kernel's `%08X` of an IPv4 address), or an IPv6 address.
-    private static func address(_ word: UnsafeRawBufferPointer) -> IPAddress? {
+    private static func address(_ word: UnsafeBufferPointer<UInt8>) -> IPAddress? {
         if word.count == 8 {
             var value: UInt32 = 0
             for byte in word {
@@ -161,11 +232,11 @@ struct ConnectionLine {
             return IPAddress(ipv4: value)
         }
         guard word.contains(0x3a) else { return nil }
-        return IPAddress.parseIPv6(word.bindMemory(to: UInt8.self))
+        return IPAddress.parseIPv6(word)
     }
 
     /// 1 to 4 hexadecimal digits.
-    private static func port(_ word: UnsafeRawBufferPointer) -> UInt16? {
+    private static func port(_ word: UnsafeBufferPointer<UInt8>) -> UInt16? {
         guard (1...4).contains(word.count) else { return nil }
         var value: UInt16 = 0
         for byte in word {
@@ -176,7 +247,7 @@ struct ConnectionLine {
     }
 
     /// 1 to 9 decimal digits.
-    private static func seconds(_ word: UnsafeRawBufferPointer) -> Int32? {
+    private static func seconds(_ word: UnsafeBufferPointer<UInt8>) -> Int32? {
         guard (1...9).contains(word.count) else { return nil }
         var value: Int32 = 0
         for byte in word {
@@ -222,6 +293,7 @@ struct ConnectionRenderer {
 
     /// One row, appended to `out`.
     func append(_ c: ConnectionLine, into out: inout TextBuffer) {
+        if renderer.names.numeric { return appendNumeric(c, into: &out) }
         out.append(c.protocolText, left: 3)
         out.append(byte: 0x20)
         expire(c.expires, left: 6, into: &out)
@@ -243,6 +315,59 @@ struct ConnectionRenderer {
             endpoint(c.destination, c.destinationPort, c.proto, names, left: 0, into: &out)
         }
         out.append(byte: 0x0a)
+    }
+
+    /// `append` with `-n` (hot path: a row per connection of tables of hundreds of thousands),
+    /// written in place: the same bytes.
+    private func appendNumeric(_ c: ConnectionLine, into out: inout TextBuffer) {
+        // The words of one piece (255 bytes, each replaced byte 3) and three IPv6 endpoints
+        // with the padding.
+        let capacity = c.protocolText.utf8.count + c.state.utf8.count + c.engine.utf8.count + c.engineData.utf8.count + 320
+        let persistent = renderer.format.persistentConn && c.matched == 11
+        out.appendRow(capacity: capacity) { row in
+            row.text(c.protocolText, left: 3)
+            row.byte(0x20)
+            let start = row.count
+            let expires = UInt32(bitPattern: c.expires)
+            if expires / 60 < 10 { row.byte(0x30) }
+            row.decimal(expires / 60)
+            row.byte(0x3a)
+            if expires % 60 < 10 { row.byte(0x30) }
+            row.decimal(expires % 60)
+            row.pad(from: start, to: 6)
+            row.byte(0x20)
+            row.text(c.state, left: 11)
+            row.byte(0x20)
+            ConnectionRenderer.numeric(c.client, c.clientPort, left: 18, into: &row)
+            row.byte(0x20)
+            ConnectionRenderer.numeric(c.virtual, c.virtualPort, left: 18, into: &row)
+            row.byte(0x20)
+            if persistent {
+                ConnectionRenderer.numeric(c.destination, c.destinationPort, left: 18, into: &row)
+                row.byte(0x20)
+                row.text(c.engine, left: 16)
+                row.byte(0x20)
+                row.text(c.engineData)
+            } else {
+                ConnectionRenderer.numeric(c.destination, c.destinationPort, left: 0, into: &row)
+            }
+            row.byte(0x0a)
+        }
+    }
+
+    /// `ADDR:PORT` (`[ADDR6]:PORT`), as `EndpointNames` writes it with `-n`, padded to `width`.
+    private static func numeric(_ address: IPAddress, _ port: UInt16, left width: Int, into row: inout RowWriter) {
+        let start = row.count
+        if address.family == .inet {
+            row.dottedQuad(address.ipv4)
+        } else {
+            row.byte(0x5b)
+            row.text(address.text)
+            row.byte(0x5d)
+        }
+        row.byte(0x3a)
+        row.decimal(UInt32(port))
+        row.pad(from: start, to: width)
     }
 
     /// `--conn-summary`: a title with the totals, then a line per group.
@@ -298,5 +423,41 @@ struct ConnectionRenderer {
         let start = out.count
         names.append(address, port: port, protocol: proto, into: &out)
         out.spaces(width - (out.count - start))
+    }
+}
+
+/// The words a connection table repeats on every line (protocols, states, engine names), made
+/// into strings once: a word of up to 16 bytes is compared with the few met before and their
+/// string reused. Holds at most 64 words, whatever the table.
+struct ConnectionTexts {
+    private struct Known {
+        var high: UInt64
+        var low: UInt64
+        var count: Int
+        var text: String
+    }
+
+    private var known: [Known] = []
+    private static let limit = 64
+
+    /// The word as a string.
+    mutating func text(_ word: UnsafeBufferPointer<UInt8>) -> String {
+        guard word.count <= 16 else { return String(decoding: word, as: UTF8.self) }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for index in 0..<word.count {
+            if index < 8 {
+                high |= UInt64(word[index]) << (8 * UInt64(index))
+            } else {
+                low |= UInt64(word[index]) << (8 * UInt64(index - 8))
+            }
+        }
+        for index in known.indices
+        where known[index].high == high && known[index].low == low && known[index].count == word.count {
+            return known[index].text
+        }
+        let text = String(decoding: word, as: UTF8.self)
+        if known.count < ConnectionTexts.limit { known.append(Known(high: high, low: low, count: word.count, text: text)) }
+        return text
     }
 }

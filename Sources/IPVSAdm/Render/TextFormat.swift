@@ -53,7 +53,17 @@ struct TextBuffer {
         guard address.family == .inet else { return append(address.text) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
             let count = IPAddress.writeDottedQuad(address.ipv4, into: buffer)
-            for index in 0..<count { bytes.append(buffer[index]) }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// A row written in place by `body` into room for `capacity` bytes (which it must not
+    /// exceed), then appended in one copy: the rows of listings of hundreds of thousands.
+    mutating func appendRow(capacity: Int, _ body: (inout RowWriter) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            var row = RowWriter(buffer.baseAddress!)
+            body(&row)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: row.count))
         }
     }
 
@@ -102,18 +112,21 @@ struct TextBuffer {
 
     /// `%u` / `%d`.
     mutating func append(decimal value: some BinaryInteger) {
-        if value < 0 { bytes.append(0x2d) }
         var rest = UInt64(value.magnitude)
-        // Digits least significant first into a local buffer, then copied in order.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
+        // Digits least significant first from the end of a local buffer, then copied in one
+        // piece (a row of a large listing writes several numbers).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in  // sign and 20 digits
+            var start = 24
             repeat {
-                buffer[count] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+                start -= 1
+                buffer[start] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
                 rest /= 10
-                count += 1
             } while rest > 0
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+            if value < 0 {
+                start -= 1
+                buffer[start] = 0x2d
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start...]))
         }
     }
 
@@ -139,5 +152,63 @@ struct TextBuffer {
         case ..<100_000_000_000_000: append(decimal: value / 1_000_000_000, right: 8); append(byte: 0x47)
         default: append(decimal: value / 1_000_000_000_000, right: 8); append(byte: 0x54)
         }
+    }
+}
+
+/// Bytes written at a cursor into memory that has room for them (`TextBuffer.appendRow`):
+/// printf's `%-Ns`, `%u` and IPv4 text without a call into the buffer per field.
+struct RowWriter {
+    private let base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+    mutating func byte(_ value: UInt8) {
+        base[count] = value
+        count += 1
+    }
+
+    mutating func text(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            guard let source = utf8.baseAddress else { return }
+            (base + count).update(from: source, count: utf8.count)
+            count += utf8.count
+        }
+    }
+
+    /// `%-Ns`: the text, then spaces up to `width`.
+    mutating func text(_ text: String, left width: Int) {
+        let start = count
+        self.text(text)
+        pad(from: start, to: width)
+    }
+
+    /// Spaces until `width` bytes were written since `start`.
+    mutating func pad(from start: Int, to width: Int) {
+        while count - start < width { byte(0x20) }
+    }
+
+    /// `%u`.
+    mutating func decimal(_ value: UInt32) {
+        var digits = 1
+        var power: UInt32 = 10
+        while digits < 10 && value >= power {
+            digits += 1
+            power &*= 10
+        }
+        var rest = value
+        var index = count + digits
+        repeat {
+            index -= 1
+            base[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+            rest /= 10
+        } while index > count
+        count += digits
+    }
+
+    /// An IPv4 address (host order) as `a.b.c.d`.
+    mutating func dottedQuad(_ value: UInt32) {
+        count += IPAddress.writeDottedQuad(value, into: UnsafeMutableBufferPointer(start: base + count, count: 15))
     }
 }
