@@ -628,11 +628,14 @@ class Bench:
 # a filtered listing (--conn-server 172.17.0.1:53, an eighth of the lines) and the summary
 # (--conn-summary). Round 0 keeps the outputs for the checks (ours -Lnc is the oracle's, the
 # expiry column aside; the filtered listing is the oracle's lines of that real server; the
-# summary's counts are those of the oracle's lines); BENCH_CONN_REPEAT (default 3) rounds are
+# summary's counts are those of the oracle's lines); BENCH_CONN_REPEAT (default 5) rounds are
 # timed after it, BENCH_CONN_LARGE_REPEAT (default 0) above 100,000 connections (0: round 0 is
-# the measurement: the kernel's text of the table costs time
-# quadratic in its size, each read() walking the table from its start to its position). Peak RSS by GNU time in every run. Written to DIR/conns.json (runs and checks) and
-# summarized in the log: best of the timed rounds, the spread (max-min)/min as the noise.
+# the measurement: the kernel's text of the table costs time quadratic in its size, each read()
+# walking the table from its start to its position). In a timed round each command runs beside
+# a run of the floor (just before it in odd rounds, just after in even ones): the pair's ratio.
+# Peak RSS by GNU time in every run. Written to DIR/conns.json (runs and checks) and summarized
+# in the log: best of the timed rounds against the best floor (every floor run counts), the
+# spread (max-min)/min as the noise, and the median of the paired ratios.
 
 CONN_VIPS = ["10.1.0.1", "10.1.0.2"]
 CONN_SERVERS = ["172.17.0.%d" % i for i in range(1, 5)]
@@ -688,25 +691,47 @@ def connection_shape(bench, shape, n):
         ("ours", "filtered", [ours, "-Lnc", "--conn-server", CONN_FILTER]),
         ("ours", "summary", [ours, "-Lnc", "--conn-summary"]),
     ]
-    repeat = env_int("BENCH_CONN_REPEAT", 3) if n <= 100000 else env_int("BENCH_CONN_LARGE_REPEAT", 0)
+    repeat = env_int("BENCH_CONN_REPEAT", 5) if n <= 100000 else env_int("BENCH_CONN_LARGE_REPEAT", 0)
     outputs = {}
+    pairs = {}
+
+    def one(rnd, binary, command, argv, timed, pair=False):
+        out = os.path.join(bench.tmp, "conn-%s-%s" % (binary, command.replace(" ", ""))) if rnd == 0 and not pair else "/dev/null"
+        err = os.path.join(bench.tmp, "conn-err")
+        res = spawn(argv, stdout_path=out, stderr_path=err, measure_rss=True)
+        res.update({"shape": shape, "binary": binary, "command": command, "round": rnd, "timed": timed,
+                    "pair": pair, "connections": have})
+        if res["status"] != 0:
+            res["stderr"] = read_text(err, 500)
+            log("  !! %s %s %s: exit %s: %s" % (shape, binary, command, res["status"], res["stderr"][:200]))
+        runs.append(res)
+        if rnd == 0 and not pair:
+            outputs[(binary, command)] = out
+        log("    round %d %-6s %-12s %9.1f ms  rss %6.1f MB%s" % (rnd, binary, command, res["wall_ms"],
+                                                                  (res.get("maxrss_kb") or 0) / 1024,
+                                                                  "  (the floor of the pair)" if pair else ""))
+        return res
+
+    # In a timed round every command but the floor is paired with a run of the floor just
+    # before it (odd rounds) or just after it (even rounds): the host's load comes in phases
+    # of seconds to minutes that a best of 3 cannot tell from the effect, and two runs seconds
+    # apart share their phase. The pair's ratio is the command's time over that floor's.
+    floor_argv = commands[0][2]
     for rnd in range(repeat + 1):
         k = rnd % len(commands)
+        timed = rnd > 0 or repeat == 0
         for binary, command, argv in commands[k:] + commands[:k]:
-            out = os.path.join(bench.tmp, "conn-%s-%s" % (binary, command.replace(" ", ""))) if rnd == 0 else "/dev/null"
-            err = os.path.join(bench.tmp, "conn-err")
-            res = spawn(argv, stdout_path=out, stderr_path=err, measure_rss=True)
-            res.update({"shape": shape, "binary": binary, "command": command, "round": rnd,
-                        "timed": rnd > 0 or repeat == 0,
-                        "connections": have})
-            if res["status"] != 0:
-                res["stderr"] = read_text(err, 500)
-                log("  !! %s %s %s: exit %s: %s" % (shape, binary, command, res["status"], res["stderr"][:200]))
-            runs.append(res)
-            if rnd == 0:
-                outputs[(binary, command)] = out
-            log("    round %d %-6s %-12s %9.1f ms  rss %6.1f MB" % (rnd, binary, command, res["wall_ms"],
-                                                                    (res.get("maxrss_kb") or 0) / 1024))
+            if not timed or binary == "floor":
+                one(rnd, binary, command, argv, timed)
+                continue
+            if rnd % 2 == 1:
+                base = one(rnd, "floor", "cat", floor_argv, timed, pair=True)
+                res = one(rnd, binary, command, argv, timed)
+            else:
+                res = one(rnd, binary, command, argv, timed)
+                base = one(rnd, "floor", "cat", floor_argv, timed, pair=True)
+            if res["status"] == 0 and base["status"] == 0 and base["wall_ms"] > 0:
+                pairs.setdefault((binary, command), []).append(res["wall_ms"] / base["wall_ms"])
 
     def check(what, ok, **details):
         checks.append({"shape": shape, "command": what, "ok": bool(ok), **details})
@@ -742,7 +767,14 @@ def connection_shape(bench, shape, n):
         row = {"binary": binary, "command": command, "best_ms": best, "max_ms": max(walls),
                "spread": (max(walls) - best) / best if best else 0,
                "cpu_ms": min(x["user_ms"] + x["sys_ms"] for x in timed),
+               "user_ms": min(x["user_ms"] for x in timed),
+               "runs": len(timed),
                "peak_rss_kb": max((x.get("maxrss_kb") or 0) for x in timed)}
+        ratios = sorted(pairs.get((binary, command), []))
+        if ratios:
+            row["pair_ratios"] = ratios
+            row["pair_median"] = ratios[len(ratios) // 2] if len(ratios) % 2 else \
+                (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
         if binary == "floor":
             floor = best
         results["rows"].append(row)
@@ -750,9 +782,11 @@ def connection_shape(bench, shape, n):
     for row in results["rows"]:
         row["x_floor"] = row["best_ms"] / floor if floor else None
         row["x_oracle"] = row["best_ms"] / oracle_best if oracle_best else None
-        log("  %-9s %-7s %-12s best %9.1f ms  spread %4.0f%%  %5.2fx floor  %5.2fx oracle  rss %6.1f MB"
+        log("  %-9s %-7s %-12s best %9.1f ms  spread %4.0f%%  %5.2fx floor  %5.2fx oracle  rss %6.1f MB  user %5.0f ms%s"
             % (shape, row["binary"], row["command"], row["best_ms"], 100 * row["spread"], row["x_floor"] or 0,
-               row["x_oracle"] or 0, row["peak_rss_kb"] / 1024))
+               row["x_oracle"] or 0, row["peak_rss_kb"] / 1024, row["user_ms"],
+               ("  paired x floor: median %.2f of %s" % (row["pair_median"], " ".join("%.2f" % r for r in row["pair_ratios"])))
+               if "pair_median" in row else ""))
     path = os.path.join(bench.args.out, "conns.json")
     previous = []
     if os.path.exists(path):
