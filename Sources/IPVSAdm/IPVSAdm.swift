@@ -78,7 +78,19 @@ public enum IPVSAdm {
             stderr.write("Can't enter network namespace \(namespace ?? ""): \(error.errno.text)\n")
             return doctor == nil ? 2 : 255
         } catch {
-            if let doctor { return Runner.missingIPVS(error, json: doctor.options.contains(.json), stdout: stdout) }
+            if let doctor {
+                // A rules file that cannot be read or parsed is the first thing to say: the
+                // module finding would hide it until IPVS is loaded.
+                if let path = doctor.rulesFile {
+                    do throws(Termination) {
+                        _ = try DoctorRules.read(
+                            path, host: host, parser: Parser(program: program, resolver: resolver, readsRules: true))
+                    } catch {
+                        return finish(DoctorRequest.usageStatus(error), stdout: stdout, stderr: stderr)
+                    }
+                }
+                return Runner.missingIPVS(error, json: doctor.options.contains(.json), stdout: stdout)
+            }
             stderr.write("Can't initialize ipvs: \(error.message)\n"
                 + "Are you sure that IP Virtual Server is built in the kernel or as module?\n")
             return 2

@@ -310,6 +310,15 @@ import Testing
             resolver: HostsResolver.shared, host: Self.drDirector(),
             openBackend: { _ throws(IPVSError) in throw IPVSError(.initialize, errno: .protocolNotAvailable) })
         #expect(status == 1 && out.text.hasPrefix("error ipvs-module-missing ip_vs\n") && out.text.contains("fix: modprobe ip_vs\n"))
+        // A rules file that cannot be read is said first, as with IPVS loaded.
+        let withIPVS = Self.run(["--doctor", "--rules", "/etc/missing.rules"], ApplyTests.loaded(Self.drRules), Self.drDirector())
+        let err = BufferSink()
+        let without = IPVSAdm.run(
+            program: "ipvsadm", arguments: ["--doctor", "--rules", "/etc/missing.rules"], stdin: TextSource(""),
+            stdout: BufferSink(), stderr: err, resolver: HostsResolver.shared, host: Self.drDirector(),
+            openBackend: { _ throws(IPVSError) in throw IPVSError(.initialize, errno: .protocolNotAvailable) })
+        #expect(withIPVS.status == 255 && without == withIPVS.status && err.text == withIPVS.stderr)
+        #expect(err.text.contains("cannot read rules file /etc/missing.rules"))
     }
 
     // MARK: Real servers
