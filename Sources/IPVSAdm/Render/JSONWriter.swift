@@ -53,20 +53,7 @@ final class JSONWriter {
         separate()
         room(21)  // a sign and 20 digits (UInt64.max)
         if number < 0 { put(0x2d) }
-        var rest = UInt64(number.magnitude)
-        var count = 1
-        var power: UInt64 = 10
-        while count < 20 && rest >= power {
-            count += 1
-            power &*= 10
-        }
-        var index = used + count
-        repeat {
-            index -= 1
-            buffer[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
-            rest /= 10
-        } while index > used
-        used += count
+        used += DecimalDigits.write(UInt64(number.magnitude), at: buffer + used)
     }
 
     func value(_ flag: Bool) {

@@ -112,21 +112,17 @@ struct TextBuffer {
 
     /// `%u` / `%d`.
     mutating func append(decimal value: some BinaryInteger) {
-        var rest = UInt64(value.magnitude)
-        // Digits least significant first from the end of a local buffer, then copied in one
-        // piece (a row of a large listing writes several numbers).
+        // Written into a local buffer, then copied in one piece (a row of a large listing
+        // writes several numbers).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in  // sign and 20 digits
-            var start = 24
-            repeat {
-                start -= 1
-                buffer[start] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
-                rest /= 10
-            } while rest > 0
+            guard let base = buffer.baseAddress else { return }
+            var count = 0
             if value < 0 {
-                start -= 1
-                buffer[start] = 0x2d
+                base[0] = 0x2d
+                count = 1
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start...]))
+            count += DecimalDigits.write(UInt64(value.magnitude), at: base + count)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
         }
     }
 
@@ -191,24 +187,33 @@ struct RowWriter {
 
     /// `%u`.
     mutating func decimal(_ value: UInt32) {
-        var digits = 1
-        var power: UInt32 = 10
-        while digits < 10 && value >= power {
-            digits += 1
-            power &*= 10
-        }
-        var rest = value
-        var index = count + digits
-        repeat {
-            index -= 1
-            base[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
-            rest /= 10
-        } while index > count
-        count += digits
+        count += DecimalDigits.write(UInt64(value), at: base + count)
     }
 
     /// An IPv4 address (host order) as `a.b.c.d`.
     mutating func dottedQuad(_ value: UInt32) {
         count += IPAddress.writeDottedQuad(value, into: UnsafeMutableBufferPointer(start: base + count, count: 15))
+    }
+}
+
+/// The decimal digits of an unsigned number, written in place: the one writer of numbers for
+/// the text and JSON outputs.
+enum DecimalDigits {
+    /// Writes the digits of `value` at `start` (room for 20) and returns how many.
+    @inline(__always) static func write(_ value: UInt64, at start: UnsafeMutablePointer<UInt8>) -> Int {
+        var digits = 1
+        var power: UInt64 = 10
+        while digits < 20 && value >= power {
+            digits += 1
+            power &*= 10
+        }
+        var rest = value
+        var index = digits
+        repeat {
+            index -= 1
+            start[index] = UInt8(truncatingIfNeeded: 0x30 + rest % 10)
+            rest /= 10
+        } while index > 0
+        return digits
     }
 }
