@@ -631,13 +631,16 @@ class Bench:
 # summary's counts are those of the oracle's lines); BENCH_CONN_REPEAT (default 5) rounds are
 # timed after it, BENCH_CONN_LARGE_REPEAT (default 0) above 100,000 connections (0: round 0 is
 # the measurement: the kernel's text of the table costs time quadratic in its size, each read()
-# walking the table from its start to its position). In a timed round each command runs beside
-# a run of the floor (just before it in odd rounds, just after in even ones): the pair's ratio.
+# walking the table from its start to its position). Each round: the floor, ours in an order
+# that rotates, the oracle last, then a pause of 5 s (the oracle's long walk slows what follows
+# it). In a timed round each command runs beside a run of the floor (just before it in odd
+# rounds, just after in even ones): the pair's ratio.
 # Peak RSS by GNU time in every run. Written to DIR/conns.json (runs and checks) and summarized
 # in the log: best of the timed rounds against the best floor (every floor run counts), the
 # spread (max-min)/min as the noise, and the median of the paired ratios.
 
 CONN_VIPS = ["10.1.0.1", "10.1.0.2"]
+ORACLE_SETTLE = 5
 CONN_SERVERS = ["172.17.0.%d" % i for i in range(1, 5)]
 CONN_FILTER = "172.17.0.1:53"
 
@@ -716,11 +719,19 @@ def connection_shape(bench, shape, n):
     # before it (odd rounds) or just after it (even rounds): the host's load comes in phases
     # of seconds to minutes that a best of 3 cannot tell from the effect, and two runs seconds
     # apart share their phase. The pair's ratio is the command's time over that floor's.
+    # The oracle's listing (4-7 times the floor, nearly all of it the kernel's walk) was
+    # followed by seconds in which listings ran slower (a run of 50,000: ours -Lnc, always
+    # right after it, a median of 1.77 times the floor paired with it, ours --json, which does
+    # more, 1.04): it runs last in each round, and the next round starts after a pause.
     floor_argv = commands[0][2]
+    ours_commands = [c for c in commands if c[0] == "ours"]
     for rnd in range(repeat + 1):
-        k = rnd % len(commands)
+        k = rnd % len(ours_commands)
         timed = rnd > 0 or repeat == 0
-        for binary, command, argv in commands[k:] + commands[:k]:
+        if rnd > 0:
+            time.sleep(ORACLE_SETTLE)
+        order = [commands[0]] + ours_commands[k:] + ours_commands[:k] + [c for c in commands if c[0] == "oracle"]
+        for binary, command, argv in order:
             if not timed or binary == "floor":
                 one(rnd, binary, command, argv, timed)
                 continue
