@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -13,4 +14,12 @@ struct ipvs_mmsghdr {
 // Up to `count` datagrams in one call, without waiting: the number read, or -1 and errno.
 static inline int ipvs_recvmmsg(int fd, struct ipvs_mmsghdr *vector, unsigned int count) {
     return (int)syscall(SYS_recvmmsg, fd, vector, count, MSG_DONTWAIT, NULL);
+}
+
+// mallopt(3), which Swift's Glibc module does not declare: the heap is never given back to the
+// kernel (trimmed) below `keep` bytes, and blocks below `mmap` bytes come from the heap, not
+// from a mapping of their own.
+static inline void ipvs_keep_heap(int keep, int mmap) {
+    mallopt(M_TRIM_THRESHOLD, keep);
+    mallopt(M_MMAP_THRESHOLD, mmap);
 }

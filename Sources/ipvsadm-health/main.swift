@@ -68,6 +68,7 @@ do {
     log("cannot open the kernel's IPVS: \(error.message)")
     exit(1)
 }
+HealthDaemon.keepHeap()
 let clock = SystemHealthClock()
 let daemon = HealthDaemon(
     rulesPath: commandLine.rules, backend: backend, prober: SystemProber(clock: clock), clock: clock,
