@@ -159,17 +159,7 @@ struct ConnectionLine {
     @inline(__always) private static func hex(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
         var value: UInt32 = 0
         for index in 0..<count {
-            let byte = p[index]
-            let decimal = byte &- 0x30
-            let letter = (byte | 0x20) &- 0x61  // a-f and A-F
-            let digit: UInt8
-            if decimal < 10 {
-                digit = decimal
-            } else if letter < 6 {
-                digit = letter &+ 10
-            } else {
-                return nil
-            }
+            guard let digit = hexDigit(p[index]) else { return nil }
             value = value << 4 | UInt32(digit)
         }
         return value
@@ -223,13 +213,8 @@ struct ConnectionLine {
 
     /// 8 hexadecimal digits (the kernel's `%08X` of an IPv4 address), or an IPv6 address.
     private static func address(_ word: UnsafeBufferPointer<UInt8>) -> IPAddress? {
-        if word.count == 8 {
-            var value: UInt32 = 0
-            for byte in word {
-                guard let digit = hexDigit(byte) else { return nil }
-                value = value << 4 | UInt32(digit)
-            }
-            return IPAddress(ipv4: value)
+        if word.count == 8, let base = word.baseAddress {
+            return hex(base, 8).map(IPAddress.init(ipv4:))
         }
         guard word.contains(0x3a) else { return nil }
         return IPAddress.parseIPv6(word)
@@ -237,13 +222,8 @@ struct ConnectionLine {
 
     /// 1 to 4 hexadecimal digits.
     private static func port(_ word: UnsafeBufferPointer<UInt8>) -> UInt16? {
-        guard (1...4).contains(word.count) else { return nil }
-        var value: UInt16 = 0
-        for byte in word {
-            guard let digit = hexDigit(byte) else { return nil }
-            value = value << 4 | UInt16(digit)
-        }
-        return value
+        guard (1...4).contains(word.count), let base = word.baseAddress else { return nil }
+        return hex(base, word.count).map { UInt16(truncatingIfNeeded: $0) }
     }
 
     /// 1 to 9 decimal digits.
@@ -257,13 +237,11 @@ struct ConnectionLine {
         return value
     }
 
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x41...0x46: return byte - 0x41 + 10
-        case 0x61...0x66: return byte - 0x61 + 10
-        default: return nil
-        }
+    @inline(__always) private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        let decimal = byte &- 0x30
+        if decimal < 10 { return decimal }
+        let letter = (byte | 0x20) &- 0x61  // a-f and A-F
+        return letter < 6 ? letter &+ 10 : nil
     }
 
     /// The leading hexadecimal digits of a word, as `%X`/`strtoul(…, 16)` read them.
@@ -327,14 +305,7 @@ struct ConnectionRenderer {
         out.appendRow(capacity: capacity) { row in
             row.text(c.protocolText, left: 3)
             row.byte(0x20)
-            let start = row.count
-            let expires = UInt32(bitPattern: c.expires)
-            if expires / 60 < 10 { row.byte(0x30) }
-            row.decimal(expires / 60)
-            row.byte(0x3a)
-            if expires % 60 < 10 { row.byte(0x30) }
-            row.decimal(expires % 60)
-            row.pad(from: start, to: 6)
+            ConnectionRenderer.expire(c.expires, left: 6, into: &row)
             row.byte(0x20)
             row.text(c.state, left: 11)
             row.byte(0x20)
@@ -358,15 +329,7 @@ struct ConnectionRenderer {
     /// `ADDR:PORT` (`[ADDR6]:PORT`), as `EndpointNames` writes it with `-n`, padded to `width`.
     private static func numeric(_ address: IPAddress, _ port: UInt16, left width: Int, into row: inout RowWriter) {
         let start = row.count
-        if address.family == .inet {
-            row.dottedQuad(address.ipv4)
-        } else {
-            row.byte(0x5b)
-            row.text(address.text)
-            row.byte(0x5d)
-        }
-        row.byte(0x3a)
-        row.decimal(UInt32(port))
+        EndpointNames.writeNumeric(address, port: port, into: &row)
         row.pad(from: start, to: width)
     }
 
@@ -403,17 +366,22 @@ struct ConnectionRenderer {
         }
     }
 
-    /// `%02d:%02d` of the seconds as the kernel printed them (unsigned), padded to `width`.
+    /// `expire`, appended to a text buffer (the summary and rows with names).
     private func expire(_ seconds: Int32, left width: Int, into out: inout TextBuffer) {
+        out.appendRow(capacity: 32) { ConnectionRenderer.expire(seconds, left: width, into: &$0) }
+    }
+
+    /// `%02d:%02d` of the seconds as the kernel printed them (unsigned), padded to `width`
+    /// (at most 11 bytes and the padding).
+    private static func expire(_ seconds: Int32, left width: Int, into row: inout RowWriter) {
         let expires = UInt32(bitPattern: seconds)
-        let start = out.count
-        let minutes = expires / 60
-        if minutes < 10 { out.append(byte: 0x30) }
-        out.append(decimal: Int32(bitPattern: minutes))
-        out.append(byte: 0x3a)
-        if expires % 60 < 10 { out.append(byte: 0x30) }
-        out.append(decimal: expires % 60)
-        out.spaces(width - (out.count - start))
+        let start = row.count
+        if expires / 60 < 10 { row.byte(0x30) }
+        row.decimal(expires / 60)
+        row.byte(0x3a)
+        if expires % 60 < 10 { row.byte(0x30) }
+        row.decimal(expires % 60)
+        row.pad(from: start, to: width)
     }
 
     private func endpoint(

@@ -15,19 +15,27 @@ struct EndpointNames {
 
     /// `endpoint`, appended to `out`.
     func append(_ address: IPAddress, port: UInt16, protocol proto: IPProtocolNumber, into out: inout TextBuffer) {
-        let bracketed = address.family != .inet
         if numeric {
-            if bracketed { out.append(byte: 0x5b) }
-            out.append(address)
-            if bracketed { out.append(byte: 0x5d) }
-            out.append(byte: 0x3a)
-            out.append(decimal: port)
-            return
+            return out.appendRow(capacity: 64) { EndpointNames.writeNumeric(address, port: port, into: &$0) }
         }
+        let bracketed = address.family != .inet
         let host = resolver.hostName(of: address) ?? address.text
         let service = resolver.serviceName(ofPort: port, protocol: proto) ?? String(port)
         let open = bracketed ? "[" : ""
         let close = bracketed ? "]" : ""
         out.append(TextFormat.truncated(open + host + close + ":" + service, 59))
+    }
+
+    /// `ADDR:PORT`, `[ADDR6]:PORT`: the numeric form, at most 47 bytes.
+    static func writeNumeric(_ address: IPAddress, port: UInt16, into row: inout RowWriter) {
+        if address.family == .inet {
+            row.dottedQuad(address.ipv4)
+        } else {
+            row.byte(0x5b)
+            row.text(address.text)
+            row.byte(0x5d)
+        }
+        row.byte(0x3a)
+        row.decimal(UInt32(port))
     }
 }

@@ -48,15 +48,6 @@ struct TextBuffer {
         if bytes.count > 1 << 16 { writeOut(to: sink) }
     }
 
-    /// An address as `inet_ntop` writes it; IPv4 without an intermediate string.
-    mutating func append(_ address: IPAddress) {
-        guard address.family == .inet else { return append(address.text) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
-            let count = IPAddress.writeDottedQuad(address.ipv4, into: buffer)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
-        }
-    }
-
     /// A row written in place by `body` into room for `capacity` bytes (which it must not
     /// exceed), then appended in one copy: the rows of listings of hundreds of thousands.
     mutating func appendRow(capacity: Int, _ body: (inout RowWriter) -> Void) {
