@@ -141,18 +141,23 @@ def run_seconds(pids):
     return total / 1e9
 
 
-def napi_threads(device):
-    """The pids of the kernel threads that receive for DEVICE under threaded NAPI (napi/DEVICE-ID)."""
+def pids_where(name, test):
+    """The pids whose /proc/PID/NAME text passes TEST (processes that end meanwhile are skipped)."""
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                with open("/proc/%s/comm" % d) as f:
-                    if f.read().strip().startswith("napi/%s-" % device):
+                with open("/proc/%s/%s" % (d, name)) as f:
+                    if test(f.read()):
                         out.append(int(d))
             except OSError:
                 pass
     return out
+
+
+def napi_threads(device):
+    """The pids of the kernel threads that receive for DEVICE under threaded NAPI (napi/DEVICE-ID)."""
+    return pids_where("comm", lambda text: text.strip().startswith("napi/%s-" % device))
 
 
 def hwm_kib(pid):
@@ -167,16 +172,7 @@ def hwm_kib(pid):
 
 
 def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
+    return pids_where("stat", lambda text: int(text.rsplit(")", 1)[1].split()[1]) == pid)
 
 
 def table_weights():
