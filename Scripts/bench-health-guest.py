@@ -235,6 +235,9 @@ def main():
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--checkers", default="ours,ours-connect,keepalived")
+    # ours-base: another build of ipvsadm-health with ours' rules (a change measured against its
+    # parent in the same boot).
+    ap.add_argument("--health-base")
     # inline: veth hands a packet to the peer's stack in the sender's system call, so a
     # checker is also charged with the farm's TCP work for its checks (and the farm with the
     # director's for the replies). threaded: each side's receive work runs in its own NAPI
@@ -276,7 +279,7 @@ def main():
     services = [ports[i:i + 100] for i in range(0, n, 100)]
 
     rules = {}
-    for checker, mode in (("ours", ""), ("ours-connect", ",mode=connect")):
+    for checker, mode in (("ours", ""), ("ours-base", ""), ("ours-connect", ",mode=connect")):
         rules[checker] = os.path.join(work, checker + ".rules")
         with open(rules[checker], "w") as f:
             for i, group in enumerate(services):
@@ -311,7 +314,8 @@ def main():
         if checker in rules:
             with open(rules[checker]) as f:
                 subprocess.run(netns("hbdir", a.ipvsadm, "--apply"), stdin=f, env=env, check=True)
-            p = subprocess.Popen(netns("hbdir", a.health, "--rules", rules[checker]), env=env, stderr=errlog, stdout=errlog)
+            binary = a.health_base if checker == "ours-base" else a.health
+            p = subprocess.Popen(netns("hbdir", binary, "--rules", rules[checker]), env=env, stderr=errlog, stdout=errlog)
         else:
             p = subprocess.Popen(netns("hbdir", "keepalived", "--dont-fork", "--check", "--log-console",
                                        "--use-file=" + os.path.join(work, "keepalived.conf"),

@@ -239,7 +239,7 @@ public final class HealthDaemon {
         guard let statePath else { return }
         let file = HealthStateFile(pid: getpid(), heartbeat: clock.wall, rules: rulesPath, records: monitor.records())
         do {
-            try host.writeFileAtomically(statePath, contents: Array(file.encode().utf8))
+            try host.writeFileAtomically(statePath, contents: file.encodedBytes())
             writeFailureLogged = false
         } catch {
             if !writeFailureLogged {

@@ -17,7 +17,7 @@ import IPVSAdm
 ///
 /// These are a connect's verdicts, for a fraction of its cost: no socket, no connection, no
 /// child socket on the server, two packets fewer, and one system call per check (the replies
-/// of many checks are read in one recvmmsg). What a connect sees and this does not: an ICMP
+/// of many checks are read in one recvmmsg, and the SYNs of a turn leave in one sendmmsg). What a connect sees and this does not: an ICMP
 /// error (a host or port unreachable, a REJECT rule) fails a connect at once and this at its
 /// deadline; both fail. Replies pass the director's INPUT firewall before a raw socket sees
 /// them, as a connect's do.
@@ -72,9 +72,23 @@ final class SYNProbe {
     /// (the IP and TCP headers are all that is read).
     private static let batch = 64
     private static let snap = 128
+    /// A SYN: IPv4 and TCP headers, no options.
+    private static let synLength = 40
     private let buffers: UnsafeMutableRawPointer
     private let vectors: UnsafeMutablePointer<iovec>
     private let headers: UnsafeMutablePointer<ipvs_mmsghdr>
+    /// The probes whose SYN waits for `flush`, by key: the checks started in one turn leave in
+    /// one sendmmsg. Where the receive side runs in a kernel thread (threaded NAPI, a NIC's
+    /// interrupt), the first SYN of a batch wakes it and the rest find it awake: one wake-up a
+    /// turn instead of one a check. A key may be here twice (a probe forgotten and its port
+    /// reused before the flush): its SYN leaves twice, and the second reply finds no probe.
+    private var pending: [UInt64] = []
+    /// sendmmsg's packets, addresses, vectors and headers, made once: `batch` SYNs a call.
+    private let outPackets: UnsafeMutablePointer<UInt8>
+    private let outAddresses: UnsafeMutablePointer<sockaddr_in>
+    private let outVectors: UnsafeMutablePointer<iovec>
+    private let outHeaders: UnsafeMutablePointer<ipvs_mmsghdr>
+    private var outKeys: [UInt64] = []
     private var packet = PathPacket.tcp(
         source: 0, destination: 0, sourcePort: 0, destinationPort: 0, sequence: 0, flags: PathPacket.syn,
         identification: 0)
@@ -108,11 +122,26 @@ final class SYNProbe {
         buffers = .allocate(byteCount: SYNProbe.batch * SYNProbe.snap, alignment: 8)
         vectors = .allocate(capacity: SYNProbe.batch)
         headers = .allocate(capacity: SYNProbe.batch)
+        outPackets = .allocate(capacity: SYNProbe.batch * SYNProbe.synLength)
+        outAddresses = .allocate(capacity: SYNProbe.batch)
+        outVectors = .allocate(capacity: SYNProbe.batch)
+        outHeaders = .allocate(capacity: SYNProbe.batch)
+        outKeys.reserveCapacity(SYNProbe.batch)
+        pending.reserveCapacity(SYNProbe.batch)
         for index in 0..<SYNProbe.batch {
             vectors[index] = iovec(iov_base: buffers + index * SYNProbe.snap, iov_len: SYNProbe.snap)
             headers[index] = ipvs_mmsghdr()
             headers[index].msg_hdr.msg_iov = vectors + index
             headers[index].msg_hdr.msg_iovlen = 1
+            outVectors[index] = iovec(
+                iov_base: UnsafeMutableRawPointer(outPackets + index * SYNProbe.synLength), iov_len: SYNProbe.synLength)
+            outAddresses[index] = sockaddr_in()
+            outAddresses[index].sin_family = sa_family_t(AF_INET)
+            outHeaders[index] = ipvs_mmsghdr()
+            outHeaders[index].msg_hdr.msg_iov = outVectors + index
+            outHeaders[index].msg_hdr.msg_iovlen = 1
+            outHeaders[index].msg_hdr.msg_name = UnsafeMutableRawPointer(outAddresses + index)
+            outHeaders[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
         }
         // What arrived before the filter was attached.
         while recv(descriptor, buffers, SYNProbe.snap, 0) > 0 {}
@@ -124,12 +153,20 @@ final class SYNProbe {
         buffers.deallocate()
         vectors.deallocate()
         headers.deallocate()
+        outPackets.deallocate()
+        outAddresses.deallocate()
+        outVectors.deallocate()
+        outHeaders.deallocate()
     }
 
     var inFlight: Bool { !probes.isEmpty }
 
-    /// Sends the SYN of check `token`: nil while it is in flight (its outcome comes from
-    /// `receive` or `expire`), an outcome when it failed at once (no route, a send refused).
+    /// SYNs wait for `flush`.
+    var hasPending: Bool { !pending.isEmpty }
+
+    /// Starts check `token`: its SYN leaves at the next `flush`. Nil while it is in flight (its
+    /// outcome comes from `flush`, `receive` or `expire`), an outcome when it failed at once
+    /// (no route).
     func send(token: Int, to destination: UInt32, port: UInt16, now: Double, deadline: Double) -> Outcome? {
         forget(token)
         guard let source = source(towards: destination) else { return .failed(errno) }
@@ -146,11 +183,51 @@ final class SYNProbe {
             token: token, started: now, destination: destination, port: port, source: source, localPort: nextPort,
             sequence: nextSequence(), deadline: deadline, resendAt: now + 1, backoff: 1)
         advancePort()
-        if let error = transmit(probe) { return .failed(error) }
         probes[key] = probe
         keyOfToken[token] = key
+        pending.append(key)
         nextEvent = min(nextEvent, probe.resendAt, deadline)
         return nil
+    }
+
+    /// Sends the SYNs waiting since the last flush, `batch` a system call; a probe whose send
+    /// is refused (no route, a firewall's EPERM) is finished with that error. A full queue
+    /// (EAGAIN, ENOBUFS) is a lost packet, as on a wire: the resend, or the deadline, follows.
+    func flush(into finished: inout [Finished]) {
+        var index = 0
+        while index < pending.count {
+            outKeys.removeAll(keepingCapacity: true)
+            while outKeys.count < SYNProbe.batch && index < pending.count {
+                let key = pending[index]
+                index += 1
+                // Forgotten, or finished by a failed send, before it left.
+                guard let probe = probes[key] else { continue }
+                let slot = outKeys.count
+                SYNProbe.fill(&packet, probe)
+                packet.withUnsafeBufferPointer {
+                    (outPackets + slot * SYNProbe.synLength).update(from: $0.baseAddress!, count: SYNProbe.synLength)
+                }
+                outAddresses[slot].sin_addr.s_addr = probe.destination.bigEndian
+                outKeys.append(key)
+            }
+            var first = 0
+            while first < outKeys.count {
+                let sent = Int(ipvs_sendmmsg(descriptor, outHeaders + first, UInt32(outKeys.count - first)))
+                if sent > 0 {
+                    first += sent
+                    continue
+                }
+                let error = sent < 0 ? errno : EAGAIN
+                if error == EINTR { continue }
+                if error == EAGAIN || error == ENOBUFS { break }
+                if let probe = probes.removeValue(forKey: outKeys[first]) {
+                    keyOfToken[probe.token] = nil
+                    finished.append((probe.token, .failed(error), probe.started))
+                }
+                first += 1
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
     }
 
     func forget(_ token: Int) {
@@ -179,8 +256,9 @@ final class SYNProbe {
         }
     }
 
-    /// The probes whose deadline is at or before `now` (`.timedOut`); resends the SYN of those
-    /// whose time has come. The time of the next such event, for the caller's wait.
+    /// The probes whose deadline is at or before `now` (`.timedOut`); queues the SYN of those
+    /// whose resend time has come (sent by the next `flush`). The time of the next such event,
+    /// for the caller's wait.
     @discardableResult
     func expire(now: Double, into finished: inout [Finished]) -> Double {
         guard now >= nextEvent else { return nextEvent }
@@ -197,8 +275,7 @@ final class SYNProbe {
                 probe.backoff *= 2
                 probe.resendAt = now + probe.backoff
                 probes[key] = probe
-                // A full queue is a lost packet: the next resend, or the deadline, follows.
-                _ = transmit(probe)
+                pending.append(key)
             }
             next = min(next, probe.deadline, probe.resendAt)
         }
@@ -233,22 +310,6 @@ final class SYNProbe {
         guard let source = PathProbe.sourceAddress(routeSocket, towards: destination) else { return nil }
         sources[destination] = source
         return source
-    }
-
-    /// Sends the probe's SYN; the errno that ends it, if any (a full queue is not one).
-    private func transmit(_ probe: Probe) -> Int32? {
-        SYNProbe.fill(&packet, probe)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = probe.destination.bigEndian
-        let sent = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(descriptor, packet, packet.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard sent < 0 else { return nil }
-        let error = errno
-        return error == EAGAIN || error == ENOBUFS || error == EINTR ? nil : error
     }
 
     /// The probe's SYN written over `packet` (a 40-byte IPv4 + TCP template made by

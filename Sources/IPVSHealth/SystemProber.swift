@@ -282,6 +282,14 @@ public final class SystemProber: Prober {
     // MARK: Waiting
 
     public func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) {
+        // The SYNs of the checks started since the last wait, and the resends due, in one batch.
+        if let synProbe, synProbe.hasPending {
+            synProbe.flush(into: &synFinished)
+            for (id, outcome, started) in synFinished {
+                immediate.append((id, result(outcome, duration: clock.monotonic - started)))
+            }
+            synFinished.removeAll(keepingCapacity: true)
+        }
         var limit = immediate.isEmpty ? timeout : 0
         // The path probe resends its SYNs from expire(now:): at least 4 turns a second.
         if pathsInFlight > 0 { limit = min(limit, 0.25) }

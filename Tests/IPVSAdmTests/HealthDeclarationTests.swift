@@ -303,6 +303,22 @@ import Testing
         #expect(lines[3].hasPrefix("sorry\t"))
     }
 
+    /// Fixed-point numbers as the state file, --json and --metrics write them.
+    @Test func fixedPoint() {
+        #expect(HealthStateFile.fixed(0, 3) == "0.000")
+        #expect(HealthStateFile.fixed(1_765_100_000.25, 3) == "1765100000.250")
+        #expect(HealthStateFile.fixed(0.0012, 6) == "0.001200")
+        #expect(HealthStateFile.fixed(-1.5, 3) == "-1.500")
+        #expect(HealthStateFile.fixed(-0.0004, 3) == "0.000")
+        #expect(HealthStateFile.fixed(0.0009996, 3) == "0.001")
+        #expect(HealthStateFile.fixed(12.6, 0) == "13")
+        #expect(HealthStateFile.fixed(.nan, 3) == "0")
+        #expect(HealthStateFile.fixed(-.infinity, 6) == "0")
+        #expect(HealthStateFile.fixed(1e20, 3) == String(1e20))
+        let negative = HealthStateFile(pid: -2, heartbeat: 0, rules: "", records: [])
+        #expect(negative.encode() == "ipvsadm-health 1\tpid=-2\theartbeat=0.000\trules=\n")
+    }
+
     @Test func stateFileRoundTrip() {
         #expect(HealthStateFile.decode(Self.state.encode()) == Self.state)
         let empty = HealthStateFile(pid: 1, heartbeat: 0, rules: "", records: [])

@@ -54,6 +54,31 @@ import Testing
         #expect(results[102]?.message == "connection refused")
     }
 
+    /// A turn's SYNs leave in batches of 64 (sendmmsg): 150 checks started at once, three
+    /// batches, alternately to a listening port and a closed one, each with its own verdict; and
+    /// a check forgotten before its SYN left gives none.
+    @Test func manyChecksInOneTurn() {
+        let open = SystemProberTests.listener(backlog: 256)
+        defer { close(open.fd) }
+        let closed = SystemProberTests.listener()
+        close(closed.fd)
+        let clock = SystemHealthClock()
+        let prober = SystemProber(clock: clock, signals: [])
+        let now = clock.monotonic
+        for id in 0..<150 {
+            let port = id % 2 == 0 ? open.port : closed.port
+            prober.start(target(id, spec(.syn), address: SystemProberTests.loopback, port: port), now: now)
+        }
+        prober.forget(id: 149)
+        let results = SystemProberTests.collect(prober, clock, count: 149)
+        #expect(results.count == 149)
+        #expect(results[149] == nil)
+        for id in 0..<149 {
+            #expect(results[id]?.ok == (id % 2 == 0), "\(id)")
+            if Self.isRoot { #expect(results[id]?.message == (id % 2 == 0 ? "SYN-ACK" : "connection refused"), "\(id)") }
+        }
+    }
+
     /// listen(fd, 0) takes one connection; with it queued and not accepted, the kernel drops
     /// further SYNs (it neither answers nor resets): both modes time out.
     @Test func fullAcceptQueue() {
