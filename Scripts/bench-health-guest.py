@@ -212,6 +212,25 @@ def wait_for(pred, timeout, step=0.5):
     return pred()
 
 
+def profile(out, name, seconds, pids):
+    """perf record -a -g for SECONDS, then text reports of it in OUT (see --perf)."""
+    data = "/tmp/bench-health-perf.data"
+    subprocess.run(["perf", "record", "-a", "-g", "-e", "cpu-clock", "-F", "1000", "-o", data, "--", "sleep", str(seconds)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    comms = ",".join(sorted({open("/proc/%d/comm" % q).read().strip() for q in pids if os.path.exists("/proc/%d/comm" % q)}))
+    # The checker's reports in percent of its own samples.
+    mine = ["--comm", comms, "--percentage", "relative", "--sort", "sym", "-g", "none"]
+    reports = (("self", ["--no-children", "--percent-limit", "0.5"] + mine),
+               ("children", ["--children", "--percent-limit", "1"] + mine),
+               # Who calls each symbol of 2 % or more.
+               ("callers", ["--no-children", "--comm", comms, "--percentage", "relative", "--sort", "sym",
+                            "--percent-limit", "2", "-g", "caller,1,callee,function,percent"]),
+               ("comm", ["--no-children", "--sort", "comm", "-g", "none"]))
+    for kind, args in reports:
+        with open(os.path.join(out, "perf-%s-%s.txt" % (name, kind)), "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--stdio"] + args, stdout=f, stderr=subprocess.STDOUT)
+
+
 def pct(xs, q):
     xs = sorted(xs)
     if not xs:
@@ -238,6 +257,10 @@ def main():
     # ours-base: another build of ipvsadm-health with ours' rules (a change measured against its
     # parent in the same boot).
     ap.add_argument("--health-base")
+    # Where the time goes: `perf record -a -g` (cpu-clock) over the first SECONDS of each
+    # checker's measurement; reports in DIR/perf-<checker>-<napi>-*.txt (the checker's own
+    # samples by symbol, self and with children, and every process's share).
+    ap.add_argument("--perf", type=float, default=0)
     # inline: veth hands a packet to the peer's stack in the sender's system call, so a
     # checker is also charged with the farm's TCP work for its checks (and the farm with the
     # director's for the replies). threaded: each side's receive work runs in its own NAPI
@@ -268,8 +291,12 @@ def main():
     sh("ip", "-n", "hbdir", "link", "set", "dir0", "up")
     sh("ip", "-n", "hbfarm", "link", "set", "farm0", "up")
     if a.napi == "threaded":
+        # veth hands a packet to the peer's NAPI (its ring and kernel thread) only when the
+        # peer has GRO on and the packet may be aggregated: with TSO on the sending end, a TCP
+        # packet may not, and goes through the sender's backlog, inline in its system call (so
+        # before 2026-12-08 "threaded" moved almost nothing: the receive threads' time read 0).
         for ns, dev in (("hbdir", "dir0"), ("hbfarm", "farm0")):
-            sh(*netns(ns, "ethtool", "-K", dev, "gro", "on"))
+            sh(*netns(ns, "ethtool", "-K", dev, "gro", "on", "tso", "off"))
             sh(*netns(ns, "sh", "-c", "echo 1 > /sys/class/net/%s/threaded" % dev))
     # A check connects to a new port every millisecond: the director's ephemeral ports and
     # TIME_WAIT sockets must not run out during a run.
@@ -332,7 +359,11 @@ def main():
         rx = napi_threads("dir0")
         u0, x0, n0, f0 = cpu_seconds(pids, 11), run_seconds(pids), cpu_seconds(rx), minor_faults(pids)
         c0, (a0, s0), t0 = cpu_seconds(pids), farm.count(), time.monotonic()
-        time.sleep(a.seconds)
+        if a.perf > 0:
+            profile(a.out, "%s-%s" % (checker, a.napi), min(a.perf, a.seconds), pids)
+            time.sleep(max(0, a.seconds - (time.monotonic() - t0)))
+        else:
+            time.sleep(a.seconds)
         pids = [p.pid] + children(p.pid)
         c1, (a1, s1), t1 = cpu_seconds(pids), farm.count(), time.monotonic()
         u1, x1, n1, f1 = cpu_seconds(pids, 11), run_seconds(pids), cpu_seconds(rx), minor_faults(pids)

@@ -48,6 +48,11 @@ public final class HealthDaemon {
     static let writePeriod = 0.2
 
     private var nextHeartbeat = 0.0
+    /// The wall clock less the monotonic one, read at each heartbeat: a batch of results is
+    /// stamped with the wait's monotonic reading plus this (hot path: where the clock is not
+    /// in the vDSO, as on an emulated machine's HPET, each reading is a system call). A step
+    /// of the wall clock reaches the stamps at the next heartbeat, at most 5 s later.
+    private var wallOffset = 0.0
     private var lastWrite = -Double.infinity
     private var nextPing = 0.0
     private var writeFailureLogged = false
@@ -96,6 +101,7 @@ public final class HealthDaemon {
         }
         monitor.load(declarations, previous: previous)
         let now = clock.monotonic
+        wallOffset = clock.wall - now
         nextHeartbeat = now
         nextPing = manager.watchdogPeriod == nil ? .infinity : now
         manager.notify("READY=1\nSTATUS=" + status())
@@ -181,11 +187,10 @@ public final class HealthDaemon {
         if monitor.kernelPending { wake = min(wake, now + Self.retryPeriod) }
         results.removeAll(keepingCapacity: true)
         signals.removeAll(keepingCapacity: true)
-        prober.wait(timeout: max(0, min(wake - now, Self.heartbeatPeriod)), results: &results, signals: &signals)
+        let finished = prober.wait(
+            timeout: max(0, min(wake - now, Self.heartbeatPeriod)), results: &results, signals: &signals)
         if !results.isEmpty {
-            // One reading of each clock for the whole batch (hot path: where the clock is not
-            // in the vDSO, as on an emulated machine's HPET, each reading is a system call).
-            let finished = clock.monotonic, wall = clock.wall
+            let wall = finished + wallOffset
             for (id, result) in results { monitor.complete(id: id, result: result, now: finished, wall: wall) }
         }
         for signal in signals {
@@ -222,6 +227,7 @@ public final class HealthDaemon {
 
     private func writeStateIfDue(now: Double) {
         guard (monitor.changed && now >= lastWrite + Self.writePeriod) || now >= nextHeartbeat else { return }
+        if now >= nextHeartbeat { wallOffset = clock.wall - clock.monotonic }
         writeState()
         lastWrite = now
         nextHeartbeat = now + Self.heartbeatPeriod

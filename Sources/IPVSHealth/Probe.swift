@@ -49,6 +49,8 @@ public protocol Prober: AnyObject {
     /// The server is gone: drop what is cached for it and abandon its check in flight.
     func forget(id: Int)
     /// Waits up to `timeout` seconds for checks to end or a signal to arrive; appends what
-    /// ended to `results` and the signals caught to `signals`.
-    func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32])
+    /// ended to `results` and the signals caught to `signals`. Returns the monotonic time it
+    /// read when the wait ended (the time of those results: the caller reads no clock again).
+    @discardableResult
+    func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double
 }

@@ -281,7 +281,8 @@ public final class SystemProber: Prober {
 
     // MARK: Waiting
 
-    public func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) {
+    @discardableResult
+    public func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double {
         // The SYNs of the checks started since the last wait, and the resends due, in one batch.
         if let synProbe, synProbe.hasPending {
             synProbe.flush(into: &synFinished)
@@ -340,6 +341,7 @@ public final class SystemProber: Prober {
         if !commands.isEmpty || !killed.isEmpty { collectCommands(now: now, into: &results) }
         if !joined.isEmpty { join(now: now, pathIndex: pathIndex, results: &results, from: first) }
         if pollSet[0].revents != 0 { readSignals(into: &signals) }
+        return now
     }
 
     /// Holds back the main result of a check with a path probe until the probe's is in, and

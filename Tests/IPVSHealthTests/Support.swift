@@ -42,7 +42,7 @@ final class ScriptedProber: Prober {
         hanging.removeAll { $0.id == id }
     }
 
-    func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) {
+    func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double {
         if ready.isEmpty && self.signals.isEmpty {
             var limit = timeout
             for hang in hanging { limit = min(limit, hang.deadline - clock.monotonic) }
@@ -57,6 +57,7 @@ final class ScriptedProber: Prober {
         hanging.removeAll { $0.deadline <= now }
         signals.append(contentsOf: self.signals)
         self.signals.removeAll()
+        return now
     }
 
     func checks(of address: String) -> [Double] { started.filter { $0.address == address }.map(\.time) }
