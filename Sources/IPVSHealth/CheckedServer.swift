@@ -10,6 +10,15 @@ public final class CheckedServer {
     public internal(set) var destination: Destination
     /// nil: not checked (`--check none`, or no declaration).
     public let spec: CheckSpec?
+    /// The spec's numbers that every check reads, copied once (hot path: reading `spec` copies
+    /// the struct and retains its strings and arrays): whether it is checked, its intervals,
+    /// rise and fall, and how early its check may start with a batch (HealthMonitor.batch).
+    let isChecked: Bool
+    let checkInterval: Double
+    let retryInterval: Double
+    let rise: Int
+    let fall: Int
+    let batchWindow: Double
     public internal(set) var line: Int
     public let serviceText: String
     public let serverText: String
@@ -60,6 +69,12 @@ public final class CheckedServer {
         self.id = id
         self.destination = destination
         self.spec = spec
+        isChecked = spec != nil
+        checkInterval = spec?.interval ?? .infinity
+        retryInterval = spec.map { $0.retryInterval ?? $0.interval } ?? .infinity
+        rise = spec?.rise ?? 1
+        fall = spec?.fall ?? 1
+        batchWindow = spec == nil ? 0 : min(HealthMonitor.batch, min(checkInterval, retryInterval) * 0.02)
         self.line = line
         self.serviceText = serviceText
         self.serverText = serverText
@@ -105,11 +120,7 @@ public final class CheckedServer {
     var counted: Bool { spec != nil && destination.weight > 0 }
 
     /// Seconds until the next check: `retry_interval` while failing but not yet down.
-    var interval: Double {
-        guard let spec else { return .infinity }
-        if up && streak > 0 { return spec.retryInterval ?? spec.interval }
-        return spec.interval
-    }
+    var interval: Double { up && streak > 0 ? retryInterval : checkInterval }
 
     /// The weight the verdict asks of the kernel at monotonic time `now`.
     func wantedWeight(now: Double) -> Int32 {

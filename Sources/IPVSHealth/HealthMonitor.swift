@@ -232,9 +232,14 @@ public final class HealthMonitor {
     @discardableResult
     public func dispatch(now: Double) -> Double? {
         guard let first = heap.top, first.due <= now else { return heap.top?.due }
-        while let top = heap.top, top.due <= now + window(top.id) {
+        while let top = heap.top {
+            guard let server = byID[top.id] else {
+                heap.pop()
+                continue
+            }
+            guard top.due <= now + server.batchWindow else { break }
             heap.pop()
-            guard let server = byID[top.id], let target = server.target, !server.running else { continue }
+            guard let target = server.target, !server.running else { continue }
             lateness = max(lateness, now - top.due)
             server.running = true
             server.startedDue = top.due
@@ -244,11 +249,6 @@ public final class HealthMonitor {
         return heap.top?.due
     }
 
-    /// How early a server's check may start: 2 % of its shortest interval, at most `batch`.
-    private func window(_ id: Int) -> Double {
-        guard let spec = byID[id]?.spec else { return 0 }
-        return min(HealthMonitor.batch, min(spec.interval, spec.retryInterval ?? spec.interval) * 0.02)
-    }
 
     /// Checks running well past their timeout: a prober that lost them (the watchdog's other
     /// evidence; every kind of check ends by its timeout).
@@ -281,7 +281,7 @@ public final class HealthMonitor {
     /// A check ended: its verdict, and the service's threshold and sorry server. `now` and
     /// `wall` are the two clocks read once for a batch of results.
     public func complete(id: Int, result: ProbeResult, now: Double, wall: Double) {
-        guard let server = byID[id], let spec = server.spec else { return }
+        guard let server = byID[id], server.isChecked else { return }
         server.running = false
         if server.staleProbe {
             prober.forget(id: server.id)
@@ -297,8 +297,10 @@ public final class HealthMonitor {
             server.streak = 0
         } else {
             server.streak += 1
-            let needed = server.up ? spec.fall : spec.rise
-            if server.streak >= needed { verdict(server, up: !server.up, spec: spec, now: now, wall: wall) }
+            let needed = server.up ? server.fall : server.rise
+            if server.streak >= needed, let spec = server.spec {
+                verdict(server, up: !server.up, spec: spec, now: now, wall: wall)
+            }
         }
         server.nextDue = max(server.startedDue + server.interval, now)
         heap.push(due: server.nextDue, id: server.id)
