@@ -188,7 +188,7 @@ public final class HealthDaemon {
         results.removeAll(keepingCapacity: true)
         signals.removeAll(keepingCapacity: true)
         let finished = prober.wait(
-            timeout: max(0, min(wake - now, Self.heartbeatPeriod)), results: &results, signals: &signals)
+            now: now, timeout: max(0, min(wake - now, Self.heartbeatPeriod)), results: &results, signals: &signals)
         if !results.isEmpty {
             let wall = finished + wallOffset
             for (id, result) in results { monitor.complete(id: id, result: result, now: finished, wall: wall) }

@@ -48,9 +48,12 @@ public protocol Prober: AnyObject {
     func start(_ target: ProbeTarget, now: Double)
     /// The server is gone: drop what is cached for it and abandon its check in flight.
     func forget(id: Int)
-    /// Waits up to `timeout` seconds for checks to end or a signal to arrive; appends what
-    /// ended to `results` and the signals caught to `signals`. Returns the monotonic time it
-    /// read when the wait ended (the time of those results: the caller reads no clock again).
+    /// Waits up to `timeout` seconds after `now` (the caller's latest monotonic reading: the
+    /// checks' deadlines are measured from it) for checks to end or a signal to arrive; appends
+    /// what ended to `results` and the signals caught to `signals`. Returns the monotonic time
+    /// it read when the wait ended (the time of those results: the caller reads no clock again).
+    /// One clock reading a wait (hot path: where the clock is not in the vDSO, as on an
+    /// emulated machine's HPET, each reading is a system call).
     @discardableResult
-    func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double
+    func wait(now: Double, timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double
 }

@@ -282,7 +282,7 @@ public final class SystemProber: Prober {
     // MARK: Waiting
 
     @discardableResult
-    public func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double {
+    public func wait(now before: Double, timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double {
         // The SYNs of the checks started since the last wait, and the resends due, in one batch.
         if let synProbe, synProbe.hasPending {
             synProbe.flush(into: &synFinished)
@@ -294,7 +294,6 @@ public final class SystemProber: Prober {
         var limit = immediate.isEmpty ? timeout : 0
         // The path probe resends its SYNs from expire(now:): at least 4 turns a second.
         if pathsInFlight > 0 { limit = min(limit, 0.25) }
-        let before = clock.monotonic
         for connect in connects { limit = min(limit, connect.deadline - before) }
         for command in commands { limit = min(limit, command.deadline - before) }
         let synInFlight = synProbe?.inFlight ?? false

@@ -42,7 +42,7 @@ final class ScriptedProber: Prober {
         hanging.removeAll { $0.id == id }
     }
 
-    func wait(timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double {
+    func wait(now _: Double, timeout: Double, results: inout [(id: Int, result: ProbeResult)], signals: inout [Int32]) -> Double {
         if ready.isEmpty && self.signals.isEmpty {
             var limit = timeout
             for hang in hanging { limit = min(limit, hang.deadline - clock.monotonic) }

@@ -37,7 +37,7 @@ import Testing
         var signals: [Int32] = []
         let end = clock.monotonic + 10
         while results.count < count && clock.monotonic < end {
-            prober.wait(timeout: 0.2, results: &results, signals: &signals)
+            prober.wait(now: clock.monotonic, timeout: 0.2, results: &results, signals: &signals)
         }
         return Dictionary(results.map { ($0.id, $0.result) }, uniquingKeysWith: { a, _ in a })
     }
