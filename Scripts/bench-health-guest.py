@@ -278,6 +278,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)     # a second run in the same boot starts afresh
     # The state file where systemd's unit has it, on a tmpfs (/run), not on the guest's
     # overlay /tmp: a write every 5 s of about 180 KiB.
+    os.makedirs(work, exist_ok=True)
     run = "/run/bench-health"
     shutil.rmtree(run, ignore_errors=True)
     os.makedirs(run, exist_ok=True)

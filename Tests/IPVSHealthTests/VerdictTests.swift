@@ -55,6 +55,24 @@ private let fourServers = """
         #expect(harness.prober.checks(of: "10.0.0.2").count == 3)
     }
 
+    /// A result that wakes the loop just before the next check is due (within its 20 ms batch
+    /// window) does not start that check early: a batch starts when one of its checks is due.
+    /// 50 servers 200 ms apart whose checks never answer (timeout 190 ms).
+    @Test func aWakeBetweenBatchesStartsNothingEarly() throws {
+        var rules = "-A -t 10.0.0.1:80 -s rr --check tcp,interval=10,timeout=0.19\n"
+        for i in 1...50 { rules += "-a -t 10.0.0.1:80 -r 10.0.1.\(i):80 -g -w 1\n" }
+        let harness = try Harness(rules: rules)
+        harness.prober.outcome = { _, _ in nil }
+        try harness.start()
+        harness.run(for: 5)
+        let times = harness.prober.started.map(\.time)
+        #expect(times.count == 25)
+        for time in times {
+            let slot = (time - 1000) / 0.2
+            #expect(abs(slot - slot.rounded()) < 1e-6, "started at \(time)")
+        }
+    }
+
     @Test func retryIntervalWhileFailing() throws {
         let harness = try Harness(rules: """
             -A -t 10.0.0.1:80 -s rr --check tcp,interval=10,retry_interval=1,fall=3,threshold=1
