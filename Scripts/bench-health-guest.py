@@ -219,12 +219,11 @@ def profile(out, name, seconds, pids):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     comms = ",".join(sorted({open("/proc/%d/comm" % q).read().strip() for q in pids if os.path.exists("/proc/%d/comm" % q)}))
     # The checker's reports in percent of its own samples.
-    mine = ["--comm", comms, "--percentage", "relative", "--sort", "sym", "-g", "none"]
-    reports = (("self", ["--no-children", "--percent-limit", "0.5"] + mine),
-               ("children", ["--children", "--percent-limit", "1"] + mine),
+    mine = ["--comm", comms, "--percentage", "relative", "--sort", "sym"]
+    reports = (("self", ["--no-children", "--percent-limit", "0.5", "-g", "none"] + mine),
+               ("children", ["--children", "--percent-limit", "1", "-g", "none"] + mine),
                # Who calls each symbol of 2 % or more.
-               ("callers", ["--no-children", "--comm", comms, "--percentage", "relative", "--sort", "sym",
-                            "--percent-limit", "2", "-g", "caller,1,callee,function,percent"]),
+               ("callers", ["--no-children", "--percent-limit", "2", "-g", "caller,1,callee,function,percent"] + mine),
                ("comm", ["--no-children", "--sort", "comm", "-g", "none"]))
     for kind, args in reports:
         with open(os.path.join(out, "perf-%s-%s.txt" % (name, kind)), "w") as f:
@@ -259,7 +258,8 @@ def main():
     ap.add_argument("--health-base")
     # Where the time goes: `perf record -a -g` (cpu-clock) over the first SECONDS of each
     # checker's measurement; reports in DIR/perf-<checker>-<napi>-*.txt (the checker's own
-    # samples by symbol, self and with children, and every process's share).
+    # samples by symbol, self and with children, the callers of its top symbols, and every
+    # process's share).
     ap.add_argument("--perf", type=float, default=0)
     # inline: veth hands a packet to the peer's stack in the sender's system call, so a
     # checker is also charged with the farm's TCP work for its checks (and the farm with the

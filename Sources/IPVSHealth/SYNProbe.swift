@@ -16,9 +16,9 @@ import IPVSAdm
 ///   packet costs what it costs a connect.
 ///
 /// These are a connect's verdicts, for a fraction of its cost: no socket, no connection, no
-/// child socket on the server, two packets fewer, and one system call per check (the replies
-/// of many checks are read in one recvmmsg, and the SYNs of a turn leave in one sendmmsg). What a connect sees and this does not: an ICMP
-/// error (a host or port unreachable, a REJECT rule) fails a connect at once and this at its
+/// child socket on the server, two packets fewer, and a share of two system calls per check
+/// (the SYNs of a turn leave in one sendmmsg, the replies of many checks are read in one
+/// recvmmsg). What a connect sees and this does not: an ICMP error (a host or port unreachable, a REJECT rule) fails a connect at once and this at its
 /// deadline; both fail. Replies pass the director's INPUT firewall before a raw socket sees
 /// them, as a connect's do.
 ///
@@ -68,27 +68,22 @@ final class SYNProbe {
     /// Sequence numbers: a SplitMix64 stream seeded from the system's generator (no system call
     /// per check).
     private var random = UInt64.random(in: .min ... .max)
-    /// recvmmsg's vectors and buffers, made once: `batch` replies of up to `snap` bytes a call
-    /// (the IP and TCP headers are all that is read).
+    /// Messages a system call: replies of up to `snap` bytes (the IP and TCP headers are all
+    /// that is read), SYNs of `synLength` (IPv4 and TCP headers, no options).
     private static let batch = 64
     private static let snap = 128
-    /// A SYN: IPv4 and TCP headers, no options.
     private static let synLength = 40
-    private let buffers: UnsafeMutableRawPointer
-    private let vectors: UnsafeMutablePointer<iovec>
-    private let headers: UnsafeMutablePointer<ipvs_mmsghdr>
+    /// recvmmsg's replies.
+    private let replies: MessageBatch
     /// The probes whose SYN waits for `flush`, by key: the checks started in one turn leave in
     /// one sendmmsg. Where the receive side runs in a kernel thread (threaded NAPI, a NIC's
     /// interrupt), the first SYN of a batch wakes it and the rest find it awake: one wake-up a
     /// turn instead of one a check. A key may be here twice (a probe forgotten and its port
     /// reused before the flush): its SYN leaves twice, and the second reply finds no probe.
     private var pending: [UInt64] = []
-    /// sendmmsg's packets, addresses, vectors and headers, made once: `batch` SYNs a call.
-    private let outPackets: UnsafeMutablePointer<UInt8>
-    private let outAddresses: UnsafeMutablePointer<sockaddr_in>
-    private let outVectors: UnsafeMutablePointer<iovec>
-    private let outHeaders: UnsafeMutablePointer<ipvs_mmsghdr>
-    private var outKeys: [UInt64] = []
+    /// sendmmsg's SYNs and their destinations: `batch` a call; the probes they belong to.
+    private let syns: MessageBatch
+    private var synKeys: [UInt64] = []
     private var packet = PathPacket.tcp(
         source: 0, destination: 0, sourcePort: 0, destinationPort: 0, sequence: 0, flags: PathPacket.syn,
         identification: 0)
@@ -119,44 +114,20 @@ final class SYNProbe {
         if setsockopt(descriptor, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, size) != 0 {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &bytes, size)
         }
-        buffers = .allocate(byteCount: SYNProbe.batch * SYNProbe.snap, alignment: 8)
-        vectors = .allocate(capacity: SYNProbe.batch)
-        headers = .allocate(capacity: SYNProbe.batch)
-        outPackets = .allocate(capacity: SYNProbe.batch * SYNProbe.synLength)
-        outAddresses = .allocate(capacity: SYNProbe.batch)
-        outVectors = .allocate(capacity: SYNProbe.batch)
-        outHeaders = .allocate(capacity: SYNProbe.batch)
-        outKeys.reserveCapacity(SYNProbe.batch)
+        // Made after the last throw: a failed init runs no deinit to free them.
+        replies = MessageBatch(count: SYNProbe.batch, size: SYNProbe.snap, addressed: false)
+        syns = MessageBatch(count: SYNProbe.batch, size: SYNProbe.synLength, addressed: true)
+        synKeys.reserveCapacity(SYNProbe.batch)
         pending.reserveCapacity(SYNProbe.batch)
-        for index in 0..<SYNProbe.batch {
-            vectors[index] = iovec(iov_base: buffers + index * SYNProbe.snap, iov_len: SYNProbe.snap)
-            headers[index] = ipvs_mmsghdr()
-            headers[index].msg_hdr.msg_iov = vectors + index
-            headers[index].msg_hdr.msg_iovlen = 1
-            outVectors[index] = iovec(
-                iov_base: UnsafeMutableRawPointer(outPackets + index * SYNProbe.synLength), iov_len: SYNProbe.synLength)
-            outAddresses[index] = sockaddr_in()
-            outAddresses[index].sin_family = sa_family_t(AF_INET)
-            outHeaders[index] = ipvs_mmsghdr()
-            outHeaders[index].msg_hdr.msg_iov = outVectors + index
-            outHeaders[index].msg_hdr.msg_iovlen = 1
-            outHeaders[index].msg_hdr.msg_name = UnsafeMutableRawPointer(outAddresses + index)
-            outHeaders[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-        }
         // What arrived before the filter was attached.
-        while recv(descriptor, buffers, SYNProbe.snap, 0) > 0 {}
+        while recv(descriptor, replies.buffer(0), SYNProbe.snap, 0) > 0 {}
     }
 
     deinit {
         close(descriptor)
         close(routeSocket)
-        buffers.deallocate()
-        vectors.deallocate()
-        headers.deallocate()
-        outPackets.deallocate()
-        outAddresses.deallocate()
-        outVectors.deallocate()
-        outHeaders.deallocate()
+        replies.deallocate()
+        syns.deallocate()
     }
 
     var inFlight: Bool { !probes.isEmpty }
@@ -196,23 +167,21 @@ final class SYNProbe {
     func flush(into finished: inout [Finished]) {
         var index = 0
         while index < pending.count {
-            outKeys.removeAll(keepingCapacity: true)
-            while outKeys.count < SYNProbe.batch && index < pending.count {
+            synKeys.removeAll(keepingCapacity: true)
+            while synKeys.count < SYNProbe.batch && index < pending.count {
                 let key = pending[index]
                 index += 1
                 // Forgotten, or finished by a failed send, before it left.
                 guard let probe = probes[key] else { continue }
-                let slot = outKeys.count
+                let slot = synKeys.count
                 SYNProbe.fill(&packet, probe)
-                packet.withUnsafeBufferPointer {
-                    (outPackets + slot * SYNProbe.synLength).update(from: $0.baseAddress!, count: SYNProbe.synLength)
-                }
-                outAddresses[slot].sin_addr.s_addr = probe.destination.bigEndian
-                outKeys.append(key)
+                packet.withUnsafeBufferPointer { syns.buffer(slot).update(from: $0.baseAddress!, count: SYNProbe.synLength) }
+                syns.addresses![slot].sin_addr.s_addr = probe.destination.bigEndian
+                synKeys.append(key)
             }
             var first = 0
-            while first < outKeys.count {
-                let sent = Int(ipvs_sendmmsg(descriptor, outHeaders + first, UInt32(outKeys.count - first)))
+            while first < synKeys.count {
+                let sent = Int(ipvs_sendmmsg(descriptor, syns.headers + first, UInt32(synKeys.count - first)))
                 if sent > 0 {
                     first += sent
                     continue
@@ -220,7 +189,7 @@ final class SYNProbe {
                 let error = sent < 0 ? errno : EAGAIN
                 if error == EINTR { continue }
                 if error == EAGAIN || error == ENOBUFS { break }
-                if let probe = probes.removeValue(forKey: outKeys[first]) {
+                if let probe = probes.removeValue(forKey: synKeys[first]) {
                     keyOfToken[probe.token] = nil
                     finished.append((probe.token, .failed(error), probe.started))
                 }
@@ -237,12 +206,12 @@ final class SYNProbe {
     /// The probes the replies queued on the socket finished; call when it is readable.
     func receive(into finished: inout [Finished]) {
         while true {
-            for index in 0..<SYNProbe.batch { headers[index].msg_len = 0 }
-            let count = Int(ipvs_recvmmsg(descriptor, headers, UInt32(SYNProbe.batch)))
+            for index in 0..<SYNProbe.batch { replies.headers[index].msg_len = 0 }
+            let count = Int(ipvs_recvmmsg(descriptor, replies.headers, UInt32(SYNProbe.batch)))
             guard count > 0 else { return }
             for index in 0..<count {
                 let packet = UnsafeRawBufferPointer(
-                    start: buffers + index * SYNProbe.snap, count: min(Int(headers[index].msg_len), SYNProbe.snap))
+                    start: replies.buffer(index), count: min(Int(replies.headers[index].msg_len), SYNProbe.snap))
                 guard let reply = PathPacket.segment(in: packet) else { continue }
                 let key = SYNProbe.key(reply.source, reply.sourcePort, reply.destinationPort)
                 guard let probe = probes[key], probe.source == reply.destination,
@@ -325,5 +294,45 @@ final class SYNProbe {
         var sum = (probe.source >> 16) &+ (probe.source & 0xffff) &+ (probe.destination >> 16)
         sum &+= (probe.destination & 0xffff) &+ UInt32(PathPacket.protocolTCP) &+ 20
         PathPacket.put16(PathPacket.checksum(folding: PathPacket.sum(packet[20..<40], into: sum)), &packet, at: 36)
+    }
+}
+
+/// `count` buffers of `size` bytes with their iovecs and mmsghdrs, made once: recvmmsg's and
+/// sendmmsg's vectors. `addressed` adds a sockaddr_in (AF_INET) per message, its name: where
+/// sendmmsg sends it. Freed by `deallocate`, by its owner.
+struct MessageBatch {
+    let headers: UnsafeMutablePointer<ipvs_mmsghdr>
+    let addresses: UnsafeMutablePointer<sockaddr_in>?
+    private let buffers: UnsafeMutablePointer<UInt8>
+    private let vectors: UnsafeMutablePointer<iovec>
+    private let size: Int
+
+    init(count: Int, size: Int, addressed: Bool) {
+        self.size = size
+        buffers = .allocate(capacity: count * size)
+        vectors = .allocate(capacity: count)
+        headers = .allocate(capacity: count)
+        addresses = addressed ? .allocate(capacity: count) : nil
+        for index in 0..<count {
+            vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(buffers + index * size), iov_len: size)
+            headers[index] = ipvs_mmsghdr()
+            headers[index].msg_hdr.msg_iov = vectors + index
+            headers[index].msg_hdr.msg_iovlen = 1
+            if let addresses {
+                addresses[index] = sockaddr_in()
+                addresses[index].sin_family = sa_family_t(AF_INET)
+                headers[index].msg_hdr.msg_name = UnsafeMutableRawPointer(addresses + index)
+                headers[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            }
+        }
+    }
+
+    func buffer(_ index: Int) -> UnsafeMutablePointer<UInt8> { buffers + index * size }
+
+    func deallocate() {
+        buffers.deallocate()
+        vectors.deallocate()
+        headers.deallocate()
+        addresses?.deallocate()
     }
 }

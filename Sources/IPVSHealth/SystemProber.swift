@@ -287,7 +287,7 @@ public final class SystemProber: Prober {
         if let synProbe, synProbe.hasPending {
             synProbe.flush(into: &synFinished)
             for (id, outcome, started) in synFinished {
-                immediate.append((id, result(outcome, duration: clock.monotonic - started)))
+                immediate.append((id, result(outcome, duration: before - started)))
             }
             synFinished.removeAll(keepingCapacity: true)
         }
